@@ -1,0 +1,48 @@
+package spec
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Request is a request as the cache sees it: what the client asked for, or
+// what the cache sends upstream. Header is multi-valued and never joined.
+type Request struct {
+	Method string
+	URL    *url.URL
+	Header http.Header
+}
+
+// Response is a response's status and header section, with the two times
+// RFC 9111 §4.2.3 needs to compute its age.
+type Response struct {
+	Status int
+	Header http.Header
+	// RequestTime is request_time (§4.2.3): when the request that produced
+	// this response was sent by the cache.
+	RequestTime time.Time
+	// ResponseTime is response_time (§4.2.3): when the response was received.
+	ResponseTime time.Time
+}
+
+// Pair is a stored request/response pair, the seed's CompletePair: the
+// request whose response was stored (its header selects the variant, §4.1)
+// and the stored response.
+type Pair struct {
+	// ID names the pair in the caller's store. The core never interprets it;
+	// it hands it back in the states that ask the caller to update, replace
+	// or serve stored pairs.
+	ID       string
+	Request  Request
+	Response Response
+}
+
+// clone returns a copy of r whose Header can be changed without touching r's.
+func (r Response) clone() Response {
+	r.Header = r.Header.Clone()
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	return r
+}

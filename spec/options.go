@@ -1,0 +1,99 @@
+package spec
+
+import (
+	"net/http"
+	"time"
+)
+
+// Options configures what the RFCs leave to the cache (their MAYs and
+// SHOULDs). The zero value is a private cache with the defaults documented on
+// each field; [Options.Clock] should be set by any caller that wants
+// deterministic behaviour.
+type Options struct {
+	// Shared selects a shared cache (a proxy or CDN) instead of a private one
+	// (a browser-like client cache). RFC 9111 §1: shared caches must honour
+	// s-maxage, proxy-revalidate and private, and must not store responses to
+	// requests with Authorization unless allowed (§3.5).
+	Shared bool
+
+	// CacheableMethods lists the request methods whose responses may be
+	// stored. RFC 9111 §3 requires that the cache understands the method; by
+	// default GET and HEAD (RFC 9110 §9.2.3 defines them as cacheable).
+	// Listing POST here opts in to caching POST responses under keys the
+	// caller extends (for example with a hash of the body); such requests are
+	// then looked up rather than treated as unsafe invalidations.
+	CacheableMethods []string
+
+	// HeuristicFraction is the fraction of (Date − Last-Modified) used as a
+	// heuristic freshness lifetime (RFC 9111 §4.2.2, "a typical setting of
+	// this fraction might be 10%"). Zero means 0.1; a negative value turns
+	// heuristic freshness off.
+	HeuristicFraction float64
+
+	// HeuristicCap bounds a heuristic lifetime. Zero means 24h, the point past
+	// which RFC 7234 required a Warning, and which common caches keep.
+	HeuristicCap time.Duration
+
+	// StaleBudget lets a stale response be served when the origin cannot be
+	// reached, even without stale-if-error, for at most this long past its
+	// freshness lifetime. RFC 9111 §4.2.4 allows serving stale "if it is
+	// disconnected"; zero (the default) disables this, so only max-stale and
+	// stale-if-error can do it.
+	StaleBudget time.Duration
+
+	// StoreSetCookie allows a shared cache to store responses carrying
+	// Set-Cookie. RFC 9111 §7.3 warns that shared caches storing them can
+	// leak one user's cookies to another, so the default is not to.
+	StoreSetCookie bool
+
+	// TargetedField is an extra RFC 9213 targeted cache-control field name
+	// (such as "Cellar-Cache-Control") that a shared cache honours before
+	// CDN-Cache-Control and Cache-Control. Empty means only CDN-Cache-Control.
+	TargetedField string
+
+	// IgnoreTargeted turns off RFC 9213 processing in a shared cache (private
+	// caches always ignore targeted fields).
+	IgnoreTargeted bool
+
+	// Clock returns the current time. The core never reads the system clock
+	// itself except through this function; nil means time.Now.
+	Clock func() time.Time
+}
+
+var defaultMethods = []string{http.MethodGet, http.MethodHead}
+
+// now returns the current time from the configured clock.
+func (o *Options) now() time.Time {
+	if o.Clock != nil {
+		return o.Clock()
+	}
+	return time.Now()
+}
+
+// cacheableMethod reports whether responses to m may be stored (§3).
+func (o *Options) cacheableMethod(m string) bool {
+	ms := o.CacheableMethods
+	if ms == nil {
+		ms = defaultMethods
+	}
+	for _, x := range ms {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *Options) heuristicFraction() float64 {
+	if o.HeuristicFraction == 0 {
+		return 0.1
+	}
+	return o.HeuristicFraction
+}
+
+func (o *Options) heuristicCap() time.Duration {
+	if o.HeuristicCap == 0 {
+		return 24 * time.Hour
+	}
+	return o.HeuristicCap
+}

@@ -55,6 +55,12 @@ type Options struct {
 	// caches always ignore targeted fields).
 	IgnoreTargeted bool
 
+	// ValidatorRetention is how long a stale response with a validator
+	// (ETag or Last-Modified) is kept past the time it could last be served,
+	// because a conditional request can still refresh it cheaply (§4.3).
+	// Zero means 24h; a negative value keeps none.
+	ValidatorRetention time.Duration
+
 	// Clock returns the current time. The core never reads the system clock
 	// itself except through this function; nil means time.Now.
 	Clock func() time.Time
@@ -96,4 +102,11 @@ func (o *Options) heuristicCap() time.Duration {
 		return 24 * time.Hour
 	}
 	return o.HeuristicCap
+}
+
+func (o *Options) validatorRetention() time.Duration {
+	if o.ValidatorRetention == 0 {
+		return 24 * time.Hour
+	}
+	return max(0, o.ValidatorRetention)
 }

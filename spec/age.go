@@ -1,0 +1,56 @@
+package spec
+
+import (
+	"net/http"
+	"time"
+)
+
+// maxDelta is the largest delta-seconds value a cache needs to represent
+// (RFC 9111 §1.2.2): larger values are sent as this one.
+const maxDelta = 2147483648
+
+// dateOf returns the Date of a response, or its response_time when Date is
+// absent or invalid (RFC 9110 §6.6.1: a recipient with a clock adds Date to a
+// response it caches; the time it received the response is the best guess).
+func dateOf(r *Response) time.Time {
+	if v := r.Header["Date"]; len(v) > 0 {
+		if t, ok := parseHTTPDate(v[0]); ok {
+			return t
+		}
+	}
+	return r.ResponseTime
+}
+
+// currentAge implements the age calculation of RFC 9111 §4.2.3.
+func currentAge(r *Response, now time.Time) time.Duration {
+	var ageValue time.Duration
+	if secs, ok := parseAge(r.Header["Age"]); ok {
+		ageValue = time.Duration(secs) * time.Second
+	}
+	apparentAge := max(0, r.ResponseTime.Sub(dateOf(r)))
+	responseDelay := max(0, r.ResponseTime.Sub(r.RequestTime))
+	correctedAgeValue := ageValue + responseDelay
+	correctedInitialAge := max(apparentAge, correctedAgeValue)
+	residentTime := max(0, now.Sub(r.ResponseTime))
+	return correctedInitialAge + residentTime
+}
+
+// ageSeconds renders an age as the Age field's delta-seconds (§5.1),
+// rounding down and capping at 2^31.
+func ageSeconds(d time.Duration) int64 {
+	s := int64(d / time.Second)
+	if s > maxDelta {
+		return maxDelta
+	}
+	return max(0, s)
+}
+
+// headerTime parses an HTTP-date field of h; ok is false when it is absent
+// or invalid.
+func headerTime(h http.Header, k string) (time.Time, bool) {
+	v := h[k]
+	if len(v) == 0 {
+		return time.Time{}, false
+	}
+	return parseHTTPDate(v[0])
+}

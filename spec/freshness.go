@@ -1,0 +1,147 @@
+package spec
+
+import (
+	"net/http"
+	"time"
+)
+
+// policy is what the core reads from one response's header: its effective
+// cache directives (RFC 9213 targeted field or Cache-Control) and where they
+// came from.
+type policy struct {
+	cc       directives
+	source   string // the field the directives came from
+	targeted bool   // from a targeted field: Expires is ignored (RFC 9213 §2.2)
+}
+
+// responsePolicy selects the directives governing h. A shared cache uses the
+// first valid, non-empty field of its target list (the configured field, then
+// CDN-Cache-Control) and then ignores Cache-Control and Expires (RFC 9213
+// §2.2); a private cache always uses Cache-Control.
+func responsePolicy(o *Options, h http.Header) policy {
+	if o.Shared && !o.IgnoreTargeted {
+		if o.TargetedField != "" {
+			if d, ok := parseTargetedDirectives(h[o.TargetedField]); ok {
+				return policy{cc: d, source: o.TargetedField, targeted: true}
+			}
+		}
+		if d, ok := parseTargetedDirectives(h["Cdn-Cache-Control"]); ok {
+			return policy{cc: d, source: "CDN-Cache-Control", targeted: true}
+		}
+	}
+	return policy{cc: parseDirectives(h["Cache-Control"]), source: "Cache-Control"}
+}
+
+// freshness is a response's freshness lifetime and current age, and the rule
+// that gave the lifetime.
+type freshness struct {
+	lifetime  time.Duration
+	age       time.Duration
+	heuristic bool
+	why       Reason
+}
+
+func (f freshness) fresh() bool { return f.lifetime > f.age }
+
+// ttl is the remaining freshness, negative when stale (RFC 9211 §2.4).
+func (f freshness) ttl() time.Duration { return f.lifetime - f.age }
+
+// ttlSeconds rounds ttl toward negative infinity so that a response stale by
+// a fraction of a second does not claim ttl=0.
+func (f freshness) ttlSeconds() int64 {
+	t := f.ttl()
+	s := int64(t / time.Second)
+	if t < 0 && t%time.Second != 0 {
+		s--
+	}
+	return s
+}
+
+// staleness is how long past its lifetime the response is (zero if fresh).
+func (f freshness) staleness() time.Duration { return max(0, f.age-f.lifetime) }
+
+// computeFreshness implements RFC 9111 §4.2.1 (with §4.2.2 heuristics and
+// §4.2.3 age) for response r under policy p at time now.
+func computeFreshness(o *Options, r *Response, p *policy, now time.Time) freshness {
+	f := freshness{age: currentAge(r, now)}
+	f.lifetime, f.heuristic, f.why = lifetime(o, r, p)
+	return f
+}
+
+// lifetime implements the precedence of RFC 9111 §4.2.1: s-maxage in a
+// shared cache, then max-age, then Expires − Date, then a heuristic.
+// Invalid values make the response stale, as §4.2.1 encourages.
+func lifetime(o *Options, r *Response, p *policy) (time.Duration, bool, Reason) {
+	cc := &p.cc
+	if o.Shared && cc.sMaxAge.set {
+		if cc.sMaxAge.invalid {
+			return 0, false, reason("invalid-s-maxage", "RFC 9111 §4.2.1", "s-maxage has an invalid value, so the response is treated as stale")
+		}
+		return secs(cc.sMaxAge.secs), false, reason("s-maxage", "RFC 9111 §5.2.2.10", "s-maxage gives the freshness lifetime in a shared cache")
+	}
+	if cc.maxAge.set {
+		if cc.maxAge.invalid {
+			return 0, false, reason("invalid-max-age", "RFC 9111 §4.2.1", "max-age has an invalid value, so the response is treated as stale")
+		}
+		return secs(cc.maxAge.secs), false, reason("max-age", "RFC 9111 §5.2.2.1", "max-age gives the freshness lifetime")
+	}
+	if v := r.Header["Expires"]; len(v) > 0 && !p.targeted {
+		exp, ok := parseHTTPDate(v[0])
+		if !ok {
+			return 0, false, reason("invalid-expires", "RFC 9111 §5.3", "Expires is not a valid HTTP-date, so the response is already expired")
+		}
+		return max(0, exp.Sub(dateOf(r))), false, reason("expires", "RFC 9111 §4.2.1", "Expires minus Date gives the freshness lifetime")
+	}
+	return heuristicLifetime(o, r, p)
+}
+
+func secs(s int64) time.Duration { return time.Duration(s) * time.Second }
+
+// heuristicLifetime implements RFC 9111 §4.2.2 for responses without
+// explicit expiration: a fraction of the time since Last-Modified, for
+// heuristically cacheable statuses or responses marked public.
+func heuristicLifetime(o *Options, r *Response, p *policy) (time.Duration, bool, Reason) {
+	frac := o.heuristicFraction()
+	if frac < 0 {
+		return 0, false, reason("no-explicit-freshness", "RFC 9111 §4.2.2", "no explicit expiration and heuristic freshness is turned off")
+	}
+	if !heuristicallyCacheable(r.Status) && !p.cc.public {
+		return 0, false, reason("no-explicit-freshness", "RFC 9111 §4.2.2", "no explicit expiration and the status is not heuristically cacheable")
+	}
+	lm, ok := headerTime(r.Header, "Last-Modified")
+	if !ok {
+		return 0, false, reason("no-explicit-freshness", "RFC 9111 §4.2.2", "no explicit expiration and no Last-Modified to base a heuristic on")
+	}
+	since := dateOf(r).Sub(lm)
+	if since <= 0 {
+		return 0, false, reason("no-explicit-freshness", "RFC 9111 §4.2.2", "Last-Modified is not before Date, so the heuristic gives no freshness")
+	}
+	d := min(time.Duration(float64(since)*frac), o.heuristicCap())
+	return d, true, reason("heuristic", "RFC 9111 §4.2.2", "no explicit expiration: a fraction of the time since Last-Modified")
+}
+
+// heuristicallyCacheable reports whether RFC 9110 §15.1 defines status as
+// heuristically cacheable.
+func heuristicallyCacheable(status int) bool {
+	switch status {
+	case 200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501:
+		return true
+	}
+	return false
+}
+
+// staleProhibited reports why a stale response must not be served without
+// validation (RFC 9111 §4.2.4), or ok=false when it may be.
+func staleProhibited(o *Options, cc *directives) (Reason, bool) {
+	switch {
+	case cc.noCache && cc.noCacheFields == "":
+		return reason("no-cache", "RFC 9111 §5.2.2.4", "no-cache requires validation before every use"), true
+	case cc.mustRevalidate:
+		return reason("must-revalidate", "RFC 9111 §5.2.2.2", "must-revalidate forbids serving it stale"), true
+	case o.Shared && cc.proxyRevalidate:
+		return reason("proxy-revalidate", "RFC 9111 §5.2.2.8", "proxy-revalidate forbids a shared cache serving it stale"), true
+	case o.Shared && cc.sMaxAge.set:
+		return reason("s-maxage", "RFC 9111 §5.2.2.10", "s-maxage forbids a shared cache serving it stale"), true
+	}
+	return Reason{}, false
+}

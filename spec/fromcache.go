@@ -1,0 +1,114 @@
+package spec
+
+import (
+	"net/http"
+	"time"
+)
+
+// FromCache means a stored response answers the request without going
+// forward (RFC 9111 §4). Serve it as Serve says: the status may be 200, a
+// 304 for the client's own conditional request (§4.3.2), a 206 or 416 for a
+// Range request (RFC 9110 §14), or a generated 504 for only-if-cached.
+type FromCache struct {
+	// Pair is the stored pair whose body to read; nil for a generated 504.
+	Pair *Pair
+	// Serve is what to send.
+	Serve Serve
+	// Refresh, when not nil, asks the caller to revalidate in the
+	// background (RFC 5861 stale-while-revalidate) and to follow that
+	// state to its end, detached from this request.
+	Refresh *NeedRevalidation
+	Reason  Reason
+}
+
+// serveStored builds the FromCache answer from stored pair p (§4): Age,
+// qualified no-cache fields left out, then the client's conditionals and
+// ranges applied. detail names why a stale response is served, if it is.
+func serveStored(o *Options, req Request, p *Pair, pol *policy, f freshness, detail string, why Reason) FromCache {
+	s := storedServe(req, p, pol, f)
+	s.CacheStatus = CacheStatus{Hit: true, TTL: f.ttlSeconds(), HasTTL: true, Detail: detail}
+	return FromCache{Pair: p, Serve: s, Reason: why}
+}
+
+// storedServe answers req from stored pair p, whether just validated or not.
+func storedServe(req Request, p *Pair, pol *policy, f freshness) Serve {
+	s := Serve{Status: p.Response.Status, base: p.Response.Header, age: ageSeconds(f.age), hasAge: true}
+	// §5.2.2.4: fields named by a qualified no-cache must not be sent
+	// without successful validation; a just-validated pair has a fresh age
+	// measured from the validation, but the caller cannot tell, so the
+	// rule is applied whenever the response is served from storage.
+	if pol.cc.noCacheFields != "" {
+		forEachFieldName(pol.cc.noCacheFields, func(n string) {
+			s.drop = append(s.drop, http.CanonicalHeaderKey(n))
+		})
+	}
+	applyClient(&s, req, p.Response.Header, dateOf(&p.Response), true)
+	return s
+}
+
+// applyClient adapts a response about to be served to the client's request:
+// a 304 for a matching conditional (RFC 9111 §4.3.2), HEAD without a body,
+// and Range requests (RFC 9110 §14.2).
+//
+// multi allows several ranges (multipart/byteranges); a caller streaming an
+// upstream body sets it false, since it can only skip forward once.
+func applyClient(s *Serve, req Request, h http.Header, date time.Time, multi bool) {
+	if s.Status == http.StatusOK || s.Status == http.StatusPartialContent {
+		if notModified(req.Header, h, date) {
+			notModifiedServe(s)
+			return
+		}
+	}
+	if req.Method == http.MethodHead {
+		s.Body = BodyNone
+		return
+	}
+	if s.Status == http.StatusOK {
+		applyRange(s, req.Header, h, date, multi)
+	}
+}
+
+// notModifiedFields are the fields a 304 carries from the response it stands
+// for (RFC 9110 §15.4.5); other representation metadata is left out.
+var notModifiedFields = []string{"Cache-Control", "Content-Location", "Date", "Etag", "Expires", "Vary", "Cdn-Cache-Control", "Last-Modified"}
+
+// notModifiedServe turns s into a 304 (Not Modified) for the client.
+func notModifiedServe(s *Serve) {
+	h := make(http.Header, len(notModifiedFields))
+	for _, k := range notModifiedFields {
+		if v, ok := s.base[k]; ok && !s.dropped(k) {
+			h[k] = v
+		}
+	}
+	s.base, s.Status, s.Body, s.Ranges, s.set = h, http.StatusNotModified, BodyNone, nil, nil
+}
+
+// notModified evaluates the client's If-None-Match, or If-Modified-Since when
+// If-None-Match is absent, against a selected response (RFC 9111 §4.3.2, RFC
+// 9110 §13.2.2). If-Match and If-Unmodified-Since are for the origin only.
+func notModified(req, resp http.Header, date time.Time) bool {
+	if inm := req["If-None-Match"]; len(inm) > 0 {
+		t, ok := parseETag(first(resp["Etag"]))
+		if !ok {
+			return false
+		}
+		return etagListMatches(inm, t, true) // §13.1.2: weak comparison
+	}
+	ims, ok := headerTime(req, "If-Modified-Since")
+	if !ok {
+		return false
+	}
+	// §4.3.2: without Last-Modified, the stored Date (or receipt time).
+	lm, ok := headerTime(resp, "Last-Modified")
+	if !ok {
+		lm = date
+	}
+	return !lm.After(ims)
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}

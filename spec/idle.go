@@ -1,0 +1,215 @@
+package spec
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// IdleClient is the state of a cache about to answer a request: it wants to
+// reuse a stored response when it may (RFC 9111 §4). It holds only options,
+// so one IdleClient can serve any number of lookups concurrently.
+type IdleClient struct {
+	o *Options
+}
+
+// NewIdleClient returns the starting state for lookups with opts (the seed's
+// create_idle_state; Options.Shared chooses the shared or private role).
+func NewIdleClient(opts Options) IdleClient {
+	o := opts
+	if o.TargetedField != "" {
+		o.TargetedField = http.CanonicalHeaderKey(o.TargetedField)
+	}
+	return IdleClient{o: &o}
+}
+
+// Options returns the options this machine runs with.
+func (s IdleClient) Options() Options { return *s.o }
+
+// Next chooses what to do with req given the pairs stored under its key
+// (Key(req)); stored may hold pairs of other variants, partial responses and
+// pairs already expired.
+func (s IdleClient) Next(req Request, stored []Pair) IdleNext {
+	o := s.o
+	if !o.cacheableMethod(req.Method) {
+		if !safeMethod(req.Method) {
+			return newInvalidate(o, req)
+		}
+		return newMiss(o, req, FwdMethod, reason("method-not-cacheable", "RFC 9111 §3",
+			"the cache does not store responses to "+req.Method))
+	}
+	return lookup(o, req, requestPolicy(req.Header), stored, o.now())
+}
+
+// safeMethod reports whether m is safe (RFC 9110 §9.2.1). Unsafe and
+// unknown methods trigger invalidation (RFC 9111 §4.4).
+func safeMethod(m string) bool {
+	switch m {
+	case "GET", "HEAD", "OPTIONS", "TRACE":
+		return true
+	}
+	return false
+}
+
+// requestPolicy reads a request's directives: Cache-Control, or Pragma:
+// no-cache when Cache-Control is absent (RFC 9111 §5.4).
+func requestPolicy(h http.Header) directives {
+	if cc := h["Cache-Control"]; len(cc) > 0 {
+		return parseDirectives(cc)
+	}
+	var d directives
+	forEachListMember(h["Pragma"], func(m string) bool {
+		if len(m) == 8 && strings.EqualFold(m, "no-cache") {
+			d.noCache, d.present = true, true
+			return false
+		}
+		return true
+	})
+	return d
+}
+
+// selection is the outcome of choosing among stored pairs (§4.1).
+type selection struct {
+	best     int   // index of the chosen complete response, -1 if none
+	matching []int // complete responses that could have been chosen (§4.3.4's initial set)
+	partial  []int // stored 206 responses selected by Vary
+	anyURI   bool  // something was stored for the URI at all
+}
+
+// selectStored applies RFC 9111 §4's requirements other than freshness:
+// method, Vary, and among several matches the most recent by Date (§4.1).
+func selectStored(req *Request, stored []Pair) selection {
+	sel := selection{best: -1, anyURI: len(stored) > 0}
+	var bestDate time.Time
+	for i := range stored {
+		p := &stored[i]
+		if !methodServes(p.Request.Method, req.Method) || !varyMatches(req, p) {
+			continue
+		}
+		if p.Response.Status == http.StatusPartialContent {
+			sel.partial = append(sel.partial, i)
+			continue
+		}
+		sel.matching = append(sel.matching, i)
+		if d := dateOf(&p.Response); sel.best < 0 || d.After(bestDate) {
+			sel.best, bestDate = i, d
+		}
+	}
+	return sel
+}
+
+// methodServes reports whether a response stored for method stored can
+// answer a request with method m: the same method, or a GET for a HEAD
+// (RFC 9110 §9.3.2).
+func methodServes(stored, m string) bool {
+	return stored == m || stored == "GET" && m == "HEAD" || stored == "" && (m == "GET" || m == "HEAD")
+}
+
+// lookup decides how to answer req from stored (RFC 9111 §4).
+func lookup(o *Options, req Request, rq directives, stored []Pair, now time.Time) IdleNext {
+	return lookupWith(o, req, rq, stored, now, true)
+}
+
+// lookupWith is lookup, with combining of partial responses on or off.
+func lookupWith(o *Options, req Request, rq directives, stored []Pair, now time.Time, combine bool) IdleNext {
+	sel := selectStored(&req, stored)
+	if sel.best < 0 {
+		if next, ok := fromPartial(o, req, rq, stored, sel, now, combine); ok {
+			return next
+		}
+		if rq.onlyIfCached {
+			return gatewayTimeout(req)
+		}
+		fwd, why := FwdURIMiss, reason("uri-miss", "RFC 9111 §4", "nothing is stored for this URI")
+		if len(sel.partial) > 0 {
+			fwd, why = FwdPartial, reason("partial", "RFC 9111 §3.3", "the stored partial responses do not cover the request")
+		} else if sel.anyURI {
+			fwd, why = FwdVaryMiss, reason("vary-miss", "RFC 9111 §4.1", "stored responses exist but none matches this request's Vary fields")
+		}
+		return newMiss(o, req, fwd, why)
+	}
+	return decide(o, req, rq, stored, sel, now)
+}
+
+// decide chooses between serving the selected response, serving it stale
+// and validating it (RFC 9111 §4, §4.2.4, §5.2.1).
+func decide(o *Options, req Request, rq directives, stored []Pair, sel selection, now time.Time) IdleNext {
+	p := &stored[sel.best]
+	pol := responsePolicy(o, p.Response.Header)
+	f := computeFreshness(o, &p.Response, &pol, now)
+	if why, must := mustValidate(o, rq, &pol.cc, f); must {
+		fwd := FwdRequest
+		if why.Code == "no-cache" {
+			fwd = FwdStale
+		}
+		if rq.onlyIfCached {
+			return gatewayTimeout(req)
+		}
+		return newRevalidation(o, req, stored, sel, f, fwd, why)
+	}
+	if f.fresh() {
+		return serveStored(o, req, p, &pol, f, "", reason("fresh", "RFC 9111 §4.2", "the stored response is fresh"))
+	}
+	if why, ok := staleAllowed(o, rq, &pol.cc, f); ok {
+		fc := serveStored(o, req, p, &pol, f, why.Code, why)
+		if why.Code == "stale-while-revalidate" {
+			rv := newRevalidation(o, req, stored, sel, f, FwdStale, why)
+			rv.Forward.Header.Del("Range")
+			fc.Refresh = &rv
+		}
+		return fc
+	}
+	if rq.onlyIfCached {
+		return gatewayTimeout(req)
+	}
+	return newRevalidation(o, req, stored, sel, f, FwdStale,
+		reason("stale", "RFC 9111 §4.2.4", "the stored response is stale and must be validated"))
+}
+
+// mustValidate reports whether directives require validation even of a
+// response that might be fresh: no-cache in the response (§5.2.2.4) or the
+// request (§5.2.1.4), request max-age (§5.2.1.1) and min-fresh (§5.2.1.3).
+// RFC 8246 immutable lets a fresh response skip validation a request's
+// max-age would otherwise ask for (a reload), but not no-cache.
+func mustValidate(o *Options, rq directives, cc *directives, f freshness) (Reason, bool) {
+	switch {
+	case cc.noCache && cc.noCacheFields == "":
+		return reason("no-cache", "RFC 9111 §5.2.2.4", "the response's no-cache requires validation before each use"), true
+	case rq.noCache:
+		return reason("request-no-cache", "RFC 9111 §5.2.1.4", "the request's no-cache asks for validation"), true
+	case rq.maxAge.set && !(cc.immutable && f.fresh()) &&
+		(rq.maxAge.invalid || f.age > secs(rq.maxAge.secs)):
+		return reason("request-max-age", "RFC 9111 §5.2.1.1", "the stored response is older than the request's max-age"), true
+	case rq.minFresh.set && f.fresh() && !rq.minFresh.invalid && f.ttl() < secs(rq.minFresh.secs):
+		return reason("request-min-fresh", "RFC 9111 §5.2.1.3", "the stored response will not stay fresh for the request's min-fresh"), true
+	}
+	return Reason{}, false
+}
+
+// staleAllowed reports whether a stale response may be served without
+// validation (RFC 9111 §4.2.4): when no directive prohibits it and either the
+// request's max-stale (§5.2.1.2) accepts the staleness or the response's
+// stale-while-revalidate (RFC 5861 §3) window still covers it.
+func staleAllowed(o *Options, rq directives, cc *directives, f freshness) (Reason, bool) {
+	if _, prohibited := staleProhibited(o, cc); prohibited {
+		return Reason{}, false
+	}
+	stale := f.staleness()
+	if rq.maxStaleAny || rq.maxStale.set && !rq.maxStale.invalid && stale <= secs(rq.maxStale.secs) {
+		return reason("max-stale", "RFC 9111 §5.2.1.2", "the request's max-stale accepts this much staleness"), true
+	}
+	if cc.staleWhileRevalidate.set && !cc.staleWhileRevalidate.invalid && stale <= secs(cc.staleWhileRevalidate.secs) {
+		return reason("stale-while-revalidate", "RFC 5861 §3", "stale-while-revalidate allows serving it stale while it is refreshed in the background"), true
+	}
+	return Reason{}, false
+}
+
+// gatewayTimeout answers an only-if-cached request that nothing stored can
+// satisfy with 504 (RFC 9111 §5.2.1.7).
+func gatewayTimeout(req Request) FromCache {
+	s := Serve{Status: http.StatusGatewayTimeout, Body: BodyNone}
+	s.setField("Content-Length", "0")
+	s.CacheStatus = CacheStatus{Detail: "only-if-cached"}
+	return FromCache{Serve: s, Reason: reason("only-if-cached", "RFC 9111 §5.2.1.7",
+		"only-if-cached and no stored response can be used")}
+}

@@ -1,0 +1,116 @@
+package spec
+
+import (
+	"net/url"
+	"strings"
+)
+
+// Key returns the primary cache key of req (RFC 9111 §2, §4.1): its target
+// URI in the normal form of RFC 9110 §4.2.3, so that equivalent URIs share
+// stored responses. GET and HEAD share a key, because a stored GET response
+// can answer a HEAD (RFC 9110 §9.3.2); other cacheable methods (an opt-in
+// such as POST) are prefixed with the method, and their callers extend the
+// key (e.g. with a hash of the body).
+func Key(req Request) string {
+	uri := NormalizeURI(req.URL)
+	switch req.Method {
+	case "GET", "HEAD", "":
+		return uri
+	}
+	return req.Method + " " + uri
+}
+
+// NormalizeURI renders u in the normal form of RFC 9110 §4.2.3 (and RFC 3986
+// §6.2.2): lower-case scheme and host, default port dropped, empty path as
+// "/", percent-encodings of unreserved characters decoded and the others in
+// upper case, fragment dropped. A nil URL gives "".
+func NormalizeURI(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.Grow(len(u.Scheme) + len(u.Host) + len(u.RawPath) + len(u.Path) + len(u.RawQuery) + 8)
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "" {
+		b.WriteString(scheme)
+		b.WriteString("://")
+	}
+	b.WriteString(normalizeHost(scheme, u.Host))
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	writeNormalPercent(&b, path)
+	if u.RawQuery != "" || u.ForceQuery {
+		b.WriteByte('?')
+		writeNormalPercent(&b, u.RawQuery)
+	}
+	return b.String()
+}
+
+// normalizeHost lower-cases host and drops the scheme's default port.
+func normalizeHost(scheme, host string) string {
+	host = strings.ToLower(host)
+	switch {
+	case scheme == "http" && strings.HasSuffix(host, ":80"):
+		host = host[:len(host)-3]
+	case scheme == "https" && strings.HasSuffix(host, ":443"):
+		host = host[:len(host)-4]
+	}
+	return strings.TrimSuffix(host, ":")
+}
+
+// writeNormalPercent copies s, decoding percent-encoded unreserved characters
+// and upper-casing the hex digits of the rest (RFC 3986 §6.2.2.1, §6.2.2.2).
+func writeNormalPercent(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' || i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			b.WriteByte(c)
+			continue
+		}
+		v := unhex(s[i+1])<<4 | unhex(s[i+2])
+		if isUnreserved(v) {
+			b.WriteByte(v)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(upperHex(s[i+1]))
+			b.WriteByte(upperHex(s[i+2]))
+		}
+		i += 2
+	}
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+func upperHex(c byte) byte {
+	if c >= 'a' && c <= 'f' {
+		return c - 'a' + 'A'
+	}
+	return c
+}
+
+// isUnreserved reports whether c is an RFC 3986 §2.3 unreserved character.
+func isUnreserved(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// sameOrigin reports whether a and b have the same origin (RFC 9110 §4.3.1):
+// scheme, host and port, compared after normalization.
+func sameOrigin(a, b *url.URL) bool {
+	sa, sb := strings.ToLower(a.Scheme), strings.ToLower(b.Scheme)
+	return sa == sb && normalizeHost(sa, a.Host) == normalizeHost(sb, b.Host)
+}

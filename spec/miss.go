@@ -1,0 +1,139 @@
+package spec
+
+import (
+	"net/http"
+	"time"
+)
+
+// CacheMiss means no stored response can be used, even with validation: the
+// request goes upstream and the response is judged for storage (RFC 9111
+// §3). Send Forward (unless Received says the response is already at hand),
+// then call Next with the response.
+type CacheMiss struct {
+	o   *Options
+	req Request // the client's request
+	// Forward is the request to send upstream. It is the client's request,
+	// with the client's conditionals and Range left in place: a cache with no
+	// stored response must not evaluate them itself (§4.3.2).
+	Forward Request
+	// Received is true when the upstream response is already at hand (a
+	// validation answered with a full response, §4.3.3): pass that response
+	// to Next without sending anything.
+	Received bool
+	// evalClient is set when the client's conditionals were replaced by the
+	// cache's own, so the cache must answer them itself.
+	evalClient bool
+	fwd        string
+	Reason     Reason
+}
+
+func newMiss(o *Options, req Request, fwd string, why Reason) CacheMiss {
+	return CacheMiss{o: o, req: req, Forward: req, fwd: fwd, Reason: why}
+}
+
+// StoreAndUse means the response may be stored (RFC 9111 §3): store Pair
+// (its header already cleaned for storage) under Key with Variant, and serve
+// the response as Serve says while its body is written.
+type StoreAndUse struct {
+	// Pair is what to store. Its ID is empty: the store assigns one.
+	Pair Pair
+	// Key is the primary key; Variant the secondary key (§4.1): storing
+	// replaces the stored pair with the same Key and Variant.
+	Key, Variant string
+	// Expires is the stale horizon: past it the stored response cannot be
+	// served nor usefully validated, and the store may drop it.
+	Expires time.Time
+	// ExpectedLength is the body length the response announced
+	// (Content-Length), or -1. A body that ends short of it, or any body that
+	// ends early, is incomplete and must not be stored (§3.3).
+	ExpectedLength int64
+	Serve          Serve
+	Reason         Reason
+}
+
+// CouldNotBeStored means the response must not (or need not) be stored:
+// serve it as Serve says. Reason says why, with its RFC section.
+type CouldNotBeStored struct {
+	Serve  Serve
+	Reason Reason
+}
+
+// Next judges resp, the upstream response to Forward, for storage (§3).
+func (s CacheMiss) Next(resp Response) MissNext {
+	o := s.o
+	pol := responsePolicy(o, resp.Header)
+	serve := upstreamServe(s, resp)
+	why, ok := storable(o, s.req, &resp, &pol)
+	if !ok {
+		serve.CacheStatus.Detail = why.Code
+		return CouldNotBeStored{Serve: serve, Reason: why}
+	}
+	now := o.now()
+	stored := cleanForStorage(o, s.req, resp, &pol)
+	f := computeFreshness(o, &stored.Response, &pol, now)
+	serve.CacheStatus.Stored = true
+	serve.CacheStatus.TTL, serve.CacheStatus.HasTTL = f.ttlSeconds(), true
+	length := int64(-1)
+	if n, ok := contentLength(resp.Header); ok && s.Forward.Method != http.MethodHead {
+		length = n
+	}
+	return StoreAndUse{
+		Pair:           stored,
+		Key:            Key(s.req),
+		Variant:        variantKey(&s.req, resp.Header) + partialSuffix(resp),
+		Expires:        horizon(o, &stored.Response, &pol, f, now),
+		ExpectedLength: length,
+		Serve:          serve,
+		Reason:         why,
+	}
+}
+
+// upstreamServe is what to send the client for an upstream response: the
+// response itself, or a 304 when the cache replaced the client's
+// conditionals with its own and the new response satisfies them (§4.3.2).
+func upstreamServe(s CacheMiss, resp Response) Serve {
+	sv := Serve{Status: resp.Status, base: resp.Header}
+	forEachListMember(resp.Header["Connection"], func(m string) bool {
+		sv.drop = append(sv.drop, http.CanonicalHeaderKey(m))
+		return true
+	})
+	if s.evalClient {
+		applyClient(&sv, s.req, resp.Header, dateOf(&resp), false)
+	}
+	sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: resp.Status}
+	return sv
+}
+
+// horizon is when a stored response stops being useful: the end of its
+// freshness plus the longest stale window it may be served in (RFC 5861
+// stale-while-revalidate and stale-if-error, Options.StaleBudget), plus,
+// when it has validators, Options.ValidatorRetention for revalidation.
+func horizon(o *Options, r *Response, pol *policy, f freshness, now time.Time) time.Time {
+	end := now.Add(max(0, f.ttl()))
+	var window time.Duration
+	if _, prohibited := staleProhibited(o, &pol.cc); !prohibited {
+		window = max(window, o.StaleBudget)
+		if d := pol.cc.staleWhileRevalidate; d.set && !d.invalid {
+			window = max(window, secs(d.secs))
+		}
+		if d := pol.cc.staleIfError; d.set && !d.invalid {
+			window = max(window, secs(d.secs))
+		}
+	}
+	if hasValidator(r.Header) {
+		window += o.validatorRetention()
+	}
+	return end.Add(window)
+}
+
+func hasValidator(h http.Header) bool {
+	return len(h["Etag"]) > 0 || len(h["Last-Modified"]) > 0
+}
+
+// partialSuffix keeps stored 206 responses of different ranges apart.
+func partialSuffix(resp Response) string {
+	if resp.Status != http.StatusPartialContent {
+		return ""
+	}
+	return "\x00" + first(resp.Header["Content-Range"])
+}

@@ -1,0 +1,177 @@
+package spec
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// PartialUpdate means stored 206 responses can be combined into one
+// (RFC 9111 §3.4): write a new stored response with header Combined whose
+// body is the union of the parts' bodies (Ranges say which representation
+// bytes each part holds), drop the parts, and call Next with the combined
+// pair to go on answering the request.
+type PartialUpdate struct {
+	o     *Options
+	req   Request
+	rq    directives
+	rest  []Pair // stored pairs other than the parts
+	Parts []Pair
+	// Ranges[i] is the range of the representation Parts[i] holds.
+	Ranges []ByteRange
+	// Combined is the response to store: a 200 when the parts cover the
+	// whole representation, else a 206 with the union's Content-Range. Its
+	// header is the newest part's (§3.4 updates stored fields as §3.2).
+	Combined Response
+	// Key and Variant are where to store the combined response.
+	Key, Variant string
+	Reason       Reason
+}
+
+// partRange reads the range a stored 206 holds.
+func partRange(h http.Header) (ByteRange, int64, bool) {
+	a, b, complete, ok := parseContentRange(first(h["Content-Range"]))
+	if !ok || complete < 0 || b < a {
+		return ByteRange{}, 0, false
+	}
+	return ByteRange{Start: a, Length: b - a + 1}, complete, true
+}
+
+// fromPartial answers from stored 206 responses when it can (§3.3, §3.4):
+// by combining them, or by serving a requested range one of them holds.
+func fromPartial(o *Options, req Request, rq directives, stored []Pair, sel selection, now time.Time, combine bool) (IdleNext, bool) {
+	if len(sel.partial) == 0 {
+		return nil, false
+	}
+	if combine {
+		if pu, ok := combinable(o, req, rq, stored, sel.partial); ok {
+			return pu, true
+		}
+	}
+	if req.Method != http.MethodGet || rq.noCache {
+		return nil, false
+	}
+	for _, i := range sel.partial {
+		if fc, ok := servePartial(o, req, &stored[i], now); ok {
+			return fc, true
+		}
+	}
+	return nil, false
+}
+
+// servePartial serves a single requested range lying wholly within the
+// range a fresh stored 206 holds (§3.3).
+func servePartial(o *Options, req Request, p *Pair, now time.Time) (FromCache, bool) {
+	have, size, ok := partRange(p.Response.Header)
+	rv := req.Header["Range"]
+	if !ok || len(rv) != 1 || !ifRangeHolds(req.Header, p.Response.Header, dateOf(&p.Response)) {
+		return FromCache{}, false
+	}
+	want, outcome := parseRange(rv[0], size)
+	if outcome != rangeSatisfiable || len(want) != 1 ||
+		want[0].Start < have.Start || want[0].Start+want[0].Length > have.Start+have.Length {
+		return FromCache{}, false
+	}
+	pol := responsePolicy(o, p.Response.Header)
+	f := computeFreshness(o, &p.Response, &pol, now)
+	if _, must := mustValidate(o, requestPolicy(req.Header), &pol.cc, f); must || !f.fresh() {
+		return FromCache{}, false
+	}
+	w := want[0]
+	s := Serve{Status: http.StatusPartialContent, base: p.Response.Header, age: ageSeconds(f.age), hasAge: true,
+		Body: BodyRanges, Ranges: []ByteRange{{Start: w.Start - have.Start, Length: w.Length}}}
+	s.setField("Content-Range", contentRange(w, size))
+	s.setField("Content-Length", strconv.FormatInt(w.Length, 10))
+	s.CacheStatus = CacheStatus{Hit: true, TTL: f.ttlSeconds(), HasTTL: true, Detail: "partial"}
+	return FromCache{Pair: p, Serve: s, Reason: reason("partial-hit", "RFC 9111 §3.3",
+		"the requested range lies wholly within a stored partial response")}, true
+}
+
+// combinable finds stored 206 responses sharing a strong validator whose
+// ranges touch or overlap, so that they combine into one (§3.4).
+func combinable(o *Options, req Request, rq directives, stored []Pair, partial []int) (PartialUpdate, bool) {
+	type part struct {
+		i    int
+		r    ByteRange
+		size int64
+		tag  entityTag
+	}
+	var ps []part
+	for _, i := range partial {
+		h := stored[i].Response.Header
+		r, size, ok := partRange(h)
+		t, tok := parseETag(first(h["Etag"]))
+		if ok && tok && !t.weak {
+			ps = append(ps, part{i, r, size, t})
+		}
+	}
+	slices.SortFunc(ps, func(a, b part) int { return int(a.r.Start - b.r.Start) })
+	for a := 0; a < len(ps); a++ {
+		group := []part{ps[a]}
+		end := ps[a].r.Start + ps[a].r.Length
+		for b := a + 1; b < len(ps); b++ {
+			if ps[b].r.Start > end || !strongMatch(ps[b].tag, ps[a].tag) || ps[b].size != ps[a].size {
+				continue
+			}
+			group = append(group, ps[b])
+			end = max(end, ps[b].r.Start+ps[b].r.Length)
+		}
+		if len(group) < 2 {
+			continue
+		}
+		pu := PartialUpdate{o: o, req: req, rq: rq, Key: Key(req), Reason: reason("combine-partial", "RFC 9111 §3.4",
+			"stored partial responses share a strong validator and adjacent ranges, so they combine into one")}
+		in := map[int]bool{}
+		newest := group[0].i
+		for _, g := range group {
+			in[g.i] = true
+			pu.Parts = append(pu.Parts, stored[g.i])
+			pu.Ranges = append(pu.Ranges, g.r)
+			if dateOf(&stored[g.i].Response).After(dateOf(&stored[newest].Response)) {
+				newest = g.i
+			}
+		}
+		for i := range stored {
+			if !in[i] {
+				pu.rest = append(pu.rest, stored[i])
+			}
+		}
+		union := ByteRange{Start: group[0].r.Start, Length: end - group[0].r.Start}
+		pu.Combined, pu.Variant = combinedResponse(stored[newest], union, ps[a].size)
+		return pu, true
+	}
+	return PartialUpdate{}, false
+}
+
+// combinedResponse is the response to store for the union of parts: the
+// newest part's header, as a 200 when the union is the whole representation.
+func combinedResponse(newest Pair, union ByteRange, size int64) (Response, string) {
+	r := newest.Response.clone()
+	variant := variantKey(&newest.Request, r.Header)
+	if union.Start == 0 && union.Length == size {
+		r.Status = http.StatusOK
+		delete(r.Header, "Content-Range")
+	} else {
+		r.Header["Content-Range"] = []string{contentRange(union, size)}
+		variant += "\x00" + r.Header["Content-Range"][0]
+	}
+	r.Header["Content-Length"] = []string{strconv.FormatInt(union.Length, 10)}
+	return r, variant
+}
+
+// Next goes on answering the request once the combined pair is stored.
+func (s PartialUpdate) Next(combined Pair) PartialNext {
+	stored := append(append([]Pair(nil), s.rest...), combined)
+	switch n := lookupWith(s.o, s.req, s.rq, stored, s.o.now(), false).(type) {
+	case CacheMiss:
+		return n
+	case FromCache:
+		return n
+	case NeedRevalidation:
+		return n
+	case PartialUpdate, InvalidateEntries:
+		// Unreachable: combining is off and the method was cacheable.
+	}
+	return newMiss(s.o, s.req, FwdPartial, reason("partial", "RFC 9111 §3.4", "the combined response does not answer the request"))
+}

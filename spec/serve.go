@@ -1,0 +1,119 @@
+package spec
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// BodyPlan says which bytes of the body go to the client.
+type BodyPlan int
+
+const (
+	// BodyAll sends the whole body (the stored one, or the upstream one).
+	BodyAll BodyPlan = iota
+	// BodyNone sends no body: HEAD, 304, 416, or a generated 504.
+	BodyNone
+	// BodyRanges sends the byte ranges in Serve.Ranges, as a single part or,
+	// when there are several, as multipart/byteranges (RFC 9110 §14.6) framed
+	// by Serve.Parts.
+	BodyRanges
+)
+
+// Serve is the response to send to the client: a status, the header to send
+// (built on demand from the stored or upstream header, so a lookup copies no
+// header it does not need to) and which bytes of the body.
+type Serve struct {
+	Status int
+	Body   BodyPlan
+	// Ranges are offsets into the body the caller holds (the stored body, or
+	// the upstream one), when Body is BodyRanges.
+	Ranges []ByteRange
+	// CacheStatus holds the RFC 9211 parameters for this response.
+	CacheStatus CacheStatus
+
+	base   http.Header // not modified: may be a stored pair's header
+	age    int64       // the Age to send (§5.1), when hasAge
+	hasAge bool
+	drop   []string    // canonical fields to leave out (qualified no-cache/private)
+	set    http.Header // fields to add or replace
+	parts  *multipart  // framing when several ranges are sent
+}
+
+// Header returns a new header holding what to send to the client.
+func (s *Serve) Header() http.Header {
+	h := make(http.Header, len(s.base)+len(s.set)+1)
+	s.WriteHeader(h)
+	return h
+}
+
+// WriteHeader copies the header to send into dst (typically a
+// ResponseWriter's header), without touching the stored header.
+func (s *Serve) WriteHeader(dst http.Header) {
+	for k, vv := range s.base {
+		if s.dropped(k) {
+			continue
+		}
+		dst[k] = vv[:len(vv):len(vv)]
+	}
+	for k, vv := range s.set {
+		if len(vv) == 0 {
+			delete(dst, k)
+			continue
+		}
+		dst[k] = vv
+	}
+	if s.hasAge {
+		dst["Age"] = []string{strconv.FormatInt(s.age, 10)}
+	}
+}
+
+func (s *Serve) dropped(k string) bool {
+	if hopByHop(k) {
+		return true
+	}
+	for _, d := range s.drop {
+		if d == k {
+			return true
+		}
+	}
+	return false
+}
+
+// setField sets a field to add or replace; an empty value removes it.
+func (s *Serve) setField(k string, v ...string) {
+	if s.set == nil {
+		s.set = http.Header{}
+	}
+	s.set[k] = v
+}
+
+// ContentLength returns the number of body bytes the plan sends given the
+// full body length size, or -1 when it sends everything of unknown length.
+func (s *Serve) ContentLength(size int64) int64 {
+	switch s.Body {
+	case BodyNone:
+		return 0
+	case BodyRanges:
+		if s.parts != nil {
+			return s.parts.length()
+		}
+		if len(s.Ranges) == 1 {
+			return s.Ranges[0].Length
+		}
+	}
+	return size
+}
+
+// hopByHop reports whether canonical field k is a hop-by-hop field that
+// RFC 9110 §7.6.1 requires removing before forwarding (and so, by RFC 9111
+// §3.1, is never stored nor served from storage), or one of the proxy
+// authentication fields §3.1 forbids storing.
+func hopByHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Te", "Transfer-Encoding",
+		"Upgrade", "Trailer", "Proxy-Authenticate", "Proxy-Authentication-Info",
+		"Proxy-Authorization":
+		return true
+	}
+	return false
+}

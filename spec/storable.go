@@ -1,0 +1,107 @@
+package spec
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// storable decides whether resp to req may be stored (RFC 9111 §3), and why.
+func storable(o *Options, req Request, resp *Response, pol *policy) (Reason, bool) {
+	cc := &pol.cc
+	rq := requestPolicy(req.Header)
+	switch {
+	case !o.cacheableMethod(req.Method):
+		return reason("method-not-cacheable", "RFC 9111 §3", "the cache does not store responses to "+req.Method), false
+	case req.Method == http.MethodHead:
+		return reason("head-response", "RFC 9111 §3", "a HEAD response has no content to reuse; it only freshens stored GET responses (§4.3.5)"), false
+	case resp.Status < 200:
+		return reason("status-not-final", "RFC 9111 §3", "the status code is not final"), false
+	case resp.Status == http.StatusNotModified:
+		return reason("not-modified", "RFC 9111 §3", "a 304 only updates stored responses; this one answered the client's own conditional request"), false
+	case !understoodStatus(resp.Status) && (cc.mustUnderstand || resp.Status == http.StatusPartialContent):
+		return reason("must-understand", "RFC 9111 §5.2.2.3", "must-understand is present and the cache does not understand status "+strconv.Itoa(resp.Status)), false
+	case rq.noStore:
+		return reason("request-no-store", "RFC 9111 §5.2.1.5", "the request's no-store forbids storing the response"), false
+	case cc.noStore && !(cc.mustUnderstand && understoodStatus(resp.Status)):
+		return reason("no-store", "RFC 9111 §5.2.2.5", "the response's no-store forbids storing it"), false
+	case o.Shared && cc.private && cc.privateFields == "":
+		return reason("private", "RFC 9111 §5.2.2.7", "private forbids a shared cache storing the response"), false
+	case o.Shared && len(req.Header["Authorization"]) > 0 && !(cc.public || cc.mustRevalidate || cc.sMaxAge.set):
+		return reason("authorization", "RFC 9111 §3.5", "the request has Authorization and no public, must-revalidate or s-maxage allows a shared cache to store the response"), false
+	case o.Shared && len(resp.Header["Set-Cookie"]) > 0 && !o.StoreSetCookie:
+		return reason("set-cookie", "RFC 9111 §7.3", "a shared cache does not store responses with Set-Cookie (Options.StoreSetCookie)"), false
+	case varyStar(resp.Header):
+		return reason("vary-star", "RFC 9111 §4.1", "Vary: * never matches a later request, so storing the response is of no use"), false
+	case resp.Status == http.StatusPartialContent && !storablePartial(resp.Header):
+		return reason("partial-unusable", "RFC 9111 §3.3", "the 206 response has no single byte Content-Range with a complete length"), false
+	}
+	return explicitlyCacheable(o, resp, pol)
+}
+
+// explicitlyCacheable implements the last requirement of §3: the response
+// carries something that makes storing it worthwhile.
+func explicitlyCacheable(o *Options, resp *Response, pol *policy) (Reason, bool) {
+	cc := &pol.cc
+	switch {
+	case o.Shared && cc.sMaxAge.set:
+		return reason("s-maxage", "RFC 9111 §3", "s-maxage allows a shared cache to store it"), true
+	case cc.maxAge.set:
+		return reason("max-age", "RFC 9111 §3", "max-age allows storing it"), true
+	case len(resp.Header["Expires"]) > 0 && !pol.targeted:
+		return reason("expires", "RFC 9111 §3", "Expires allows storing it"), true
+	case cc.public:
+		return reason("public", "RFC 9111 §3", "public allows storing it"), true
+	case !o.Shared && cc.private:
+		return reason("private-cache", "RFC 9111 §3", "private allows a private cache to store it"), true
+	case heuristicallyCacheable(resp.Status):
+		return reason("heuristic", "RFC 9111 §3", "status "+strconv.Itoa(resp.Status)+" is heuristically cacheable (RFC 9110 §15.1)"), true
+	}
+	return reason("not-cacheable", "RFC 9111 §3", "no explicit freshness, no public and status "+strconv.Itoa(resp.Status)+" is not heuristically cacheable"), false
+}
+
+// understoodStatus reports whether the cache implements the caching-related
+// behaviour of status: the status codes RFC 9110 §15 defines.
+func understoodStatus(status int) bool {
+	switch status {
+	case 200, 201, 202, 203, 204, 205, 206,
+		300, 301, 302, 303, 304, 307, 308,
+		400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 426,
+		500, 501, 502, 503, 504, 505:
+		return true
+	}
+	return false
+}
+
+// storablePartial reports whether a 206 can be stored and combined later
+// (§3.3): a single byte range with a known complete length.
+func storablePartial(h http.Header) bool {
+	_, _, complete, ok := parseContentRange(first(h["Content-Range"]))
+	return ok && complete >= 0
+}
+
+// cleanForStorage returns the pair to store for resp (§3.1): hop-by-hop
+// fields and those Connection names removed, the proxy authentication
+// fields removed, fields named by a qualified private removed in a shared
+// cache (§5.2.2.7), Date added when missing (RFC 9110 §6.6.1), and of the
+// request only the fields Vary nominates kept.
+func cleanForStorage(o *Options, req Request, resp Response, pol *policy) Pair {
+	r := resp.clone()
+	forEachListMember(r.Header["Connection"], func(m string) bool {
+		r.Header.Del(m)
+		return true
+	})
+	for k := range r.Header {
+		if hopByHop(k) {
+			delete(r.Header, k)
+		}
+	}
+	if o.Shared && pol.cc.privateFields != "" {
+		forEachFieldName(pol.cc.privateFields, func(n string) { r.Header.Del(n) })
+	}
+	if len(r.Header["Date"]) == 0 && !r.ResponseTime.IsZero() {
+		r.Header["Date"] = []string{formatHTTPDate(r.ResponseTime)}
+	}
+	u := *req.URL
+	stored := Request{Method: req.Method, URL: &u, Header: varyRequestHeader(req.Header, resp.Header)}
+	return Pair{Request: stored, Response: r}
+}

@@ -21,18 +21,34 @@ func dateOf(r *Response) time.Time {
 	return r.ResponseTime
 }
 
+// AgeTerms are the terms of the age calculation of §4.2.3.
+type AgeTerms struct {
+	DateValue                           time.Time     // date_value (Date, or response_time without it)
+	AgeField                            time.Duration // age_value
+	ApparentAge, ResponseDelay          time.Duration
+	CorrectedAgeValue, CorrectedInitial time.Duration
+	ResidentTime                        time.Duration
+}
+
 // currentAge implements the age calculation of RFC 9111 §4.2.3.
 func currentAge(r *Response, now time.Time) time.Duration {
-	var ageValue time.Duration
+	t := ageTerms(r, now)
+	return t.CorrectedInitial + t.ResidentTime
+}
+
+// ageTerms computes the terms of §4.2.3 for r at now.
+func ageTerms(r *Response, now time.Time) AgeTerms {
+	var t AgeTerms
 	if secs, ok := parseAge(r.Header["Age"]); ok {
-		ageValue = time.Duration(secs) * time.Second
+		t.AgeField = time.Duration(secs) * time.Second
 	}
-	apparentAge := max(0, r.ResponseTime.Sub(dateOf(r)))
-	responseDelay := max(0, r.ResponseTime.Sub(r.RequestTime))
-	correctedAgeValue := ageValue + responseDelay
-	correctedInitialAge := max(apparentAge, correctedAgeValue)
-	residentTime := max(0, now.Sub(r.ResponseTime))
-	return correctedInitialAge + residentTime
+	t.DateValue = dateOf(r)
+	t.ApparentAge = max(0, r.ResponseTime.Sub(t.DateValue))
+	t.ResponseDelay = max(0, r.ResponseTime.Sub(r.RequestTime))
+	t.CorrectedAgeValue = t.AgeField + t.ResponseDelay
+	t.CorrectedInitial = max(t.ApparentAge, t.CorrectedAgeValue)
+	t.ResidentTime = max(0, now.Sub(r.ResponseTime))
+	return t
 }
 
 // ageSeconds renders an age as the Age field's delta-seconds (§5.1),

@@ -1,0 +1,94 @@
+package spec
+
+import (
+	"net/http"
+	"time"
+)
+
+// Explanation says what a cache would do with one response, and why, each
+// conclusion with the Reason (and RFC section) the core used. It is what
+// `cellar explain` prints; it runs the same code as the state machine.
+type Explanation struct {
+	Shared   bool
+	Storable bool
+	Store    Reason // why it may or may not be stored (§3)
+	// Policy is the field whose directives govern the response:
+	// Cache-Control, or a targeted field in a shared cache (RFC 9213).
+	Policy string
+	// Lifetime is the freshness lifetime (§4.2.1) and LifetimeReason the
+	// rule that gave it; Heuristic is true for §4.2.2 lifetimes.
+	Lifetime       time.Duration
+	LifetimeReason Reason
+	Heuristic      bool
+	// Age is the current age (§4.2.3) at the explanation's time, from the
+	// terms of AgeTerms.
+	Age      time.Duration
+	AgeTerms AgeTerms
+	// TTL is Lifetime − Age: the remaining freshness, negative when stale.
+	TTL time.Duration
+	// MustValidate, when set, says why every use needs validation.
+	MustValidate *Reason
+	// StaleProhibited, when set, says why it may never be served stale;
+	// otherwise StaleWhileRevalidate and StaleIfError are the RFC 5861
+	// windows past the lifetime in which it may be.
+	StaleProhibited      *Reason
+	StaleWhileRevalidate time.Duration
+	StaleIfError         time.Duration
+	// Validators are the fields a revalidation would send (§4.3.1), as
+	// "If-None-Match: ..." and "If-Modified-Since: ...".
+	Validators []string
+	// Vary lists the request fields that select this variant (§4.1), and
+	// VariantKey is the secondary key the request gives.
+	Vary       []string
+	VariantKey string
+	// Expires is the stale horizon a store would keep it until.
+	Expires time.Time
+}
+
+// Explain explains resp, received for req, under opts at opts' clock time.
+func Explain(req Request, resp Response, opts Options) Explanation {
+	o := NewIdleClient(opts).o
+	now := o.now()
+	if req.Method == "" {
+		req.Method = http.MethodGet
+	}
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	pol := responsePolicy(o, resp.Header)
+	f := computeFreshness(o, &resp, &pol, now)
+	e := Explanation{
+		Shared: o.Shared, Policy: pol.source,
+		Lifetime: f.lifetime, LifetimeReason: f.why, Heuristic: f.heuristic,
+		Age: f.age, AgeTerms: ageTerms(&resp, now), TTL: f.ttl(),
+		VariantKey: variantKey(&req, resp.Header),
+	}
+	e.Store, e.Storable = storable(o, req, &resp, &pol)
+	if why, must := mustValidate(o, directives{}, &pol.cc, f); must {
+		e.MustValidate = &why
+	}
+	if why, prohibited := staleProhibited(o, &pol.cc); prohibited {
+		e.StaleProhibited = &why
+	} else {
+		if d := pol.cc.staleWhileRevalidate; d.set && !d.invalid {
+			e.StaleWhileRevalidate = secs(d.secs)
+		}
+		if d := pol.cc.staleIfError; d.set && !d.invalid {
+			e.StaleIfError = secs(d.secs)
+		}
+	}
+	cond := conditionalRequest(Request{Header: http.Header{}}, []Pair{{Response: resp}}, 0)
+	for _, k := range []string{"If-None-Match", "If-Modified-Since"} {
+		if v := cond.Header.Get(k); v != "" {
+			e.Validators = append(e.Validators, k+": "+v)
+		}
+	}
+	forEachListMember(resp.Header["Vary"], func(m string) bool {
+		e.Vary = append(e.Vary, m)
+		return true
+	})
+	if e.Storable {
+		e.Expires = horizon(o, &resp, &pol, f, now)
+	}
+	return e
+}

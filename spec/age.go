@@ -5,10 +5,6 @@ import (
 	"time"
 )
 
-// maxDelta is the largest delta-seconds value a cache needs to represent
-// (RFC 9111 §1.2.2): larger values are sent as this one.
-const maxDelta = 2147483648
-
 // dateOf returns the Date of a response, or its response_time when Date is
 // absent or invalid (RFC 9110 §6.6.1: a recipient with a clock adds Date to a
 // response it caches; the time it received the response is the best guess).
@@ -55,8 +51,8 @@ func ageTerms(r *Response, now time.Time) AgeTerms {
 // rounding down and capping at 2^31.
 func ageSeconds(d time.Duration) int64 {
 	s := int64(d / time.Second)
-	if s > maxDelta {
-		return maxDelta
+	if s > deltaSecondsCap {
+		return deltaSecondsCap
 	}
 	return max(0, s)
 }

@@ -1,0 +1,133 @@
+package disk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/cellar-http/cellar/store"
+)
+
+// Open returns a reader over the body of the entry with the given key and
+// ID. It does not read the index: the in-memory LRU knows every entry's
+// size and checksum, so Open is a map lookup plus open(2).
+func (s *Store) Open(ctx context.Context, key, id string) (store.Body, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.release()
+	n, ok := s.idx.get(id)
+	if !ok || !hasKey(n.ikey, key) {
+		return nil, fmt.Errorf("disk store: body %s of %q: %w", id, key, store.ErrNotFound)
+	}
+	f, err := os.Open(s.bodyPath(id))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("disk store: body %s of %q: %w", id, key, store.ErrNotFound)
+		}
+		return nil, fmt.Errorf("disk store: %w", err)
+	}
+	return &body{s: s, f: f, id: id, size: n.size, want: n.crc}, nil
+}
+
+// hasKey reports whether index key ik belongs to the primary key key.
+func hasKey(ik, key string) bool {
+	if strings.IndexByte(key, 0) >= 0 {
+		return strings.HasPrefix(ik, string(keyPrefix(key)))
+	}
+	return len(ik) >= len(key)+len(sep) && ik[:len(key)] == key && ik[len(key):len(key)+len(sep)] == sep
+}
+
+// body reads a committed body file. Sequential reads feed a CRC-32C that is
+// checked when they reach the end.
+type body struct {
+	s    *Store
+	f    *os.File
+	id   string
+	size int64
+	want uint32
+
+	off int64  // sequential read offset
+	crc uint32 // CRC of the bytes read sequentially so far
+	err error  // sticky end-of-body result: io.EOF or a corruption error
+}
+
+func (b *body) Size() int64 { return b.size }
+
+// Read reads the body in order. At the end it returns io.EOF when the bytes
+// match the checksum recorded at Commit, and an error wrapping
+// store.ErrCorrupt (the entry is then deleted) when they do not or the file
+// is shorter than recorded.
+func (b *body) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.off >= b.size {
+		if b.crc != b.want {
+			return 0, b.corrupt("checksum mismatch")
+		}
+		b.err = io.EOF
+		return 0, io.EOF
+	}
+	if rem := b.size - b.off; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := b.f.Read(p)
+	b.crc = crc32.Update(b.crc, castagnoli, p[:n])
+	b.off += int64(n)
+	if err == io.EOF {
+		if b.off < b.size {
+			return n, b.corrupt(fmt.Sprintf("file ends at %d of %d bytes", b.off, b.size))
+		}
+		err = nil
+	}
+	if err != nil {
+		return n, fmt.Errorf("disk store: reading body %s: %w", b.id, err)
+	}
+	return n, nil
+}
+
+// ReadAt reads len(p) bytes at off, for Range requests. It checks bounds
+// but not the checksum.
+func (b *body) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("disk store: negative offset")
+	}
+	if off >= b.size {
+		return 0, io.EOF
+	}
+	short := false
+	if rem := b.size - off; int64(len(p)) > rem {
+		p = p[:rem]
+		short = true
+	}
+	n, err := b.f.ReadAt(p, off)
+	if err == io.EOF && n < len(p) {
+		return n, b.corrupt(fmt.Sprintf("file ends before %d of %d bytes", off+int64(len(p)), b.size))
+	}
+	if err != nil && err != io.EOF {
+		return n, fmt.Errorf("disk store: reading body %s: %w", b.id, err)
+	}
+	if short {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// corrupt makes the body's sticky error a corruption error and deletes the
+// entry.
+func (b *body) corrupt(why string) error {
+	b.err = fmt.Errorf("disk store: body %s: %s: %w", b.id, why, store.ErrCorrupt)
+	b.s.log.Warn("dropping corrupt entry", "id", b.id, "reason", why)
+	b.s.removeIDs([]drop{{id: b.id, corrupt: true}})
+	return b.err
+}
+
+func (b *body) Close() error { return b.f.Close() }

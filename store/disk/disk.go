@@ -1,0 +1,294 @@
+// Package disk is Cellar's embedded default store: a bbolt index of entry
+// metadata plus one file per body, inside one directory, under a byte budget.
+//
+// # Layout
+//
+//	dir/index.db          bbolt: bucket "entries" (metadata, one record per
+//	                      Key+Variant) and bucket "tags" (surrogate-key index)
+//	dir/bodies/xx/<id>    one file per committed body; xx is the first two
+//	                      hex digits of the 32-hex-digit entry ID (256 dirs)
+//	dir/tmp/<id>          bodies being written; never read
+//
+// A body is written to tmp/ while its CRC-32C is computed; Commit renames it
+// into bodies/ and then indexes it in one bbolt transaction, which also drops
+// the replaced version and any entries evicted to make room. Files are
+// removed only after the index no longer names them, so a crash can leave
+// unreferenced files behind but never an index record without its file; Open
+// sweeps such orphans, empties tmp/ and drops records whose file is missing or
+// has the wrong size.
+//
+// # Recency and budget
+//
+// Access recency lives in memory only (a lock-protected LRU list; a hit never
+// writes to disk). After a restart the list starts ordered by commit time.
+// The in-memory index costs roughly 150 bytes plus the key length per entry.
+// Commit evicts least-recently-used entries until the new entry fits in
+// Options.MaxBytes, which counts body bytes plus the index record of each
+// entry. Entries past Entry.Expires are never returned by Lookup and are
+// removed by a background sweep.
+//
+// # Checksums
+//
+// Body.Read verifies the CRC-32C once the whole body has been read in order:
+// when the bytes do not match, the final Read returns an error wrapping
+// store.ErrCorrupt instead of io.EOF, and the entry is deleted. A reader must
+// treat ErrCorrupt like a truncated upstream response (abort the client
+// connection rather than end the response normally). ReadAt (Range requests)
+// is not verified, only bounds-checked.
+package disk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cellar-http/cellar/store"
+)
+
+// DefaultMaxBytes is the budget used when Options.MaxBytes is zero.
+const DefaultMaxBytes int64 = 1 << 30
+
+// Fsync says what the store flushes to stable storage before Commit, Update
+// and the removals return. Every policy survives a crash of the process (a
+// panic, SIGKILL, OOM kill): the kernel still holds every write, and Open
+// finds every committed entry. The policies differ on power loss or an
+// operating system crash.
+type Fsync int
+
+const (
+	// FsyncIndex, the default, syncs the index (bbolt's fdatasync per
+	// transaction) but not the bodies. After power loss the index is intact
+	// and every entry committed before it is still listed; a body whose data
+	// had not reached the disk is missing or short (Open drops the entry) or,
+	// rarely, of the right size with wrong bytes (the reader gets
+	// store.ErrCorrupt at the end of the body and the entry is dropped).
+	FsyncIndex Fsync = iota
+	// FsyncNone never syncs: the fastest, for caches that may be lost. After
+	// power loss recent commits may be gone, bodies may be torn (caught as
+	// with FsyncIndex) and the index itself may be damaged; Open then logs a
+	// warning and starts over with an empty store.
+	FsyncNone
+	// FsyncAlways syncs each body file and its directory before indexing it,
+	// and the index on every transaction: an entry whose Commit returned is
+	// complete and intact after power loss. Removals are synced through the
+	// index; their files may survive as orphans, which Open removes.
+	FsyncAlways
+)
+
+// String returns the policy's name as configuration spells it.
+func (f Fsync) String() string {
+	switch f {
+	case FsyncIndex:
+		return "index"
+	case FsyncNone:
+		return "none"
+	case FsyncAlways:
+		return "always"
+	}
+	return fmt.Sprintf("Fsync(%d)", int(f))
+}
+
+// Options configure a Store. The zero value is usable.
+type Options struct {
+	// MaxBytes is the budget: body bytes plus index records. Zero means
+	// DefaultMaxBytes. A body larger than the budget is refused with
+	// store.ErrTooLarge.
+	MaxBytes int64
+	// Fsync is the durability policy; the zero value is FsyncIndex.
+	Fsync Fsync
+	// Logger receives warnings about recovery and dropped entries; nil
+	// discards them.
+	Logger *slog.Logger
+	// SweepInterval is how often expired entries are removed in the
+	// background; zero means one minute.
+	SweepInterval time.Duration
+	// LockTimeout is how long Open waits for another user of the directory
+	// to let go of it; zero means 100 ms.
+	LockTimeout time.Duration
+	// Clock returns the current time, for expiry; nil means time.Now.
+	Clock func() time.Time
+}
+
+// ErrLocked is matched (with errors.Is) by the error Open returns when the
+// directory is in use by another Store, in this process or another.
+var ErrLocked = errors.New("disk store: directory is in use by another process")
+
+type lockedError struct{ dir string }
+
+func (e *lockedError) Error() string {
+	return "disk store: directory " + e.dir + " is in use by another process"
+}
+
+func (e *lockedError) Is(target error) bool { return target == ErrLocked }
+
+// Store is a disk-backed store.Store. It is safe for concurrent use.
+type Store struct {
+	dir    string
+	opts   Options
+	log    *slog.Logger
+	now    func() time.Time
+	budget int64
+
+	db *bolt.DB
+
+	// closeMu is held shared by every operation that touches db and
+	// exclusively by Close, so Close waits for them and they see ErrClosed
+	// afterwards.
+	closeMu sync.RWMutex
+	closed  bool
+
+	// wmu serializes every change to the index, so the in-memory LRU (idx)
+	// always mirrors bbolt once the holder releases it.
+	wmu sync.Mutex
+	idx lru
+
+	hits, misses, evictions atomic.Int64
+
+	badKeys [][]byte // records found unusable during Open
+
+	drops     chan drop // entries Lookup found expired or unreadable
+	stopSweep chan struct{}
+	sweepDone chan struct{}
+
+	// createFile opens a temporary body file; tests replace it to inject
+	// write errors.
+	createFile func(path string) (bodyFile, error)
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store in dir, recovering from any crash
+// of a previous user: see the package documentation. It fails with an error
+// matching ErrLocked while another Store has dir open.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.MaxBytes < 0 {
+		return nil, fmt.Errorf("disk store: negative MaxBytes %d", opts.MaxBytes)
+	}
+	if opts.Fsync < FsyncIndex || opts.Fsync > FsyncAlways {
+		return nil, fmt.Errorf("disk store: unknown fsync policy %d", int(opts.Fsync))
+	}
+	s := &Store{
+		dir:       dir,
+		opts:      opts,
+		log:       opts.Logger,
+		now:       opts.Clock,
+		budget:    opts.MaxBytes,
+		drops:     make(chan drop, 1024),
+		stopSweep: make(chan struct{}),
+		sweepDone: make(chan struct{}),
+		createFile: func(path string) (bodyFile, error) {
+			return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("store", "disk", "dir", dir)
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.budget == 0 {
+		s.budget = DefaultMaxBytes
+	}
+	if s.opts.SweepInterval <= 0 {
+		s.opts.SweepInterval = time.Minute
+	}
+	if s.opts.LockTimeout <= 0 {
+		s.opts.LockTimeout = 100 * time.Millisecond
+	}
+	s.idx.init()
+	if err := s.makeDirs(); err != nil {
+		return nil, err
+	}
+	if err := s.recover(); err != nil {
+		return nil, err
+	}
+	go s.sweeper()
+	return s, nil
+}
+
+func (s *Store) makeDirs() error {
+	for _, d := range []string{s.dir, filepath.Join(s.dir, "tmp"), filepath.Join(s.dir, "bodies")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("disk store: %w", err)
+		}
+	}
+	for i := range 256 {
+		if err := os.Mkdir(s.fanoutDir(hexDigits[i>>4:i>>4+1]+hexDigits[i&15:i&15+1]), 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("disk store: %w", err)
+		}
+	}
+	return nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+func (s *Store) fanoutDir(xx string) string { return filepath.Join(s.dir, "bodies", xx) }
+
+// bodyPath is where the committed body of entry id lives.
+func (s *Store) bodyPath(id string) string {
+	return filepath.Join(s.dir, "bodies", id[:2], id)
+}
+
+func (s *Store) tmpPath(id string) string { return filepath.Join(s.dir, "tmp", id) }
+
+// acquire marks the start of an operation that uses the index; release must
+// follow. It fails with ErrClosed once Close has begun.
+func (s *Store) acquire() error {
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return store.ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) release() { s.closeMu.RUnlock() }
+
+// Close stops the background sweep and closes the index. Bodies already open
+// stay readable; writers not yet committed fail with store.ErrClosed.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.closeMu.Unlock()
+	close(s.stopSweep)
+	<-s.sweepDone
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("disk store: closing index: %w", err)
+	}
+	return nil
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() store.Stats {
+	n, b := s.idx.totals()
+	return store.Stats{
+		Entries:   n,
+		Bytes:     b,
+		Hits:      s.hits.Load(),
+		Misses:    s.misses.Load(),
+		Evictions: s.evictions.Load(),
+	}
+}
+
+// Dir returns the directory the store lives in.
+func (s *Store) Dir() string { return s.dir }
+
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("disk store: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package disk
+
+import "sync"
+
+// node is the in-memory shadow of one indexed entry: what Open, eviction and
+// the expiry sweep need without reading bbolt.
+type node struct {
+	id      string
+	ikey    string // index key: escaped Key, separator, Variant
+	size    int64  // body bytes
+	cost    int64  // size plus the index record, counted against the budget
+	crc     uint32 // CRC-32C of the body
+	expires int64  // Entry.Expires in Unix nanoseconds; 0 for none
+	stored  int64  // commit time in Unix nanoseconds (initial recency order)
+
+	prev, next *node
+}
+
+// lru maps entry IDs to nodes and keeps them in recency order. Its mutex is
+// held only briefly: readers touch nodes, and changes are applied by holders
+// of Store.wmu after the matching bbolt transaction has committed.
+type lru struct {
+	mu    sync.Mutex
+	byID  map[string]*node
+	root  node // sentinel: root.next is the most recent, root.prev the least
+	bytes int64
+}
+
+func (l *lru) init() {
+	l.byID = make(map[string]*node)
+	l.root.next = &l.root
+	l.root.prev = &l.root
+}
+
+// get returns the node of id, marking it used.
+func (l *lru) get(id string) (n node, ok bool) {
+	l.mu.Lock()
+	p := l.byID[id]
+	if p != nil {
+		l.moveToFront(p)
+		n = *p
+	}
+	l.mu.Unlock()
+	return n, p != nil
+}
+
+// peek returns a copy of the node of id without touching its recency.
+func (l *lru) peek(id string) (n node, ok bool) {
+	l.mu.Lock()
+	p := l.byID[id]
+	if p != nil {
+		n = *p
+	}
+	l.mu.Unlock()
+	return n, p != nil
+}
+
+// touch marks the entries with the given IDs as used.
+func (l *lru) touch(ids []string) {
+	l.mu.Lock()
+	for _, id := range ids {
+		if p := l.byID[id]; p != nil {
+			l.moveToFront(p)
+		}
+	}
+	l.mu.Unlock()
+}
+
+func (l *lru) moveToFront(p *node) {
+	if l.root.next == p {
+		return
+	}
+	p.prev.next = p.next
+	p.next.prev = p.prev
+	l.pushFront(p)
+}
+
+func (l *lru) pushFront(p *node) {
+	p.prev = &l.root
+	p.next = l.root.next
+	l.root.next.prev = p
+	l.root.next = p
+}
+
+// pushBackLocked appends p as the least recent entry (used when rebuilding
+// the list at Open, oldest last).
+func (l *lru) pushBackLocked(p *node) {
+	p.next = &l.root
+	p.prev = l.root.prev
+	l.root.prev.next = p
+	l.root.prev = p
+	l.byID[p.id] = p
+	l.bytes += p.cost
+}
+
+// add inserts p as the most recent entry.
+func (l *lru) add(p *node) {
+	l.mu.Lock()
+	l.byID[p.id] = p
+	l.bytes += p.cost
+	l.pushFront(p)
+	l.mu.Unlock()
+}
+
+// remove drops the entry with the given ID, if present.
+func (l *lru) remove(id string) {
+	l.mu.Lock()
+	if p := l.byID[id]; p != nil {
+		delete(l.byID, id)
+		l.bytes -= p.cost
+		p.prev.next = p.next
+		p.next.prev = p.prev
+		p.prev, p.next = nil, nil
+	}
+	l.mu.Unlock()
+}
+
+// update sets the expiry and cost of id after a metadata update.
+func (l *lru) update(id string, expires, cost int64) {
+	l.mu.Lock()
+	if p := l.byID[id]; p != nil {
+		l.bytes += cost - p.cost
+		p.cost = cost
+		p.expires = expires
+		l.moveToFront(p)
+	}
+	l.mu.Unlock()
+}
+
+// victims returns the least recent entries, skipping those in skip, whose
+// costs add up to at least need.
+func (l *lru) victims(need int64, skip map[string]bool) []node {
+	var out []node
+	l.mu.Lock()
+	for p := l.root.prev; p != &l.root && need > 0; p = p.prev {
+		if skip[p.id] {
+			continue
+		}
+		out = append(out, *p)
+		need -= p.cost
+	}
+	l.mu.Unlock()
+	return out
+}
+
+// expiredBefore returns the entries whose horizon is at or before now.
+func (l *lru) expiredBefore(now int64) []node {
+	var out []node
+	l.mu.Lock()
+	for _, p := range l.byID {
+		if p.expires != 0 && p.expires <= now {
+			out = append(out, *p)
+		}
+	}
+	l.mu.Unlock()
+	return out
+}
+
+func (l *lru) totals() (entries, bytes int64) {
+	l.mu.Lock()
+	entries, bytes = int64(len(l.byID)), l.bytes
+	l.mu.Unlock()
+	return entries, bytes
+}

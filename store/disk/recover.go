@@ -1,0 +1,306 @@
+package disk
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// recover opens the index and brings the directory back to a consistent
+// state after whatever ended the previous run:
+//
+//   - tmp/ is emptied (bodies whose Commit never finished);
+//   - body files the index does not name are removed (a crash between the
+//     rename into bodies/ and the index transaction, or between an index
+//     removal and the unlink);
+//   - index records whose file is missing or has the wrong size, that cannot
+//     be read, or that are past their horizon are dropped, as are tag
+//     records that point at nothing;
+//   - an index bbolt cannot open or walk (possible only after power loss
+//     under FsyncNone, or damage from outside) is discarded with every body,
+//     and the store starts empty: for a cache, a miss is always safe.
+//
+// It then rebuilds the in-memory LRU, oldest commit least recent, and evicts
+// down to the budget if it shrank.
+func (s *Store) recover() error {
+	err := s.openIndex()
+	if err != nil && isDamage(err) {
+		s.log.Warn("index is damaged; starting with an empty store", "err", err)
+		if err = s.wipe(); err == nil {
+			err = s.openIndex()
+		}
+	}
+	if err != nil {
+		if s.db != nil {
+			s.db.Close()
+		}
+		return err
+	}
+	if err := s.reconcile(); err != nil {
+		s.db.Close()
+		return err
+	}
+	return nil
+}
+
+// damageError marks a failure that means the index file is unusable.
+type damageError struct{ err error }
+
+func (e damageError) Error() string { return "disk store: damaged index: " + e.err.Error() }
+func (e damageError) Unwrap() error { return e.err }
+
+func isDamage(err error) bool {
+	var d damageError
+	return errors.As(err, &d)
+}
+
+// openIndex opens index.db, creates the buckets and loads every record
+// header into memory. bbolt panics on some kinds of page damage; those
+// panics become damageErrors.
+func (s *Store) openIndex() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = damageError{fmt.Errorf("panic: %v", r)}
+		}
+	}()
+	path := filepath.Join(s.dir, "index.db")
+	s.db, err = bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: s.opts.LockTimeout,
+		NoSync:  s.opts.Fsync == FsyncNone,
+		// The freelist is rebuilt at Open by walking every page, which
+		// also proves the tree readable; commits write less.
+		NoFreelistSync:  true,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: 128 << 20,
+	})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		s.db = nil
+		return &lockedError{dir: s.dir}
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
+		s.db = nil
+		return damageError{err}
+	case err != nil:
+		s.db = nil
+		return fmt.Errorf("disk store: opening index: %w", err)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketEntries, bucketTags} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("disk store: opening index: %w", err)
+	}
+	return s.loadIndex()
+}
+
+// loadIndex reads every record header into s.idx.byID (not yet linked into
+// the recency list) and queues unreadable records for removal.
+func (s *Store) loadIndex() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEntries).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			h, _, err := parseHeader(v)
+			if _, _, ok := splitIndexKey(k); err != nil || !ok || s.idx.byID[h.id] != nil {
+				s.log.Warn("dropping unreadable index record", "key", string(k))
+				s.badKeys = append(s.badKeys, bytes.Clone(k))
+				continue
+			}
+			ik := string(k)
+			s.idx.byID[h.id] = &node{
+				id: h.id, ikey: ik, size: h.size, crc: h.crc, expires: h.expires, stored: h.stored,
+				cost: recordCost(h.size, k, v),
+			}
+		}
+		return nil
+	})
+}
+
+// wipe discards the index and every body.
+func (s *Store) wipe() error {
+	if s.db != nil {
+		s.db.Close()
+		s.db = nil
+	}
+	s.idx.init()
+	s.badKeys = nil
+	for _, p := range []string{filepath.Join(s.dir, "index.db"), filepath.Join(s.dir, "bodies"), filepath.Join(s.dir, "tmp")} {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("disk store: discarding damaged store: %w", err)
+		}
+	}
+	return s.makeDirs()
+}
+
+// reconcile matches the index against the files on disk, then links the
+// surviving entries into the LRU and enforces the budget.
+func (s *Store) reconcile() error {
+	// Bodies whose Commit never finished.
+	tmp := filepath.Join(s.dir, "tmp")
+	names, err := readDirNames(tmp)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := os.RemoveAll(filepath.Join(tmp, name)); err != nil {
+			return fmt.Errorf("disk store: %w", err)
+		}
+	}
+
+	// Every body file must be named by the index with the same size.
+	seen := make(map[string]bool, len(s.idx.byID))
+	orphans := 0
+	for i := range 256 {
+		xx := hexDigits[i>>4:i>>4+1] + hexDigits[i&15:i&15+1]
+		dir := s.fanoutDir(xx)
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("disk store: %w", err)
+		}
+		for _, de := range ents {
+			name := de.Name()
+			n := s.idx.byID[name]
+			if n == nil || name[:2] != xx || !de.Type().IsRegular() {
+				orphans++
+				if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+					return fmt.Errorf("disk store: removing orphan: %w", err)
+				}
+				continue
+			}
+			info, err := de.Info()
+			if err != nil {
+				continue // gone meanwhile: treated as missing below
+			}
+			if info.Size() != n.size {
+				s.log.Warn("dropping entry whose body has the wrong size", "id", name, "size", info.Size(), "want", n.size)
+				os.Remove(filepath.Join(dir, name))
+				continue
+			}
+			seen[name] = true
+		}
+	}
+
+	// Drop records without a good body, and expired ones.
+	now := s.now().UnixNano()
+	for id, n := range s.idx.byID {
+		if !seen[id] || n.expires != 0 && n.expires <= now {
+			if seen[id] {
+				os.Remove(s.bodyPath(id))
+			}
+			s.badKeys = append(s.badKeys, []byte(n.ikey))
+			delete(s.idx.byID, id)
+		}
+	}
+	dropped := len(s.badKeys)
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for _, k := range s.badKeys {
+			if rec := tx.Bucket(bucketEntries).Get(k); rec != nil {
+				if err := deleteEntry(tx, k, rec); err != nil {
+					return err
+				}
+			}
+		}
+		// Tag records left pointing at nothing (or at an older version).
+		tb := tx.Bucket(bucketTags)
+		var stale [][]byte
+		c := tb.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			i := bytes.Index(k, []byte(sep))
+			n := s.idx.byID[string(v)]
+			if i < 0 || n == nil || n.ikey != string(k[i+len(sep):]) {
+				stale = append(stale, bytes.Clone(k))
+			}
+		}
+		for _, k := range stale {
+			if err := tb.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s.badKeys = nil
+	if err != nil {
+		return fmt.Errorf("disk store: repairing index: %w", err)
+	}
+
+	// Recency: newest commit first.
+	nodes := make([]*node, 0, len(s.idx.byID))
+	for _, n := range s.idx.byID {
+		nodes = append(nodes, n)
+	}
+	slices.SortFunc(nodes, func(a, b *node) int { return compareInt64(b.stored, a.stored) })
+	clear(s.idx.byID)
+	for _, n := range nodes {
+		s.idx.pushBackLocked(n)
+	}
+	if orphans > 0 || dropped > 0 {
+		s.log.Info("recovered store", "entries", len(nodes), "orphans_removed", orphans, "entries_dropped", dropped)
+	}
+	return s.enforceBudget()
+}
+
+func compareInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// enforceBudget evicts least-recent entries until the store fits its
+// budget (which may have shrunk since the last run).
+func (s *Store) enforceBudget() error {
+	_, total := s.idx.totals()
+	if total <= s.budget {
+		return nil
+	}
+	victims := s.idx.victims(total-s.budget, nil)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEntries)
+		for _, v := range victims {
+			k := []byte(v.ikey)
+			if rec := b.Get(k); rec != nil {
+				if err := deleteEntry(tx, k, rec); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("disk store: evicting to budget: %w", err)
+	}
+	ids := make([]string, len(victims))
+	for i, v := range victims {
+		s.idx.remove(v.id)
+		ids[i] = v.id
+	}
+	s.evictions.Add(int64(len(victims)))
+	s.unlinkBodies(ids)
+	return nil
+}
+
+func readDirNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("disk store: %w", err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("disk store: %w", err)
+	}
+	return names, nil
+}

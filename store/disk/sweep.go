@@ -1,0 +1,45 @@
+package disk
+
+import "time"
+
+// sweeper removes expired entries: every SweepInterval all of them, and
+// between sweeps those that Lookup ran into. It stops when Close closes
+// stopSweep.
+func (s *Store) sweeper() {
+	defer close(s.sweepDone)
+	t := time.NewTicker(s.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopSweep:
+			return
+		case <-t.C:
+			s.sweepExpired()
+		case d := <-s.drops:
+			ds := []drop{d}
+		more:
+			for len(ds) < 256 {
+				select {
+				case d := <-s.drops:
+					ds = append(ds, d)
+				default:
+					break more
+				}
+			}
+			s.removeIDs(ds)
+		}
+	}
+}
+
+// sweepExpired removes every entry past its horizon.
+func (s *Store) sweepExpired() {
+	nodes := s.idx.expiredBefore(s.now().UnixNano())
+	if len(nodes) == 0 {
+		return
+	}
+	ds := make([]drop, len(nodes))
+	for i, n := range nodes {
+		ds[i] = drop{id: n.id}
+	}
+	s.removeIDs(ds)
+}

@@ -1,0 +1,287 @@
+package disk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cellar-http/cellar/store"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// bodyFile is the part of *os.File a writer uses (an interface so tests can
+// inject write errors).
+type bodyFile interface {
+	io.Writer
+	Sync() error
+	Close() error
+}
+
+// newID returns a fresh entry ID: 128 random bits in lower-case hex.
+func newID() string {
+	var b [idLen]byte
+	for half := range 2 {
+		v := rand.Uint64()
+		for i := range 16 {
+			b[half*16+i] = hexDigits[v>>60]
+			v <<= 4
+		}
+	}
+	return string(b[:])
+}
+
+// Create starts writing a new entry; its body goes to a file in tmp/ until
+// Commit.
+func (s *Store) Create(ctx context.Context, e store.Entry) (store.Writer, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.release()
+	e.ID = newID()
+	e.Pair.ID = e.ID
+	e.Size, e.Checksum = 0, 0
+	path := s.tmpPath(e.ID)
+	f, err := s.createFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("disk store: creating body: %w", err)
+	}
+	return &writer{s: s, ctx: ctx, e: e, f: f, tmp: path}, nil
+}
+
+type writerState int
+
+const (
+	writing writerState = iota
+	committed
+	aborted
+)
+
+// writer streams a body into tmp/. Its methods may be called from different
+// goroutines (Abort from a canceller, say), but not Write concurrently with
+// itself.
+type writer struct {
+	s   *Store
+	ctx context.Context
+	e   store.Entry
+	tmp string
+
+	mu    sync.Mutex
+	f     bodyFile // nil once closed
+	n     int64
+	crc   uint32
+	state writerState
+	err   error // the sticky error that failed the write
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.err != nil:
+		return 0, w.err
+	case w.state == committed:
+		return 0, errors.New("disk store: write after Commit")
+	case w.state == aborted:
+		return 0, errors.New("disk store: write after Abort")
+	}
+	if err := ctxErr(w.ctx); err != nil {
+		return 0, w.fail(err)
+	}
+	if w.n+int64(len(p)) > w.s.budget {
+		return 0, w.fail(fmt.Errorf("disk store: body exceeds the %d-byte budget: %w", w.s.budget, store.ErrTooLarge))
+	}
+	n, err := w.f.Write(p)
+	w.crc = crc32.Update(w.crc, castagnoli, p[:n])
+	w.n += int64(n)
+	if err != nil {
+		return n, w.fail(fmt.Errorf("disk store: writing body: %w", err))
+	}
+	return n, nil
+}
+
+// fail records err, discards the temporary file and returns err. w.mu is held.
+func (w *writer) fail(err error) error {
+	w.err = err
+	w.discard()
+	return err
+}
+
+// discard closes and removes the temporary file. w.mu is held.
+func (w *writer) discard() {
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
+	if err := os.Remove(w.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		w.s.log.Warn("removing temporary body", "path", w.tmp, "err", err)
+	}
+}
+
+// Abort discards the body. It is a no-op after Commit.
+func (w *writer) Abort() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != writing {
+		return nil
+	}
+	w.state = aborted
+	if w.err == nil {
+		w.discard()
+	}
+	return nil
+}
+
+// Commit moves the body into bodies/ and indexes the entry, replacing the
+// previous version of its Key and Variant and evicting what the budget
+// requires.
+func (w *writer) Commit() (store.Entry, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.err != nil:
+		return store.Entry{}, w.err
+	case w.state == committed:
+		return store.Entry{}, errors.New("disk store: Commit called twice")
+	case w.state == aborted:
+		return store.Entry{}, errors.New("disk store: Commit after Abort")
+	}
+	if err := ctxErr(w.ctx); err != nil {
+		return store.Entry{}, w.fail(err)
+	}
+	s := w.s
+	if s.opts.Fsync == FsyncAlways {
+		if err := w.f.Sync(); err != nil {
+			return store.Entry{}, w.fail(fmt.Errorf("disk store: syncing body: %w", err))
+		}
+	}
+	err := w.f.Close()
+	w.f = nil
+	if err != nil {
+		return store.Entry{}, w.fail(fmt.Errorf("disk store: closing body: %w", err))
+	}
+	e := w.e
+	e.Size, e.Checksum = w.n, w.crc
+	final := s.bodyPath(e.ID)
+	if err := os.Rename(w.tmp, final); err != nil {
+		return store.Entry{}, w.fail(fmt.Errorf("disk store: %w", err))
+	}
+	if s.opts.Fsync == FsyncAlways {
+		if err := syncDir(s.fanoutDir(e.ID[:2])); err != nil {
+			os.Remove(final)
+			return store.Entry{}, w.fail(fmt.Errorf("disk store: syncing directory: %w", err))
+		}
+	}
+	if err := s.index(e); err != nil {
+		os.Remove(final)
+		w.err = err
+		return store.Entry{}, err
+	}
+	w.state = committed
+	return e, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// index records the committed entry e (its body already in bodies/) in one
+// bbolt transaction that also drops the version it replaces and any entries
+// evicted to make room, then mirrors the change in memory and removes the
+// files that are no longer referenced.
+func (s *Store) index(e store.Entry) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.release()
+	ik := indexKey(e.Key, e.Variant)
+	now := s.now().UnixNano()
+	rec := encodeRecord(e, now)
+	cost := recordCost(e.Size, ik, rec)
+	if cost > s.budget {
+		return fmt.Errorf("disk store: entry of %d bytes exceeds the %d-byte budget: %w", cost, s.budget, store.ErrTooLarge)
+	}
+	n := &node{id: e.ID, ikey: string(ik), size: e.Size, cost: cost, crc: e.Checksum, expires: unixNano(e), stored: now}
+
+	s.wmu.Lock()
+	var oldID string
+	var victims []node
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		oldID, victims = "", nil
+		b := tx.Bucket(bucketEntries)
+		var freed int64
+		if old := b.Get(ik); old != nil {
+			if h, _, err := parseHeader(old); err == nil {
+				oldID = h.id
+				if on, ok := s.idx.peek(oldID); ok {
+					freed = on.cost
+				}
+			}
+			if err := deleteEntry(tx, ik, old); err != nil {
+				return err
+			}
+		}
+		_, total := s.idx.totals()
+		if need := total - freed + cost - s.budget; need > 0 {
+			victims = s.idx.victims(need, map[string]bool{oldID: true})
+			for _, v := range victims {
+				vk := []byte(v.ikey)
+				if rec := b.Get(vk); rec != nil {
+					if err := deleteEntry(tx, vk, rec); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := b.Put(ik, rec); err != nil {
+			return err
+		}
+		return putTags(tx, ik, e)
+	})
+	if err != nil {
+		s.wmu.Unlock()
+		return fmt.Errorf("disk store: indexing entry: %w", err)
+	}
+	gone := make([]string, 0, len(victims)+1)
+	if oldID != "" {
+		s.idx.remove(oldID)
+		gone = append(gone, oldID)
+	}
+	for _, v := range victims {
+		s.idx.remove(v.id)
+		gone = append(gone, v.id)
+	}
+	s.idx.add(n)
+	s.wmu.Unlock()
+	s.evictions.Add(int64(len(victims)))
+	s.unlinkBodies(gone)
+	return nil
+}
+
+// unlinkBodies removes the body files of entries no longer indexed. A reader
+// that has one open keeps reading it.
+func (s *Store) unlinkBodies(ids []string) {
+	for _, id := range ids {
+		if err := os.Remove(s.bodyPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("removing body", "id", id, "err", err)
+		}
+	}
+}

@@ -70,8 +70,8 @@ func appendVaryCanonical(b []byte, name string, values []string) []byte {
 		}
 		return b
 	}
-	it := fieldListIter{values: values, sep: r.sep, quotes: r.quotes, keepEmpty: r.keepEmpty}
-	for m, ok := it.next(); ok; m, ok = it.next() {
+	it := fieldListIter{sep: r.sep, quotes: r.quotes, keepEmpty: r.keepEmpty}
+	for m, ok := it.next(values); ok; m, ok = it.next(values) {
 		if !r.params && r.fold == varyFoldNone {
 			b = append(b, m...)
 		} else {

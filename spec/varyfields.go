@@ -1,0 +1,327 @@
+package spec
+
+// Field-list iteration (RFC 9110 §5.6.1) and the comparison of the header
+// fields that a stored response's Vary nominates (RFC 9111 §4.1).
+
+// forEachListMember calls fn for each member of a comma-separated list spread over several
+// field lines (RFC 9110 §5.6.1): empty members and surrounding OWS dropped; commas inside
+// quoted strings do not split. fn returns false to stop.
+//
+// Members are substrings of values. A quoted-string left open runs to the
+// end of its field line.
+func forEachListMember(values []string, fn func(member string) bool) {
+	it := fieldListIter{sep: ',', quotes: true}
+	for {
+		m, ok := it.next(values)
+		if !ok || !fn(m) {
+			return
+		}
+	}
+}
+
+// fieldListIter yields the members of a list spread over field lines, as if the
+// lines were joined with ", " (RFC 9110 §5.3), without joining them. The
+// lines are passed to each call of next rather than kept, so that escape
+// analysis does not make callers' slices escape.
+type fieldListIter struct {
+	line      int    // index of the next line
+	s         string // unread rest of the current line
+	more      bool   // s still holds a member, possibly empty
+	sep       byte   // member separator: ',' for lists, ';' for Cookie
+	quotes    bool   // separators inside quoted-strings do not split
+	keepEmpty bool   // yield empty members too
+}
+
+// next returns the next member, trimmed of OWS; ok is false at the end.
+func (it *fieldListIter) next(values []string) (member string, ok bool) {
+	for {
+		if !it.more {
+			if it.line >= len(values) {
+				return "", false
+			}
+			it.s, it.more = values[it.line], true
+			it.line++
+		}
+		s := it.s
+		i := 0
+		for i < len(s) && s[i] != it.sep {
+			if it.quotes && s[i] == '"' {
+				i, _ = lexQuotedEnd(s, i)
+				continue
+			}
+			i++
+		}
+		m := lexTrimOWS(s[:i])
+		if i < len(s) {
+			it.s = s[i+1:]
+		} else {
+			it.s, it.more = "", false
+		}
+		if m != "" || it.keepEmpty {
+			return m, true
+		}
+	}
+}
+
+// How field values compare under Vary.
+const (
+	varyFoldNone  = iota // case-sensitive
+	varyFoldAll          // case-insensitive outside quoted-strings
+	varyFoldNames        // case-insensitive outside quoted-strings and parameter values
+)
+
+// varyCmpRule says how the values of one field compare (RFC 9111 §4.1).
+type varyCmpRule struct {
+	exact     bool // a singleton: trimmed field lines compare one to one, byte for byte
+	sep       byte
+	quotes    bool
+	keepEmpty bool
+	params    bool // OWS next to ";" and "=" (outside quoted-strings) is insignificant; other runs collapse to one SP
+	fold      int
+}
+
+// varyCmpRuleFor returns the comparison rule of the field name, matched
+// case-insensitively:
+//
+//   - Accept-Encoding, Accept-Charset, Accept-Language and TE are lists of
+//     case-insensitive tokens (content-codings RFC 9110 §8.4.1, charsets
+//     §8.3.2, language tags §8.5.1 via RFC 5646 §2.1.1, transfer-codings
+//     §10.1.4) with a weight parameter (§12.4.2, OWS allowed around ";"):
+//     case and parameter whitespace do not matter.
+//   - Accept: type, subtype and parameter names are case-insensitive
+//     (§8.3.1, §5.6.6) but parameter values may not be, so those keep
+//     their case.
+//   - Cookie is split on ";" (RFC 6265 §5.4), byte for byte.
+//   - Fields that are not lists — User-Agent, Referer, Host, Origin,
+//     Authorization, Proxy-Authorization, From, Content-Type,
+//     Content-Length, Range, If-Modified-Since, If-Unmodified-Since,
+//     If-Range, Max-Forwards, Date — compare their OWS-trimmed field lines
+//     byte for byte: their commas (such as in User-Agent comments) are not
+//     list separators.
+//   - Any other field is taken as a list: OWS around commas and the split
+//     into field lines do not matter, but empty members are kept (they would
+//     be significant in a field that is not a list) and the comparison is
+//     case-sensitive.
+func varyCmpRuleFor(name string) varyCmpRule {
+	list := varyCmpRule{sep: ',', quotes: true, keepEmpty: true}
+	exact := varyCmpRule{exact: true}
+	ci := varyCmpRule{sep: ',', quotes: true, params: true, fold: varyFoldAll}
+	switch len(name) {
+	case 2:
+		if lexEqualFold(name, "te") {
+			return ci
+		}
+	case 4:
+		if lexEqualFold(name, "host") || lexEqualFold(name, "from") || lexEqualFold(name, "date") {
+			return exact
+		}
+	case 5:
+		if lexEqualFold(name, "range") {
+			return exact
+		}
+	case 6:
+		switch {
+		case lexEqualFold(name, "accept"):
+			return varyCmpRule{sep: ',', quotes: true, params: true, fold: varyFoldNames}
+		case lexEqualFold(name, "cookie"):
+			return varyCmpRule{sep: ';'}
+		case lexEqualFold(name, "origin"):
+			return exact
+		}
+	case 7:
+		if lexEqualFold(name, "referer") {
+			return exact
+		}
+	case 8:
+		if lexEqualFold(name, "if-range") {
+			return exact
+		}
+	case 10:
+		if lexEqualFold(name, "user-agent") {
+			return exact
+		}
+	case 12:
+		if lexEqualFold(name, "content-type") || lexEqualFold(name, "max-forwards") {
+			return exact
+		}
+	case 13:
+		if lexEqualFold(name, "authorization") {
+			return exact
+		}
+	case 14:
+		if lexEqualFold(name, "accept-charset") {
+			return ci
+		}
+		if lexEqualFold(name, "content-length") {
+			return exact
+		}
+	case 15:
+		if lexEqualFold(name, "accept-encoding") || lexEqualFold(name, "accept-language") {
+			return ci
+		}
+	case 17:
+		if lexEqualFold(name, "if-modified-since") {
+			return exact
+		}
+	case 19:
+		if lexEqualFold(name, "proxy-authorization") || lexEqualFold(name, "if-unmodified-since") {
+			return exact
+		}
+	}
+	return list
+}
+
+// varyValuesMatch reports whether two requests' values of the field `name` (canonical form)
+// match under §4.1: whitespace where the syntax allows it and the split into field lines do not
+// matter; for fields whose values are case-insensitive (Accept-Encoding, Accept-Charset,
+// Accept-Language, and any field you can justify from RFC 9110) case does not matter either.
+// Absent on both sides matches; absent on one side only does not.
+//
+// A field is absent when its slice is empty; a field present with an empty
+// value is not absent. See varyCmpRuleFor for how each field compares. Values
+// are compared syntactically, not semantically: "gzip;q=1" and "gzip" do not
+// match, nor do reordered members.
+func varyValuesMatch(name string, a, b []string) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	if len(a) == 1 && len(b) == 1 && a[0] == b[0] {
+		return true
+	}
+	r := varyCmpRuleFor(name)
+	if r.exact {
+		if len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if lexTrimOWS(a[i]) != lexTrimOWS(b[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	ia := fieldListIter{sep: r.sep, quotes: r.quotes, keepEmpty: r.keepEmpty}
+	ib := ia
+	for {
+		ma, oka := ia.next(a)
+		mb, okb := ib.next(b)
+		if oka != okb {
+			return false
+		}
+		if !oka {
+			return true
+		}
+		if !r.memberEqual(ma, mb) {
+			return false
+		}
+	}
+}
+
+// memberEqual compares two list members under r.
+func (r *varyCmpRule) memberEqual(x, y string) bool {
+	if x == y {
+		return true
+	}
+	if !r.params && r.fold == varyFoldNone {
+		return false
+	}
+	// Fast path while neither side has OWS or a quote: the canonical form
+	// is then the bytes themselves, folded.
+	if len(x) == len(y) {
+		inVal := false
+		i := 0
+		for ; i < len(x); i++ {
+			a, b := x[i], y[i]
+			if a == ' ' || a == '\t' || a == '"' || b == ' ' || b == '\t' || b == '"' {
+				break
+			}
+			switch a {
+			case ';':
+				inVal = false
+			case '=':
+				inVal = true
+			}
+			if r.fold == varyFoldAll || r.fold == varyFoldNames && !inVal {
+				a, b = lowerASCII(a), lowerASCII(b)
+			}
+			if a != b {
+				return false
+			}
+		}
+		if i == len(x) {
+			return true
+		}
+	}
+	cx := varyCanonIter{s: x, params: r.params, fold: r.fold}
+	cy := varyCanonIter{s: y, params: r.params, fold: r.fold}
+	for {
+		a, oka := cx.next()
+		b, okb := cy.next()
+		if oka != okb || a != b {
+			return false
+		}
+		if !oka {
+			return true
+		}
+	}
+}
+
+// varyCanonIter yields the bytes of a list member in canonical form: letters
+// folded as the rule says, and (with params) OWS next to ";" or "=" dropped
+// and other OWS runs collapsed to one SP, all outside quoted-strings, whose
+// bytes are kept as they are.
+type varyCanonIter struct {
+	s      string
+	i      int
+	params bool
+	fold   int
+	inQ    bool // inside a quoted-string
+	esc    bool // after a backslash inside a quoted-string
+	inVal  bool // after "=" in a parameter
+	prev   byte // last byte yielded
+}
+
+func (c *varyCanonIter) next() (byte, bool) {
+	for c.i < len(c.s) {
+		ch := c.s[c.i]
+		c.i++
+		switch {
+		case c.inQ:
+			switch {
+			case c.esc:
+				c.esc = false
+			case ch == '\\':
+				c.esc = true
+			case ch == '"':
+				c.inQ = false
+			}
+		case ch == '"':
+			c.inQ = true
+		case (ch == ' ' || ch == '\t') && c.params:
+			j := lexSkipOWS(c.s, c.i)
+			c.i = j
+			if c.prev == ';' || c.prev == '=' || j < len(c.s) && (c.s[j] == ';' || c.s[j] == '=') {
+				continue
+			}
+			ch = ' '
+		case ch == ';':
+			c.inVal = false
+		case ch == '=':
+			c.inVal = true
+		case ch >= 'A' && ch <= 'Z':
+			if c.fold == varyFoldAll || c.fold == varyFoldNames && !c.inVal {
+				ch += 'a' - 'A'
+			}
+		}
+		c.prev = ch
+		return ch, true
+	}
+	return 0, false
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}

@@ -1,0 +1,100 @@
+// Package redis is a [store.Store] kept in Redis (7 or later) or Valkey,
+// standalone or cluster, through valkey-go. It lets several Cellar proxies
+// share one cache.
+//
+// # Key layout
+//
+// Every key of one primary key carries the hash tag {h}, h being 16 hex
+// digits of the key's SHA-256, so that Redis Cluster keeps them in one slot
+// and one Lua script can change them atomically. With the default prefix
+// "cellar:":
+//
+//	cellar:{h}:m          hash: variant → metadata of the current version
+//	cellar:{h}:b:<id>:<n> string: chunk n of the body of version id
+//	cellar:tag:<tag>      set: primary keys that stored an entry with tag
+//
+// A metadata value is a short text header the scripts can parse (version ID,
+// chunk size and count, body size, deadline, tags) followed by
+// store.MarshalEntry bytes. Standalone mode adds four budget keys outside
+// every hash tag (cellar:lru, cellar:sz, cellar:idx, cellar:stat; see
+// globalKeys).
+//
+// # Reading and writing
+//
+// Lookup is one command: a script that reads the meta hash, drops versions
+// past their deadline, and in standalone mode records the access for LRU.
+// Open reads the meta hash once; the body's chunks are fetched as they are
+// read (GET per chunk for Read, GETRANGE for ReadAt), so memory never
+// depends on body size. A full sequential Read checks the CRC-32C at the end
+// and fails with store.ErrCorrupt (dropping the entry) on mismatch; a chunk
+// that vanished fails with store.ErrNotFound.
+//
+// A Writer stores each chunk as soon as it fills (holding at most one chunk)
+// under a short PendingTTL that it renews while it streams, so the chunks of
+// a crashed writer vanish on their own. Abort, a failed write or a
+// cancelled context delete them. Commit runs one script that checks every
+// chunk is still there, gives the chunks and the meta hash the entry's TTL,
+// swaps the variant's metadata in (other variants untouched, so concurrent
+// commits of two variants never lose one) and lets the replaced version's
+// chunks expire after Grace, so that readers who opened it can finish.
+// Delete, purges and evictions do the same.
+//
+// # Lifetime and byte budget
+//
+// Every key has a TTL: an entry's Expires, or DefaultTTL when it has none,
+// so Redis never fills without bound whatever else happens. Versions of one
+// key with different deadlines share the meta hash, whose TTL is the
+// longest; a version past its own deadline is not served and is dropped by
+// the next lookup.
+//
+// Standalone: the store keeps a byte budget (MaxBytes) exactly, with four
+// keys updated by the same scripts that change entries:
+//
+//	lru   sorted set  h → last lookup or commit (unix ms)
+//	sz    hash        h → "<bytes> <entries> <primary key>"
+//	idx   sorted set  primary keys with score 0 (lexicographic range = prefix)
+//	stat  hash        bytes, entries: the totals of sz
+//
+// A commit that takes the total above MaxBytes evicts whole primary keys
+// from the least recently used end until it fits. Meta hashes that Redis
+// expired are reconciled lazily: by the lookup that misses them, by the
+// commit that finds them at the LRU's old end, or by eviction, which takes
+// them first since nobody touches them. These keys have no TTL, so the
+// server's maxmemory-policy must be a volatile-* one (volatile-lru) or
+// noeviction, never allkeys-*, which could evict the budget itself.
+//
+// Cluster: a global LRU or counter would be one hot key pinning one slot
+// (and could not be updated atomically with an entry in another slot), so
+// cluster mode keeps none. MaxBytes only rejects single bodies larger than
+// it (store.ErrTooLarge). The bound is the TTL of every key plus the
+// server's maxmemory with maxmemory-policy volatile-lru (all entry keys are
+// volatile): Redis then evicts approximately least recently used keys
+// itself. Such an eviction may take a chunk and leave its metadata: the
+// reader then gets store.ErrNotFound, the engine treats it as a miss, and
+// the orphaned metadata expires with its TTL. Stats().Entries and Bytes are
+// this instance's net changes since it opened, not server totals.
+//
+// # Purges
+//
+// PurgeTag pops members from the tag's set (SPOP) and runs, per primary
+// key, a script that removes the variants whose header lists the tag.
+// Commit adds members after its entry is in, so a concurrent commit is
+// either purged or stays findable. Tag sets live as long as the longest
+// entry added to them and may keep members whose entries are gone (one
+// cheap script each at the next purge).
+//
+// PurgePrefix is a lexicographic range over idx in standalone mode, costing
+// what it removes. In cluster mode it SCANs the meta hashes of every master
+// and decodes them: its cost is the number of keys stored, which is fine for
+// occasional operator purges and would not be for frequent ones. Iterate
+// scans the same way in both modes.
+//
+// # Failures
+//
+// Every command is bounded by CommandTimeout (default 500ms) and dialing by
+// DialTimeout (default 300ms). When the server cannot be reached every
+// operation fails within those bounds with an error wrapping
+// store.ErrUnavailable, so the engine serves without the cache; Create,
+// which sends nothing while the store is healthy, PINGs first after a
+// failure. valkey-go reconnects by itself when the server is back.
+package redis

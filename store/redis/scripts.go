@@ -1,0 +1,260 @@
+package redis
+
+import "github.com/valkey-io/valkey-go"
+
+// Every script works on the keys of one primary key (one hash tag, so one
+// cluster slot) and, in standalone mode only, on the four budget keys.
+//
+//	KEYS[1]     the meta hash  <prefix>{h}:m
+//	KEYS[2..5]  standalone only: lru, sz, idx, stat (see keys.go)
+//	ARGV[1..5]  prefix, h, primary key, now (unix ms), grace (ms)
+//	ARGV[6..]   the script's own arguments
+//
+// A meta value is a header Lua can read, then the store.MarshalEntry bytes:
+//
+//	"C1 <id> <chunkSize> <chunks> <size> <deadline ms> <ntags> " {<len>:<tag>} "\n"
+//
+// Scripts that change what is stored end with settle(), which returns the
+// change in bytes and entries; in standalone mode it also moves the global
+// counters and the LRU/prefix indexes. Their reply starts with
+// {<result>, <delta bytes>, <delta entries>, <evicted>, <total bytes>,
+// <total entries>, <sequence>}, totals being -1 when unknown (cluster mode).
+const prelude = `
+local P, H, PK = ARGV[1], ARGV[2], ARGV[3]
+local NOW, GRACE = tonumber(ARGV[4]), tonumber(ARGV[5])
+local META = KEYS[1]
+local G = #KEYS > 1
+local LRU, SZ, IDX, STAT = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+
+local function parse(v)
+  local id, cs, n, size, dl, nt, pos = string.match(v, '^C1 (%S+) (%d+) (%d+) (%d+) (%d+) (%d+) ()')
+  if not id then return nil end
+  return {id = id, n = tonumber(n), size = tonumber(size), dl = tonumber(dl), nt = tonumber(nt), pos = pos}
+end
+
+local function hastag(v, x, tag)
+  local pos = x.pos
+  for _ = 1, x.nt do
+    local l, p = string.match(v, '^(%d+):()', pos)
+    if not l then return false end
+    l = tonumber(l)
+    if string.sub(v, p, p + l - 1) == tag then return true end
+    pos = p + l
+  end
+  return false
+end
+
+-- dropchunks lets a removed body's chunks expire after the grace period, so
+-- readers that opened it can finish.
+local function dropchunks(h, x)
+  local base = P .. '{' .. h .. '}:b:' .. x.id .. ':'
+  for i = 0, x.n - 1 do
+    if GRACE > 0 then
+      redis.call('PEXPIRE', base .. i, GRACE, 'LT')
+    else
+      redis.call('UNLINK', base .. i)
+    end
+  end
+end
+
+local function tally(meta)
+  local b, n = 0, 0
+  for _, v in ipairs(redis.call('HVALS', meta)) do
+    local x = parse(v)
+    if x then b = b + x.size; n = n + 1 end
+  end
+  return b, n
+end
+
+-- recorded is what the budget counts for hash tag h (standalone).
+local function recorded(h)
+  local r = redis.call('HGET', SZ, h)
+  if not r then return 0, 0, nil end
+  local b, n, pk = string.match(r, '^(%d+) (%d+) (.*)$')
+  return tonumber(b), tonumber(n), pk
+end
+
+local function num(x) return string.format('%d', x) end
+
+-- settle brings the budget in line with META after a change. b0, n0 are
+-- META's totals before it (cluster mode); standalone reads the record.
+local function settle(b0, n0)
+  if G then b0, n0 = recorded(H) end
+  local b1, n1 = tally(META)
+  if G then
+    if b1 ~= b0 then redis.call('HINCRBY', STAT, 'bytes', num(b1 - b0)) end
+    if n1 ~= n0 then redis.call('HINCRBY', STAT, 'entries', num(n1 - n0)) end
+    if n1 == 0 then
+      redis.call('HDEL', SZ, H)
+      redis.call('ZREM', LRU, H)
+      redis.call('ZREM', IDX, PK)
+    elseif b1 ~= b0 or n1 ~= n0 then
+      redis.call('HSET', SZ, H, num(b1) .. ' ' .. num(n1) .. ' ' .. PK)
+    end
+  end
+  return b1 - b0, n1 - n0
+end
+
+-- drop removes every version stored under hash tag h and its budget record
+-- (standalone), returning how many entries that was.
+local function drop(h)
+  local vb, vn, vpk = recorded(h)
+  local vmeta = P .. '{' .. h .. '}:m'
+  for _, v in ipairs(redis.call('HVALS', vmeta)) do
+    local x = parse(v)
+    if x then dropchunks(h, x) end
+  end
+  redis.call('UNLINK', vmeta)
+  redis.call('HDEL', SZ, h)
+  redis.call('ZREM', LRU, h)
+  if vpk then redis.call('ZREM', IDX, vpk) end
+  if vb ~= 0 then redis.call('HINCRBY', STAT, 'bytes', num(-vb)) end
+  if vn ~= 0 then redis.call('HINCRBY', STAT, 'entries', num(-vn)) end
+  return vn
+end
+
+-- totals returns the budget's totals and a sequence number that orders
+-- them, so that a client receiving replies out of order keeps the latest.
+local function totals()
+  if not G then return -1, -1, -1 end
+  local seq = redis.call('HINCRBY', STAT, 'seq', 1)
+  local t = redis.call('HMGET', STAT, 'bytes', 'entries')
+  return tonumber(t[1] or '0'), tonumber(t[2] or '0'), seq
+end
+`
+
+// lookupScript returns the live versions of META (dropping those past their
+// deadline) and, in standalone mode, marks the key as recently used: a
+// lookup is one command.
+//
+// Reply: {0, db, dn, pruned, totB, totN, seq, value...}.
+var lookupScript = valkey.NewLuaScript(prelude + `
+local fv = redis.call('HGETALL', META)
+local out = {0, 0, 0, 0, -1, -1, -1}
+local b0, n0, pruned = 0, 0, 0
+for i = 1, #fv, 2 do
+  local x = parse(fv[i + 1])
+  if x then b0 = b0 + x.size; n0 = n0 + 1 end
+  if x and x.dl > NOW then
+    out[#out + 1] = fv[i + 1]
+  else
+    if x then dropchunks(H, x); pruned = pruned + 1 end
+    redis.call('HDEL', META, fv[i])
+  end
+end
+if pruned > 0 or (G and #fv == 0 and redis.call('HEXISTS', SZ, H) == 1) then
+  local db, dn = settle(b0, n0)
+  out[2], out[3], out[4] = db, dn, -dn
+  out[5], out[6], out[7] = totals()
+end
+if G and #out > 7 then redis.call('ZADD', LRU, NOW, H) end
+return out
+`)
+
+// commitScript makes a written body visible: it checks that every chunk is
+// still there and gives it the entry's TTL, swaps the variant's metadata in,
+// lets the replaced version's chunks expire, and in standalone mode evicts
+// least recently used keys until the budget holds.
+//
+// ARGV[6..11]: variant, value, id, chunks, ttl deadline (unix ms), max bytes.
+// Reply: {1, db, dn, evicted, totB, totN, seq}, or {-1} when a chunk is missing.
+var commitScript = valkey.NewLuaScript(prelude + `
+local variant, value, id = ARGV[6], ARGV[7], ARGV[8]
+local n, at, maxb = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local base = P .. '{' .. H .. '}:b:' .. id .. ':'
+for i = 0, n - 1 do
+  if redis.call('PEXPIREAT', base .. i, num(at)) == 0 then
+    for j = 0, n - 1 do redis.call('UNLINK', base .. j) end
+    return {-1}
+  end
+end
+local b0, n0 = tally(META)
+local old = redis.call('HGET', META, variant)
+if old then
+  local x = parse(old)
+  if x and x.id ~= id then dropchunks(H, x) end
+end
+redis.call('HSET', META, variant, value)
+local ttl = redis.call('PTTL', META)
+if ttl < 0 or NOW + ttl < at then redis.call('PEXPIREAT', META, num(at)) end
+local db, dn = settle(b0, n0)
+local evicted = 0
+if G then
+  redis.call('ZADD', LRU, NOW, H)
+  redis.call('ZADD', IDX, 0, PK)
+  -- Reconcile up to two of the oldest keys whose metadata expired.
+  for _, h in ipairs(redis.call('ZRANGE', LRU, 0, 1)) do
+    if h ~= H and redis.call('EXISTS', P .. '{' .. h .. '}:m') == 0 then
+      evicted = evicted + drop(h)
+    end
+  end
+  if maxb > 0 then
+    local bytes = tonumber(redis.call('HGET', STAT, 'bytes') or '0')
+    while bytes > maxb do
+      local v = redis.call('ZRANGE', LRU, 0, 1)
+      local victim = v[1]
+      if victim == H then victim = v[2] end
+      if not victim then break end
+      evicted = evicted + drop(victim)
+      bytes = tonumber(redis.call('HGET', STAT, 'bytes') or '0')
+    end
+  end
+end
+local tb, tn, seq = totals()
+return {1, db, dn, evicted, tb, tn, seq}
+`)
+
+// removeScript removes versions of META: all of them ("all"), those
+// carrying a tag ("tag", operand) or the one with an ID ("id", operand).
+//
+// ARGV[6..7]: mode, operand. Reply: {removed, db, dn, 0, totB, totN, seq}.
+var removeScript = valkey.NewLuaScript(prelude + `
+local mode, op = ARGV[6], ARGV[7]
+local fv = redis.call('HGETALL', META)
+local b0, n0, removed = 0, 0, 0
+for i = 1, #fv, 2 do
+  local v = fv[i + 1]
+  local x = parse(v)
+  if x then b0 = b0 + x.size; n0 = n0 + 1 end
+  local hit = (x == nil) or mode == 'all' or
+    (mode == 'tag' and hastag(v, x, op)) or (mode == 'id' and x.id == op)
+  if hit then
+    if x then
+      dropchunks(H, x)
+      if x.dl > NOW then removed = removed + 1 end
+    end
+    redis.call('HDEL', META, fv[i])
+  end
+end
+local db, dn = settle(b0, n0)
+local tb, tn, seq = totals()
+return {removed, db, dn, 0, tb, tn, seq}
+`)
+
+// updateScript replaces the metadata of versions still stored with the
+// expected ID and moves their TTL to the new deadline, body untouched.
+//
+// ARGV[6]: count, then per version: variant, id, value, ttl deadline.
+// Reply: {updated}.
+var updateScript = valkey.NewLuaScript(prelude + `
+local k = tonumber(ARGV[6])
+local updated, maxat = 0, 0
+for j = 0, k - 1 do
+  local variant, id, value = ARGV[7 + 4 * j], ARGV[8 + 4 * j], ARGV[9 + 4 * j]
+  local at = tonumber(ARGV[10 + 4 * j])
+  local cur = redis.call('HGET', META, variant)
+  local x = cur and parse(cur)
+  if x and x.id == id then
+    redis.call('HSET', META, variant, value)
+    local base = P .. '{' .. H .. '}:b:' .. id .. ':'
+    for i = 0, x.n - 1 do redis.call('PEXPIREAT', base .. i, num(at)) end
+    updated = updated + 1
+    if at > maxat then maxat = at end
+  end
+end
+if updated > 0 then
+  local ttl = redis.call('PTTL', META)
+  if ttl >= 0 and NOW + ttl < maxat then redis.call('PEXPIREAT', META, num(maxat)) end
+end
+return {updated}
+`)

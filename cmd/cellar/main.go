@@ -1,0 +1,94 @@
+// Command cellar is Cellar's caching reverse proxy, an RFC 9111 shared HTTP
+// cache in front of any origin, and the tools that go with it.
+//
+// Usage:
+//
+//	cellar serve --upstream URL [flags]   run the caching reverse proxy
+//	cellar explain URL|- [flags]          say how a cache treats a response, and why
+//	cellar demo-origin [--listen ADDR]    run a small origin to try the cache on
+//	cellar version                        print the version
+//
+// Every flag can also be set from the environment: --max-size from
+// CELLAR_MAX_SIZE, --upstream from CELLAR_UPSTREAM, and so on (the flag's name
+// in upper case, dashes as underscores, prefixed with CELLAR_). A flag on the
+// command line wins over its environment variable.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `cellar: an RFC 9111 caching reverse proxy
+
+Usage:
+  cellar serve --upstream URL [flags]   run the caching reverse proxy
+  cellar explain URL|- [flags]          say how a cache treats a response, and why
+  cellar demo-origin [--listen ADDR]    run a small origin to try the cache on
+  cellar version                        print the version
+
+Run 'cellar COMMAND -h' for a command's flags. Every flag may also be set from
+the environment as CELLAR_<FLAG> (e.g. CELLAR_UPSTREAM, CELLAR_MAX_SIZE).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one subcommand and returns the process exit code: 0 on
+// success, 2 for a usage or configuration error, 1 for any other failure.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		err = runServe(ctx, rest, stdout, stderr)
+	case "explain":
+		err = runExplain(ctx, rest, stdin, stdout, stderr)
+	case "demo-origin":
+		err = runDemoOrigin(ctx, rest, stdout, stderr)
+	case "version", "--version", "-version":
+		err = runVersion(rest, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "cellar: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(*usageError)):
+		fmt.Fprintf(stderr, "cellar %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "cellar %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// usageError is a configuration error: a flag (or its environment variable)
+// that is missing or wrong. It is reported with exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}

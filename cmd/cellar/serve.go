@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cellar-http/cellar/proxy"
+	"github.com/cellar-http/cellar/store"
+	"github.com/cellar-http/cellar/store/disk"
+	"github.com/cellar-http/cellar/store/memory"
+	"github.com/cellar-http/cellar/store/redis"
+)
+
+func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	cfg, err := parseServeConfig(args, nil, stderr)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, newLogger(cfg, stderr))
+}
+
+func newLogger(cfg *serveConfig, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the proxy until ctx ends, then shuts down in order: stop
+// accepting and let in-flight requests finish (up to --shutdown-timeout),
+// stop the cache's background work, close the store.
+func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) {
+	if cfg.DemoOrigin != "" {
+		_, stopDemo, err := startDemoOrigin(ctx, cfg.DemoOrigin, log.With("component", "demo-origin"))
+		if err != nil {
+			return err
+		}
+		defer func() { _ = stopDemo() }()
+	}
+
+	st, err := openStore(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil {
+			log.Warn("closing the store", "err", cerr)
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cache, err := newCache(cfg, st, log, reg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := cache.Close(); cerr != nil {
+			log.Warn("stopping the cache", "err", cerr)
+		}
+	}()
+
+	m, err := proxy.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	if err := registerStoreCollector(reg, st); err != nil {
+		return err
+	}
+	p, err := proxy.New(proxy.Config{
+		Upstream:     cfg.Upstream,
+		Cache:        cache,
+		Name:         cfg.Name,
+		Logger:       log,
+		AccessLog:    cfg.AccessLog,
+		Metrics:      m,
+		MaxBodyBytes: cfg.MaxBodySize,
+	})
+	if err != nil {
+		return err
+	}
+
+	// Bind every listener before serving on any, so that a port in use is
+	// reported at start.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
+	srv := &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    int(cfg.MaxHeaderBytes),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		Protocols:         new(http.Protocols),
+	}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP2(cfg.TLSCert != "")
+	srv.Protocols.SetUnencryptedHTTP2(cfg.H2C)
+
+	var adminSrv *http.Server
+	var adminLn net.Listener
+	if cfg.Admin != "" {
+		if adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
+			return fmt.Errorf("--admin %s: %w", cfg.Admin, err)
+		}
+		defer adminLn.Close()
+		adminSrv = &http.Server{
+			Handler: proxy.Admin(proxy.AdminConfig{
+				Store:    st,
+				Upstream: cfg.Upstream,
+				Token:    cfg.AdminToken,
+				Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
+				Logger:   log.With("component", "admin"),
+			}),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		}
+	}
+
+	errc := make(chan error, 2)
+	go func() {
+		if cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	adminAddr := ""
+	if adminSrv != nil {
+		adminAddr = adminLn.Addr().String()
+		go func() { errc <- adminSrv.Serve(adminLn) }()
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	log.Info("listening",
+		"addr", ln.Addr().String(), "scheme", scheme, "admin", adminAddr,
+		"upstream", cfg.Upstream.String(), "store", cfg.Store.Raw, "max_size", formatBytes(cfg.MaxSize),
+		"protocols", srv.Protocols.String(), "version", versionString())
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	case err = <-errc:
+		log.Error("server failed", "err", err)
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil {
+		log.Warn("in-flight requests did not finish in time; closing their connections", "err", serr)
+		_ = srv.Close()
+	}
+	if adminSrv != nil {
+		if serr := adminSrv.Shutdown(sctx); serr != nil {
+			_ = adminSrv.Close()
+		}
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	log.Info("stopped")
+	return err
+}
+
+// openStore opens the store --store names, with --max-size as its budget.
+func openStore(cfg *serveConfig, log *slog.Logger) (store.Store, error) {
+	switch cfg.Store.Kind {
+	case "memory":
+		s, err := memory.New(memory.Options{MaxBytes: cfg.MaxSize})
+		if err != nil {
+			return nil, fmt.Errorf("--store memory: %w", err)
+		}
+		return s, nil
+	case "disk":
+		s, err := disk.Open(cfg.Store.Path, disk.Options{MaxBytes: cfg.MaxSize, Logger: log.With("component", "store")})
+		if err != nil {
+			return nil, fmt.Errorf("--store %s: %w", cfg.Store.Raw, err)
+		}
+		return s, nil
+	case "redis":
+		s, err := redis.New(cfg.Store.Redis)
+		if err != nil {
+			return nil, fmt.Errorf("--store %s: %w", cfg.Store.Raw, err)
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("--store %q: unknown kind", cfg.Store.Raw)
+}
+
+// registerStoreCollector exports the store's counters unless the engine's
+// metrics already do.
+func registerStoreCollector(reg *prometheus.Registry, st store.Store) error {
+	err := reg.Register(proxy.StoreCollector(st))
+	if errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+		return nil
+	}
+	return err
+}

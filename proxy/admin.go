@@ -1,0 +1,263 @@
+package proxy
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cellar-http/cellar/spec"
+	"github.com/cellar-http/cellar/store"
+)
+
+// AdminConfig configures the admin handler: metrics, health and purges.
+type AdminConfig struct {
+	// Store is the store purges act on (the cache's store).
+	Store store.Store
+	// Upstream is the proxy's upstream. Stored keys carry its scheme (the
+	// cache sees requests on their way upstream), so a purged URL's scheme
+	// is replaced with it.
+	Upstream *url.URL
+	// Token, when set, is the bearer token the purge endpoints require
+	// (Authorization: Bearer TOKEN). [CheckAdminAddr] says when it must be.
+	Token string
+	// Metrics serves /metrics (e.g. promhttp.HandlerFor(registry, ...));
+	// nil answers 404.
+	Metrics http.Handler
+	// Healthy reports whether the process can serve; nil means always.
+	Healthy func(context.Context) error
+	// Logger receives one line per purge; nil discards.
+	Logger *slog.Logger
+	// PurgeTimeout bounds one purge (prefix and tag purges walk the store);
+	// zero means 30s.
+	PurgeTimeout time.Duration
+}
+
+// ErrAdminToken is returned by [CheckAdminAddr] when the admin listener is
+// reachable from other hosts and no token protects it.
+var ErrAdminToken = errors.New("the admin listener is not on loopback: a bearer token is required")
+
+// CheckAdminAddr refuses an admin listen address that other hosts can reach
+// when no token protects the purge endpoints.
+func CheckAdminAddr(addr, token string) error {
+	if token == "" && !IsLoopback(addr) {
+		return ErrAdminToken
+	}
+	return nil
+}
+
+// IsLoopback reports whether the listen address addr ("host:port") accepts
+// connections from this host only: its host is "localhost" or a loopback IP.
+// An empty host (":9090") listens on every interface and is not loopback.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// Admin returns the admin handler:
+//
+//	GET  /healthz                  200 "ok", or 503 with the error
+//	GET  /metrics                  Prometheus metrics
+//	POST /purge?url=URL            drop every variant of URL
+//	POST /purge?prefix=URL         drop every entry whose URL starts with it
+//	POST /purge?tag=TAG            drop every entry tagged TAG (Surrogate-Key, Cache-Tag)
+//
+// Purges answer {"purged": N} in JSON; several url, prefix and tag
+// parameters may be combined in one request. URLs are those clients use
+// (http://cache.example/path): their host is the Host the cache was asked
+// for, and their scheme is replaced with the upstream's, as in the keys.
+func Admin(cfg AdminConfig) http.Handler {
+	a := &admin{cfg: cfg, log: cfg.Logger}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.cfg.PurgeTimeout == 0 {
+		a.cfg.PurgeTimeout = 30 * time.Second
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	mux.Handle("POST /purge", a.auth(http.HandlerFunc(a.purge)))
+	mux.Handle("PURGE /purge", a.auth(http.HandlerFunc(a.purge)))
+	return mux
+}
+
+type admin struct {
+	cfg AdminConfig
+	log *slog.Logger
+}
+
+func (a *admin) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if a.cfg.Healthy != nil {
+		if err := a.cfg.Healthy(r.Context()); err != nil {
+			http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// auth requires the bearer token (RFC 6750 §2.1) when one is configured.
+func (a *admin) auth(next http.Handler) http.Handler {
+	if a.cfg.Token == "" {
+		return next
+	}
+	want := []byte("Bearer " + a.cfg.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="cellar admin"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// purgeResult is the JSON body of a purge's answer.
+type purgeResult struct {
+	Purged int               `json:"purged"`
+	Detail []purgeItemResult `json:"detail"`
+}
+
+type purgeItemResult struct {
+	Kind   string `json:"kind"` // url, prefix or tag
+	Value  string `json:"value"`
+	Key    string `json:"key,omitempty"`
+	Purged int    `json:"purged"`
+}
+
+func (a *admin) purge(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if r.Method == http.MethodPost && r.Header.Get("Content-Type") == "application/x-www-form-urlencoded" {
+		if err := r.ParseForm(); err == nil {
+			q = r.Form
+		}
+	}
+	if len(q["url"])+len(q["prefix"])+len(q["tag"]) == 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "give url=, prefix= or tag= (repeatable)"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.PurgeTimeout)
+	defer cancel()
+	var res purgeResult
+	for _, kind := range []string{"url", "prefix", "tag"} {
+		for _, v := range q[kind] {
+			item, status, err := a.purgeOne(ctx, kind, v)
+			if err != nil {
+				a.log.Warn("purge failed", "kind", kind, "value", v, "err", err)
+				writeJSON(w, status, map[string]any{"error": err.Error(), "purged": res.Purged, "detail": res.Detail})
+				return
+			}
+			a.log.Info("purged", "kind", kind, "value", v, "key", item.Key, "count", item.Purged)
+			res.Purged += item.Purged
+			res.Detail = append(res.Detail, item)
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (a *admin) purgeOne(ctx context.Context, kind, v string) (purgeItemResult, int, error) {
+	item := purgeItemResult{Kind: kind, Value: v}
+	st := a.cfg.Store
+	if st == nil {
+		return item, http.StatusServiceUnavailable, errors.New("no store")
+	}
+	var err error
+	switch kind {
+	case "tag":
+		if strings.TrimSpace(v) == "" {
+			return item, http.StatusBadRequest, errors.New("empty tag")
+		}
+		item.Purged, err = st.PurgeTag(ctx, v)
+	case "url", "prefix":
+		key, kerr := PurgeKey(v, a.cfg.Upstream)
+		if kerr != nil {
+			return item, http.StatusBadRequest, kerr
+		}
+		item.Key = key
+		if kind == "prefix" {
+			item.Purged, err = st.PurgePrefix(ctx, key)
+			break
+		}
+		var entries []store.Entry
+		if entries, err = st.Lookup(ctx, key); err == nil && len(entries) > 0 {
+			err = st.Delete(ctx, key)
+			item.Purged = len(entries)
+		}
+	}
+	if err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, store.ErrUnavailable) {
+			status = http.StatusServiceUnavailable
+		}
+		return item, status, err
+	}
+	return item, 0, nil
+}
+
+// PurgeKey returns the cache key of the URL clients use for a resource,
+// as the cache computed it when it stored the response: the key of the
+// request the proxy sent upstream, which keeps the client's Host and has the
+// upstream's scheme (RFC 9111 §4.1, spec.Key). A bare path ("/a/b") is taken
+// relative to the upstream's own host.
+func PurgeKey(raw string, upstream *url.URL) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", errors.New("not a URL: " + err.Error())
+	}
+	if u.Host == "" {
+		if !strings.HasPrefix(u.Path, "/") || upstream == nil {
+			return "", errors.New("want an absolute URL such as http://cache.example/path, or a path starting with /")
+		}
+		u.Host = upstream.Host
+	}
+	if upstream != nil {
+		u.Scheme = upstream.Scheme
+		u.Path = singleJoin(upstream.Path, u.Path)
+		u.RawPath = ""
+	} else if u.Scheme == "" {
+		u.Scheme = "http"
+	}
+	return spec.Key(spec.Request{Method: http.MethodGet, URL: u}), nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// singleJoin joins the upstream's base path and a request path as
+// ReverseProxy does (one slash between them).
+func singleJoin(base, path string) string {
+	switch {
+	case base == "" || base == "/":
+		return path
+	case strings.HasSuffix(base, "/") && strings.HasPrefix(path, "/"):
+		return base + path[1:]
+	case !strings.HasSuffix(base, "/") && !strings.HasPrefix(path, "/"):
+		return base + "/" + path
+	}
+	return base + path
+}

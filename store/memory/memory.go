@@ -46,6 +46,7 @@ type Options struct {
 // Store is an in-memory store.Store. It is safe for concurrent use.
 type Store struct {
 	cache    *otter.Cache[string, *variants]
+	clock    *otter.CoarseClock
 	maxBytes int64
 	idPrefix string
 	nextID   atomic.Uint64
@@ -73,6 +74,7 @@ func New(o Options) (*Store, error) {
 	var prefix [4]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Store{
+		clock:    otter.NewCoarseClock(clockResolution),
 		maxBytes: o.MaxBytes,
 		idPrefix: hex.EncodeToString(prefix[:]) + "-",
 		tags:     make(map[string]map[string]struct{}),
@@ -87,13 +89,25 @@ func New(o Options) (*Store, error) {
 		}),
 		OnAtomicDeletion: s.onAtomicDeletion,
 		OnDeletion:       s.onDeletion,
+		Clock:            s.clock,
 	})
 	if err != nil {
+		s.clock.Stop()
 		return nil, fmt.Errorf("memory: %w", err)
 	}
 	s.cache = cache
 	return s, nil
 }
+
+// clockResolution is how often the store reads the time for expiry checks
+// on reads: reading a precise clock on every lookup would cost more than
+// the rest of the lookup. Lookup reads the precise time anyway when a
+// horizon is within horizonSlack of the coarse time, so that no entry is
+// served past its Expires however late the coarse clock runs.
+const (
+	clockResolution = 10 * time.Millisecond
+	horizonSlack    = time.Second
+)
 
 // variants is the immutable set of committed variants of one key. Every
 // change builds a new set.
@@ -151,9 +165,11 @@ func (it *item) live(now time.Time) bool {
 }
 
 // now returns the time to judge v's items by: zero when none of them can
-// have expired, which spares reading the clock.
-func (v *variants) now() time.Time {
-	if v.soonest.IsZero() {
+// have expired, which spares reading the precise clock. The coarse clock
+// lags behind the real time, never ahead, so comparing it with the soonest
+// horizon minus a slack far larger than its lag is safe.
+func (v *variants) now(coarse *otter.CoarseClock) time.Time {
+	if v.soonest.IsZero() || coarse.NowNano() < v.soonest.UnixNano()-int64(horizonSlack) {
 		return time.Time{}
 	}
 	now := time.Now()
@@ -236,7 +252,7 @@ func (s *Store) Lookup(_ context.Context, key string) ([]store.Entry, error) {
 		s.misses.Add(1)
 		return nil, nil
 	}
-	now := v.now()
+	now := v.now(s.clock)
 	out := make([]store.Entry, 0, len(v.items))
 	for _, it := range v.items {
 		if it.live(now) {
@@ -257,7 +273,7 @@ func (s *Store) Open(_ context.Context, key, id string) (store.Body, error) {
 		return nil, store.ErrClosed
 	}
 	if v, ok := s.cache.GetIfPresent(key); ok {
-		now := v.now()
+		now := v.now(s.clock)
 		for _, it := range v.items {
 			if it.e.ID == id && it.live(now) {
 				return &reader{b: it.body}, nil
@@ -467,7 +483,7 @@ func (s *Store) Iterate(ctx context.Context, fn func(store.Entry) bool) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		now := v.now()
+		now := v.now(s.clock)
 		for _, it := range v.items {
 			if it.live(now) && !fn(it.e) {
 				return nil
@@ -503,6 +519,7 @@ func (s *Store) Close() error {
 	s.tagMu.Unlock()
 	s.cache.InvalidateAll()
 	s.cache.StopAllGoroutines()
+	s.clock.Stop()
 	return nil
 }
 

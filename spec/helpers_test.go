@@ -8,6 +8,7 @@ package spec
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -273,3 +274,5 @@ func ids(ps []Pair) []string {
 	}
 	return out
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

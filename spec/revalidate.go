@@ -178,16 +178,24 @@ func (s NeedRevalidation) update(idx []int, resp Response, why Reason) NeedToBeU
 	o := s.o
 	ups := make([]Pair, len(idx))
 	serve := 0
+	var withheld []string
 	for j, i := range idx {
-		ups[j] = mergeHeader(s.Candidates[i], resp)
-		if i == s.Selected {
-			serve = j
+		var w []string
+		ups[j], w = mergeHeader(o, s.Candidates[i], resp)
+		if j == 0 || i == s.Selected {
+			serve, withheld = j, w
 		}
 	}
 	p := &ups[serve]
 	pol := responsePolicy(o, p.Response.Header)
 	f := computeFreshness(o, &p.Response, &pol, o.now())
 	sv := storedServe(s.req, p, &pol, f)
+	// Fields kept out of storage (private=field in a shared cache,
+	// Set-Cookie without Options.StoreSetCookie) still reach the client
+	// this response answers: §5.2.2.7 restricts storing them, not sending.
+	for _, k := range withheld {
+		sv.setField(k, resp.Header[k]...)
+	}
 	sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: resp.Status, TTL: f.ttlSeconds(), HasTTL: true}
 	return NeedToBeUpdated{Updates: ups, Pair: p, Serve: sv, Reason: why}
 }

@@ -1,0 +1,293 @@
+package spec
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+)
+
+// old is a stale 200 stored for a plain GET at t0+date with max-age=10
+// and the given fields; lookups at now150 must validate it.
+func old(id string, date int, kv ...string) Pair {
+	return pr(id, get(), rsp(200, at(date), append([]string{"Date", hd(at(date)), "Cache-Control", "max-age=10"}, kv...)...))
+}
+
+// notMod is a 304 received at now150.
+func notMod(kv ...string) Response {
+	return rsp(http.StatusNotModified, now150, append([]string{"Date", hd(now150)}, kv...)...)
+}
+
+// RFC 9111 §4.3.1: the validation request carries the entity tags of all
+// stored responses that could be chosen, and the selected one's
+// Last-Modified; the client's own validators and Range are replaced.
+func TestRevalidate_RFC9111_4_3_1_ConditionalRequest(t *testing.T) {
+	p := private(now150)
+	lm := hd(at(-3600))
+	runLookups(t, []lookupCase{
+		{"ETag and Last-Modified", p, []Pair{old("a", 0, "ETag", `"a"`, "Last-Modified", lm)}, get(),
+			want{state: "NeedRevalidation", code: "stale", fwd: map[string]string{"If-None-Match": `"a"`, "If-Modified-Since": lm}}},
+		{"all entity tags of the stored responses", p,
+			[]Pair{old("a", 0, "ETag", `"a"`), old("b", 5, "ETag", `W/"b"`, "Last-Modified", lm), old("c", 1)}, get(),
+			want{state: "NeedRevalidation", fwd: map[string]string{"If-None-Match": `"a", W/"b"`, "If-Modified-Since": lm}}},
+		{"Last-Modified of the selected (most recent) response", p,
+			[]Pair{old("a", 0, "Last-Modified", hd(at(-99))), old("b", 5, "Last-Modified", lm)}, get(),
+			want{state: "NeedRevalidation", fwd: map[string]string{"If-None-Match": absent, "If-Modified-Since": lm}}},
+		{"no validators: unconditional", p, []Pair{old("a", 0)}, get("If-Modified-Since", lm),
+			want{state: "NeedRevalidation", fwd: map[string]string{"If-None-Match": absent, "If-Modified-Since": absent}}},
+		{"client's tags joined to the stored ones (§4.3.2)", p, []Pair{old("a", 0, "ETag", `"a"`)}, get("If-None-Match", `"c"`),
+			want{state: "NeedRevalidation", fwd: map[string]string{"If-None-Match": `"c", "a"`}}},
+		{"client's * replaced by the stored tags", p, []Pair{old("a", 0, "ETag", `"a"`)}, get("If-None-Match", "*"),
+			want{state: "NeedRevalidation", fwd: map[string]string{"If-None-Match": `"a"`}}},
+		{"client's If-Modified-Since, Range and If-Range replaced", p, []Pair{old("a", 0, "ETag", `"a"`, "Last-Modified", lm)},
+			get("If-Modified-Since", hd(at(-10)), "Range", "bytes=0-9", "If-Range", `"a"`, "Accept-Encoding", "gzip", "Authorization", "x"),
+			want{state: "NeedRevalidation", fwd: map[string]string{"If-Modified-Since": lm, "Range": absent, "If-Range": absent,
+				"Accept-Encoding": "gzip", "Authorization": "x"}}},
+		{"partial responses' tags not included", p,
+			[]Pair{old("a", 0, "ETag", `"a"`), pr("part", get(), rsp(206, t0, "Date", hd(t0), "Cache-Control", "max-age=10",
+				"ETag", `"p"`, "Content-Range", "bytes 0-9/100"))}, get(),
+			want{state: "NeedRevalidation", fwd: map[string]string{"If-None-Match": `"a"`}}},
+	})
+
+	// The client's request is not changed.
+	req := get("Range", "bytes=0-9")
+	nr := revalidation(t, p, req, old("a", 0, "ETag", `"a"`))
+	if joined(req.Header, "Range") != "bytes=0-9" || joined(req.Header, "If-None-Match") != absent {
+		t.Errorf("the client's request was modified: %v", req.Header)
+	}
+	if nr.Forward.Method != http.MethodGet || nr.Forward.URL.String() != testURL {
+		t.Errorf("Forward = %s %s", nr.Forward.Method, nr.Forward.URL)
+	}
+}
+
+// RFC 9111 §4.3.3: a 304 freshens, a full response replaces.
+func TestRevalidate_RFC9111_4_3_3_ValidationResponse(t *testing.T) {
+	stored := old("a", 0, "ETag", `"a"`, "Content-Length", "10")
+	nr := revalidation(t, private(now150), get(), stored)
+
+	check(t, nr.Next(notMod("ETag", `"a"`, "Cache-Control", "max-age=100")), want{
+		state: "NeedToBeUpdated", code: "not-modified", status: 200, body: plan(BodyAll), id: "a",
+		header: map[string]string{"Age": "0", "Content-Length": "10", "Cache-Control": "max-age=100"},
+		cs:     "cellar; fwd=stale; fwd-status=304; ttl=100"})
+
+	full := rsp(200, now150, "Date", hd(now150), "ETag", `"b"`, "Cache-Control", "max-age=60")
+	m := as[CacheMiss](t, nr.Next(full))
+	check(t, m, want{code: "validation-full-response"})
+	if !m.Received {
+		t.Errorf("Received = false: the full response is already at hand")
+	}
+	check(t, m.Next(full), want{state: "StoreAndUse", code: "max-age", status: 200,
+		cs: "cellar; fwd=stale; fwd-status=200; ttl=60; stored"})
+
+	m = as[CacheMiss](t, nr.Next(rsp(403, now150, "Date", hd(now150))))
+	check(t, m.Next(rsp(403, now150, "Date", hd(now150))), want{state: "CouldNotBeStored", code: "not-cacheable", status: 403})
+}
+
+// RFC 9111 §4.3.4: which stored responses a 304 freshens.
+func TestRevalidate_RFC9111_4_3_4_Selection(t *testing.T) {
+	lm := at(-3600)
+	cases := []struct {
+		name    string
+		stored  []Pair
+		resp    Response
+		updates []string // IDs updated; nil means CacheMiss
+		served  string // "" when the selected response is not among the updated
+	}{
+		{"strong ETag picks its stored response",
+			[]Pair{old("a", 0, "ETag", `"a"`), old("b", 5, "ETag", `"b"`)}, notMod("ETag", `"a"`), []string{"a"}, "a"},
+		{"strong ETag picks every stored response with it",
+			[]Pair{old("a", 0, "ETag", `"x"`), old("b", 5, "ETag", `"x"`), old("c", 3, "ETag", `"c"`)}, notMod("ETag", `"x"`), []string{"a", "b"}, "b"},
+		{"strong ETag matching nothing updates nothing",
+			[]Pair{old("a", 0, "ETag", `"a"`)}, notMod("ETag", `"z"`), nil, ""},
+		{"strong ETag does not match a weak stored one",
+			[]Pair{old("a", 0, "ETag", `W/"a"`)}, notMod("ETag", `"a"`), nil, ""},
+		{"weak ETag picks the most recent match",
+			[]Pair{old("a", 0, "ETag", `W/"w"`), old("b", 5, "ETag", `W/"w"`), old("c", 9, "ETag", `"c"`)}, notMod("ETag", `W/"w"`), []string{"b"}, "b"},
+		{"weak ETag compares weakly with a strong stored one",
+			[]Pair{old("a", 0, "ETag", `"w"`)}, notMod("ETag", `W/"w"`), []string{"a"}, "a"},
+		{"weak ETag matching nothing updates nothing",
+			[]Pair{old("a", 0, "ETag", `W/"a"`)}, notMod("ETag", `W/"z"`), nil, ""},
+		{"strong Last-Modified picks every match",
+			[]Pair{old("a", 0, "Last-Modified", hd(lm)), old("b", 5, "Last-Modified", hd(lm)), old("c", 9, "Last-Modified", hd(at(-1)))},
+			notMod("Last-Modified", hd(lm)), []string{"a", "b"}, ""},
+		{"weak Last-Modified (within a second of Date) picks the most recent match",
+			[]Pair{old("a", 0, "Last-Modified", hd(now150)), old("b", 5, "Last-Modified", hd(now150))},
+			notMod("Last-Modified", hd(now150)), []string{"b"}, "b"},
+		{"no validator, sole stored response without one",
+			[]Pair{old("a", 0)}, notMod(), []string{"a"}, "a"},
+		{"no validator, sole stored response with one",
+			[]Pair{old("a", 0, "ETag", `"a"`)}, notMod(), nil, ""},
+		{"no validator, two stored responses",
+			[]Pair{old("a", 0), old("b", 5)}, notMod(), nil, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := revalidation(t, private(now150), get(), tc.stored...).Next(tc.resp)
+			if tc.updates == nil {
+				check(t, s, want{state: "CacheMiss", code: "304-unmatched",
+					fwd: map[string]string{"If-None-Match": absent, "If-Modified-Since": absent}})
+				return
+			}
+			check(t, s, want{state: "NeedToBeUpdated", code: "not-modified", status: 200, id: tc.served})
+			if got := ids(s.(NeedToBeUpdated).Updates); !slices.Equal(got, tc.updates) {
+				t.Errorf("Updates = %v, want %v", got, tc.updates)
+			}
+		})
+	}
+}
+
+// RFC 9111 §4.3.4: after an unmatched 304 the request is sent again without
+// the cache's conditionals, and the cache answers the client's own.
+func TestRevalidate_RFC9111_4_3_4_UnmatchedThenFull(t *testing.T) {
+	nr := revalidation(t, private(now150), get("If-None-Match", `"n"`, "Range", "bytes=0-1"), old("a", 0, "ETag", `"a"`))
+	m := as[CacheMiss](t, nr.Next(notMod("ETag", `"z"`)))
+	if m.Received {
+		t.Errorf("Received = true: the request must be sent again")
+	}
+	check(t, m, want{fwd: map[string]string{"If-None-Match": absent, "Range": absent}})
+	// The full response carries the tag the client has: 304 to the client.
+	check(t, m.Next(rsp(200, now150, "Date", hd(now150), "ETag", `"n"`, "Cache-Control", "max-age=60")),
+		want{state: "StoreAndUse", status: 304, body: plan(BodyNone)})
+}
+
+// RFC 9111 §3.2: a 304 replaces stored fields, except those never stored
+// and Content-Length; the stored response's times become the 304's.
+func TestRevalidate_RFC9111_3_2_HeaderUpdate(t *testing.T) {
+	stored := old("a", 0, "ETag", `"a"`, "Content-Length", "100", "Content-Type", "text/plain",
+		"X-Old", "1", "Age", "5", "Content-Range", "bytes 0-99/100")
+	orig := stored.Response.Header.Clone()
+	resp := notMod("ETag", `"a"`, "Cache-Control", "max-age=500", "X-New", "n", "Content-Length", "0",
+		"Content-Type", "text/html", "Content-Range", "bytes 0-0/1",
+		"Connection", "X-Conn", "X-Conn", "c", "Keep-Alive", "timeout=1", "Proxy-Authenticate", "Basic")
+	resp.RequestTime = at(149)
+	up := as[NeedToBeUpdated](t, revalidation(t, private(now150), get(), stored).Next(resp))
+	if len(up.Updates) != 1 {
+		t.Fatalf("Updates = %v", ids(up.Updates))
+	}
+	u := up.Updates[0]
+	for k, v := range map[string]string{
+		"Content-Length":     "100",            // §3.2: never updated
+		"Content-Range":      "bytes 0-99/100", // processed with the content
+		"Content-Type":       "text/html",      // Content-* is not a signal (§3.2)
+		"Cache-Control":      "max-age=500",
+		"Date":               hd(now150),
+		"X-Old":              "1",
+		"X-New":              "n",
+		"Etag":               `"a"`,
+		"Age":                absent, // the old Age described the old response
+		"Connection":         absent,
+		"X-Conn":             absent, // §3.1: named by Connection
+		"Keep-Alive":         absent,
+		"Proxy-Authenticate": absent,
+	} {
+		if got := joined(u.Response.Header, k); got != v {
+			t.Errorf("updated %s = %q, want %q", k, got, v)
+		}
+	}
+	if !u.Response.ResponseTime.Equal(now150) || !u.Response.RequestTime.Equal(at(149)) {
+		t.Errorf("times = %v, %v; want the 304's", u.Response.RequestTime, u.Response.ResponseTime)
+	}
+	if u.ID != "a" || u.Request.URL.String() != testURL {
+		t.Errorf("updated pair lost its identity: %q %v", u.ID, u.Request.URL)
+	}
+	for k, v := range orig {
+		if !slices.Equal(stored.Response.Header[k], v) {
+			t.Errorf("the stored pair given to the core was modified: %s = %q", k, stored.Response.Header[k])
+		}
+	}
+	check(t, up, want{status: 200, header: map[string]string{"Age": "1", "Content-Length": "100", "X-Conn": absent},
+		cs: "cellar; fwd=stale; fwd-status=304; ttl=499"})
+
+	// Without Date on the 304, the time it was received is recorded.
+	resp = rsp(304, now150, "ETag", `"a"`)
+	up = as[NeedToBeUpdated](t, revalidation(t, private(now150), get(), stored).Next(resp))
+	if got := joined(up.Updates[0].Response.Header, "Date"); got != hd(now150) {
+		t.Errorf("Date = %q, want %q", got, hd(now150))
+	}
+}
+
+// RFC 9111 §3.1, §3.2 and §5.2.2.7: fields a qualified private names are
+// not stored by a shared cache, whether they come with a full response or
+// with a 304 that updates a stored one; the client the 304 answers still
+// gets them.
+func TestRevalidate_RFC9111_3_2_PrivateFieldsNotMergedInShared(t *testing.T) {
+	stored := old("a", 0, "ETag", `"a"`)
+	resp := notMod("ETag", `"a"`, "Cache-Control", `private="X-Secret", max-age=100`, "X-Secret", "s")
+	up := as[NeedToBeUpdated](t, revalidation(t, shared(now150), get(), stored).Next(resp))
+	if got := joined(up.Updates[0].Response.Header, "X-Secret"); got != absent {
+		t.Errorf("shared cache stores X-Secret = %q from a 304 with private=\"X-Secret\"", got)
+	}
+	check(t, up, want{status: 200, header: map[string]string{"X-Secret": "s"}})
+
+	// A private cache stores them.
+	up = as[NeedToBeUpdated](t, revalidation(t, private(now150), get(), stored).Next(resp))
+	if got := joined(up.Updates[0].Response.Header, "X-Secret"); got != "s" {
+		t.Errorf("private cache: X-Secret = %q, want s", got)
+	}
+}
+
+// RFC 9111 §7.3 with Options.StoreSetCookie: a shared cache that does not
+// store Set-Cookie must not take one into storage from a 304 either, or it
+// would hand one user's cookie to the next; the client the 304 answers
+// still gets it.
+func TestRevalidate_RFC9111_7_3_SetCookieNotMergedInShared(t *testing.T) {
+	stored := old("a", 0, "ETag", `"a"`)
+	resp := notMod("ETag", `"a"`, "Cache-Control", "max-age=100", "Set-Cookie", "sid=1", "Set-Cookie", "x=2")
+	up := as[NeedToBeUpdated](t, revalidation(t, shared(now150), get(), stored).Next(resp))
+	if got := joined(up.Updates[0].Response.Header, "Set-Cookie"); got != absent {
+		t.Errorf("shared cache stores Set-Cookie = %q from a 304", got)
+	}
+	check(t, up, want{status: 200, header: map[string]string{"Set-Cookie": "sid=1, x=2"}})
+
+	opted := shared(now150)
+	opted.StoreSetCookie = true
+	up = as[NeedToBeUpdated](t, revalidation(t, opted, get(), stored).Next(resp))
+	if got := up.Updates[0].Response.Header["Set-Cookie"]; !slices.Equal(got, []string{"sid=1", "x=2"}) {
+		t.Errorf("opted-in shared cache: Set-Cookie = %q", got)
+	}
+}
+
+// RFC 9111 §4.3.5: a 200 to a HEAD validation freshens the stored GET
+// responses whose validators and Content-Length agree with it.
+func TestRevalidate_RFC9111_4_3_5_FreshenFromHEAD(t *testing.T) {
+	head := rq(http.MethodHead, testURL)
+	stored := old("a", 0, "ETag", `"a"`, "Content-Length", "100")
+	headResp := func(kv ...string) Response {
+		return rsp(200, now150, append([]string{"Date", hd(now150), "Cache-Control", "max-age=300"}, kv...)...)
+	}
+	nr := revalidation(t, private(now150), head, stored)
+	if nr.Forward.Method != http.MethodHead {
+		t.Errorf("Forward.Method = %s, want HEAD", nr.Forward.Method)
+	}
+	check(t, nr, want{fwd: map[string]string{"If-None-Match": `"a"`}})
+
+	up := as[NeedToBeUpdated](t, nr.Next(headResp("ETag", `"a"`, "Content-Length", "100", "X-New", "n")))
+	check(t, up, want{code: "head-freshened", status: 200, body: plan(BodyNone), id: "a",
+		header: map[string]string{"X-New": "n", "Cache-Control": "max-age=300", "Content-Length": "100"}})
+	if joined(up.Updates[0].Response.Header, "Cache-Control") != "max-age=300" {
+		t.Errorf("stored GET response not freshened")
+	}
+
+	cases := []struct {
+		name   string
+		stored Pair
+		resp   Response
+		state  string
+	}{
+		{"validators and length agree", stored, headResp("ETag", `"a"`, "Content-Length", "100"), "NeedToBeUpdated"},
+		{"no validator nor length in either", old("b", 0, "Content-Length", "100"), headResp(), "NeedToBeUpdated"},
+		{"ETag differs", stored, headResp("ETag", `"b"`, "Content-Length", "100"), "CacheMiss"},
+		{"Content-Length differs", stored, headResp("ETag", `"a"`, "Content-Length", "101"), "CacheMiss"},
+		{"Last-Modified differs", old("c", 0, "Last-Modified", hd(at(-10))), headResp("Last-Modified", hd(at(-5))), "CacheMiss"},
+		{"validator the stored response lacks", old("d", 0), headResp("ETag", `"a"`), "CacheMiss"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := revalidation(t, private(now150), head, tc.stored).Next(tc.resp)
+			check(t, s, want{state: tc.state})
+			if m, ok := s.(CacheMiss); ok {
+				// The HEAD response is served, not stored (§3).
+				check(t, m.Next(tc.resp), want{state: "CouldNotBeStored", code: "head-response", status: 200})
+			}
+		})
+	}
+}

@@ -90,7 +90,7 @@ func TestRevalidate_RFC9111_4_3_4_Selection(t *testing.T) {
 		stored  []Pair
 		resp    Response
 		updates []string // IDs updated; nil means CacheMiss
-		served  string // "" when the selected response is not among the updated
+		served  string   // "" when the selected response is not among the updated
 	}{
 		{"strong ETag picks its stored response",
 			[]Pair{old("a", 0, "ETag", `"a"`), old("b", 5, "ETag", `"b"`)}, notMod("ETag", `"a"`), []string{"a"}, "a"},

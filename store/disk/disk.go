@@ -96,6 +96,30 @@ func (f Fsync) String() string {
 	return fmt.Sprintf("Fsync(%d)", int(f))
 }
 
+// MarshalText implements encoding.TextMarshaler, for configuration files.
+func (f Fsync) MarshalText() ([]byte, error) {
+	if f < FsyncIndex || f > FsyncAlways {
+		return nil, fmt.Errorf("disk store: unknown fsync policy %d", int(f))
+	}
+	return []byte(f.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler: it accepts "index",
+// "none" and "always".
+func (f *Fsync) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "index":
+		*f = FsyncIndex
+	case "none":
+		*f = FsyncNone
+	case "always":
+		*f = FsyncAlways
+	default:
+		return fmt.Errorf("disk store: unknown fsync policy %q (want index, none or always)", b)
+	}
+	return nil
+}
+
 // Options configure a Store. The zero value is usable.
 type Options struct {
 	// MaxBytes is the budget: body bytes plus index records. Zero means
@@ -132,6 +156,7 @@ func (e *lockedError) Is(target error) bool { return target == ErrLocked }
 // Store is a disk-backed store.Store. It is safe for concurrent use.
 type Store struct {
 	dir    string
+	bodies string // dir/bodies/, with the trailing separator
 	opts   Options
 	log    *slog.Logger
 	now    func() time.Time
@@ -177,6 +202,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		dir:       dir,
+		bodies:    filepath.Join(dir, "bodies") + string(filepath.Separator),
 		opts:      opts,
 		log:       opts.Logger,
 		now:       opts.Clock,
@@ -235,7 +261,7 @@ func (s *Store) fanoutDir(xx string) string { return filepath.Join(s.dir, "bodie
 
 // bodyPath is where the committed body of entry id lives.
 func (s *Store) bodyPath(id string) string {
-	return filepath.Join(s.dir, "bodies", id[:2], id)
+	return s.bodies + id[:2] + string(filepath.Separator) + id
 }
 
 func (s *Store) tmpPath(id string) string { return filepath.Join(s.dir, "tmp", id) }

@@ -587,3 +587,20 @@ func TestWriteErrorAbortsWrite(t *testing.T) {
 		t.Fatal("store did not carry on")
 	}
 }
+
+func TestFsyncText(t *testing.T) {
+	for _, f := range []Fsync{FsyncIndex, FsyncNone, FsyncAlways} {
+		b, err := f.MarshalText()
+		var g Fsync
+		if err != nil || g.UnmarshalText(b) != nil || g != f {
+			t.Errorf("%v: round trip gave %v (%v)", f, g, err)
+		}
+	}
+	var g Fsync
+	if g.UnmarshalText([]byte("sometimes")) == nil {
+		t.Error("unknown policy accepted")
+	}
+	if _, err := Open(t.TempDir(), Options{Fsync: 7}); err == nil {
+		t.Error("Open accepted an unknown policy")
+	}
+}

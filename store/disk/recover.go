@@ -78,6 +78,8 @@ func (s *Store) openIndex() (err error) {
 		NoFreelistSync:  true,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: 128 << 20,
+		// Statistics take a global lock on every read transaction.
+		NoStatistics: true,
 	})
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -51,6 +52,19 @@ func (s *Store) Create(ctx context.Context, e store.Entry) (store.Writer, error)
 	e.ID = newID()
 	e.Pair.ID = e.ID
 	e.Size, e.Checksum = 0, 0
+	// The metadata is encoded at Commit: keep it safe from later changes
+	// by the caller.
+	e.Tags = slices.Clone(e.Tags)
+	e.Pair.Request.Header = e.Pair.Request.Header.Clone()
+	e.Pair.Response.Header = e.Pair.Response.Header.Clone()
+	if u := e.Pair.Request.URL; u != nil {
+		c := *u
+		if u.User != nil {
+			user := *u.User
+			c.User = &user
+		}
+		e.Pair.Request.URL = &c
+	}
 	path := s.tmpPath(e.ID)
 	f, err := s.createFile(path)
 	if err != nil {

@@ -88,10 +88,10 @@ func notModifiedServe(s *Serve) {
 // 9110 §13.2.2). If-Match and If-Unmodified-Since are for the origin only.
 func notModified(req, resp http.Header, date time.Time) bool {
 	if inm := req["If-None-Match"]; len(inm) > 0 {
-		t, ok := parseETag(first(resp["Etag"]))
-		if !ok {
-			return false
-		}
+		// A stored response without a (valid) ETag still matches "*":
+		// RFC 9110 §13.1.2 makes "*" false whenever a current
+		// representation exists, and the zero tag matches nothing else.
+		t, _ := parseETag(first(resp["Etag"]))
 		return etagListMatches(inm, t, true) // §13.1.2: weak comparison
 	}
 	ims, ok := headerTime(req, "If-Modified-Since")

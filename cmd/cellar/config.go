@@ -236,12 +236,13 @@ func (c *serveConfig) setUpstream(raw string) error {
 	if raw == "" {
 		return usagef("--upstream is required: the origin URL to forward to, e.g. --upstream http://127.0.0.1:9000 (or try --demo-origin 127.0.0.1:9000)")
 	}
+	lower := strings.ToLower(raw)
+	if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
+		return usagef("--upstream %q must start with http:// or https://", raw)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return usagef("--upstream %q is not a URL: %v", raw, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return usagef("--upstream %q must start with http:// or https://", raw)
 	}
 	if u.Host == "" {
 		return usagef("--upstream %q has no host", raw)

@@ -468,6 +468,8 @@ func writeExplained(b *strings.Builder, title string, x *explained, rep *report)
 	switch {
 	case e.TTL > 0:
 		line("freshness:", "fresh for %s more (lifetime − age)", fmtDur(e.TTL))
+	case e.TTL == 0:
+		line("freshness:", "stale: no freshness left (lifetime − age = 0s)")
 	default:
 		line("freshness:", "stale by %s (lifetime − age = %s)", fmtDur(-e.TTL), fmtDur(e.TTL))
 	}

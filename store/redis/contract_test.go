@@ -52,3 +52,16 @@ func TestContractStandalone(t *testing.T) {
 	srv := redistest.Start(t)
 	storetest.Run(t, contractFactory([]string{srv.Addr}))
 }
+
+// TestCluster runs the contract suite and the cluster-specific tests against
+// one three-node cluster (starting one takes a few seconds).
+func TestCluster(t *testing.T) {
+	c := redistest.StartCluster(t)
+	t.Run("Contract", func(t *testing.T) {
+		storetest.Run(t, contractFactory(c.Addrs()))
+	})
+	t.Run("Layout", func(t *testing.T) { testClusterLayout(t, c) })
+	t.Run("LookupIsOneCommand", func(t *testing.T) { testLookupOneCommand(t, c.Nodes, c.Addrs()) })
+	t.Run("GlobalLRU", func(t *testing.T) { testClusterLRU(t, c) })
+	t.Run("PurgePrefix", func(t *testing.T) { testClusterPurgePrefix(t, c) })
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cellar-http/cellar/store"
@@ -34,24 +35,79 @@ func (s *Store) chunkKey(h, id string, n int) string {
 // tagKey is the set of the primary keys that stored an entry carrying tag.
 func (s *Store) tagKey(tag string) string { return s.opts.Prefix + "tag:" + tag }
 
-// Standalone budget keys, outside every hash tag:
+// The budget keys of one "budget base": in standalone mode there is one
+// base, the prefix itself, so the keys are global; in cluster mode there is
+// one base per slot, "<prefix>{<slot tag>}:", whose hash tag maps to that
+// slot, so a script on an entry reaches its slot's budget keys atomically and
+// no key is hot for the whole cache.
 //
 //	lru   sorted set: hash tag → last lookup or commit (unix ms)
 //	sz    hash: hash tag → "<bytes> <entries> <primary key>"
 //	idx   sorted set, all scores 0: primary keys, for prefix purge by range
-//	stat  hash: bytes, entries (totals of sz)
-func (s *Store) globalKeys() []string {
-	p := s.opts.Prefix
-	return []string{p + "lru", p + "sz", p + "idx", p + "stat"}
+//	stat  hash: bytes, entries (totals of sz), seq (orders replies)
+func budgetKeys(base string) []string {
+	return []string{base + "lru", base + "sz", base + "idx", base + "stat"}
 }
 
-// scriptKeys returns the KEYS of a script on hash tag h.
-func (s *Store) scriptKeys(h string) []string {
-	if s.cluster {
-		return []string{s.metaKey(h)}
+// budgetBase returns the budget base of hash tag h.
+func (s *Store) budgetBase(h string) string {
+	if !s.cluster {
+		return s.opts.Prefix
 	}
-	return append([]string{s.metaKey(h)}, s.globalKeys()...)
+	return s.opts.Prefix + "{" + slotTags()[keySlot(h)] + "}:"
 }
+
+// bases returns every budget base.
+func (s *Store) bases() []string {
+	if !s.cluster {
+		return []string{s.opts.Prefix}
+	}
+	tags := slotTags()
+	out := make([]string, len(tags))
+	for i, t := range tags {
+		out[i] = s.opts.Prefix + "{" + t + "}:"
+	}
+	return out
+}
+
+// scriptKeys returns the KEYS of a script on hash tag h: its meta hash,
+// then its budget keys.
+func (s *Store) scriptKeys(h string) []string {
+	return append([]string{s.metaKey(h)}, budgetKeys(s.budgetBase(h))...)
+}
+
+// numSlots is the number of Redis Cluster hash slots.
+const numSlots = 16384
+
+// keySlot is the cluster slot of a hash tag: CRC-16/XMODEM mod 16384.
+func keySlot(tag string) int {
+	var crc uint16
+	for i := 0; i < len(tag); i++ {
+		crc ^= uint16(tag[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return int(crc) % numSlots
+}
+
+// slotTags maps each slot to a short hash tag ("s" and a number) in it.
+var slotTags = sync.OnceValue(func() []string {
+	tags := make([]string, numSlots)
+	left := numSlots
+	for i := 0; left > 0; i++ {
+		t := "s" + strconv.Itoa(i)
+		if sl := keySlot(t); tags[sl] == "" {
+			tags[sl] = t
+			left--
+		}
+	}
+	return tags
+})
 
 // scriptArgs returns the common ARGV of a script on key, then extra.
 func (s *Store) scriptArgs(key, h string, now time.Time, extra ...string) []string {

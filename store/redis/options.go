@@ -105,6 +105,10 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if strings.ContainsAny(o.Prefix, "{}") {
+		// A brace would change the hash tag of every key.
+		return o, fmt.Errorf("redis: Prefix %q contains a brace", o.Prefix)
+	}
 	if o.MaxBytes < 0 {
 		return o, fmt.Errorf("redis: negative MaxBytes %d", o.MaxBytes)
 	}

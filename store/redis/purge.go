@@ -70,40 +70,57 @@ func (s *Store) PurgeTag(ctx context.Context, tag string) (int, error) {
 // PurgePrefix removes every entry whose key starts with prefix and returns
 // how many it removed.
 //
-// In standalone mode the primary keys are in a sorted set with equal
-// scores, so the matching keys are one lexicographic range: the cost is the
-// number of keys removed. In cluster mode no key may span slots, so the
-// purge scans every master's meta hashes: the cost is the number of keys
-// stored.
+// The primary keys are in sorted sets with equal scores (idx), so the keys
+// under a prefix are one lexicographic range: one set in standalone mode,
+// one per slot in cluster mode (read in one pipeline per node). The cost is
+// the number of keys removed, plus one command per slot in cluster mode.
 func (s *Store) PurgePrefix(ctx context.Context, prefix string) (int, error) {
 	if err := s.checkOpen("purge prefix"); err != nil {
 		return 0, err
 	}
-	if s.cluster {
-		return s.purgePrefixScan(ctx, prefix)
-	}
-	idx := s.opts.Prefix + "idx"
 	lo, hi := "["+prefix, "+"
-	if succ, ok := successor(prefix); ok {
-		hi = "(" + succ
-	}
 	if prefix == "" {
 		lo = "-"
+	} else if succ, ok := successor(prefix); ok {
+		hi = "(" + succ
 	}
-	total, err := s.do(ctx, s.client.B().Zlexcount().Key(idx).Min(lo).Max(hi).Build()).AsInt64()
-	if err != nil {
-		return 0, s.wrap("purge prefix", err)
+	bases := s.bases()
+	pending := make([]int, len(bases))
+	for i := range pending {
+		pending[i] = i
 	}
+	seen := map[string]bool{}
 	var removed atomic.Int64
-	for round := int64(0); round <= total/batch; round++ {
-		keys, err := s.do(ctx, s.client.B().Zrange().Key(idx).Min(lo).Max(hi).Bylex().Limit(0, batch).Build()).AsStrSlice()
-		if err != nil {
-			return int(removed.Load()), s.wrap("purge prefix", err)
+	for len(pending) > 0 {
+		cmds := make(valkey.Commands, len(pending))
+		for k, i := range pending {
+			cmds[k] = s.client.B().Zrange().Key(bases[i]+"idx").Min(lo).Max(hi).Bylex().Limit(0, batch).Build()
 		}
-		if len(keys) == 0 {
-			break
+		cctx, cancel := context.WithTimeout(ctx, 4*s.opts.CommandTimeout)
+		res := s.client.DoMulti(cctx, cmds...)
+		cancel()
+		var keys []string
+		var next []int
+		for k, r := range res {
+			ks, err := r.AsStrSlice()
+			s.seen(err)
+			if err != nil {
+				return int(removed.Load()), s.wrap("purge prefix", err)
+			}
+			fresh := false
+			for _, key := range ks {
+				if !seen[key] {
+					seen[key], fresh = true, true
+					keys = append(keys, key)
+				}
+			}
+			// A full batch may hide more; one with nothing new means the
+			// removals did not take, and asking again would loop.
+			if len(ks) == batch && fresh {
+				next = append(next, pending[k])
+			}
 		}
-		err = parallel(len(keys), purgeWorkers, func(i int) error {
+		err := parallel(len(keys), purgeWorkers, func(i int) error {
 			n, err := s.remove(ctx, keys[i], "all", "")
 			removed.Add(int64(n))
 			return err
@@ -111,6 +128,7 @@ func (s *Store) PurgePrefix(ctx context.Context, prefix string) (int, error) {
 		if err != nil {
 			return int(removed.Load()), err
 		}
+		pending = next
 	}
 	return int(removed.Load()), nil
 }
@@ -126,27 +144,6 @@ func successor(prefix string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func (s *Store) purgePrefixScan(ctx context.Context, prefix string) (int, error) {
-	var removed atomic.Int64
-	err := s.walk(ctx, func(metas []string, vals [][]string) error {
-		var keys []string
-		for i := range metas {
-			for _, v := range vals[i] {
-				if _, e, err := decodeValue(v); err == nil && strings.HasPrefix(e.Key, prefix) {
-					keys = append(keys, e.Key)
-					break
-				}
-			}
-		}
-		return parallel(len(keys), purgeWorkers, func(i int) error {
-			n, err := s.remove(ctx, keys[i], "all", "")
-			removed.Add(int64(n))
-			return err
-		})
-	})
-	return int(removed.Load()), err
 }
 
 // Iterate calls fn for each live entry until fn returns false. It scans the

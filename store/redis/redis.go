@@ -28,8 +28,18 @@ type Store struct {
 	refs atomic.Int64
 
 	hits, misses, evictions atomic.Int64
-	mu                      sync.Mutex // guards seq with bytes and entries
-	seq                     int64      // sequence of the totals last stored
+	mu  sync.Mutex // guards what follows, and stores to bytes and entries
+	seq int64      // standalone: sequence of the totals last stored
+	// Cluster: the last census less the changes this instance made while
+	// it ran (base), and the changes this instance made since it opened
+	// (local). Stats reports their sum.
+	baseBytes, baseEntries   int64
+	localBytes, localEntries int64
+
+	// The cluster evictor (see evict.go).
+	kick        chan struct{}
+	stopEvictor chan struct{}
+	evictorDone chan struct{}
 	// lastFail and lastOK are when (unix ns) a command last failed because
 	// the server was unavailable, and last succeeded.
 	lastFail, lastOK atomic.Int64
@@ -68,7 +78,14 @@ func New(opts Options) (*Store, error) {
 	}
 	s := &Store{opts: opts, client: client, cluster: client.Mode() == valkey.ClientModeCluster}
 	s.refs.Store(1)
-	if !s.cluster {
+	if s.cluster {
+		// The evictor takes a first census at once, in the background:
+		// with 16384 slots it is not instant.
+		s.kick = make(chan struct{}, 1)
+		s.stopEvictor = make(chan struct{})
+		s.evictorDone = make(chan struct{})
+		go s.evictLoop()
+	} else {
 		ctx, cancel := s.cmdContext(context.Background())
 		defer cancel()
 		r := client.Do(ctx, client.B().Hmget().Key(opts.Prefix+"stat").Field("bytes", "entries", "seq").Build())
@@ -90,10 +107,10 @@ func New(opts Options) (*Store, error) {
 func (s *Store) Cluster() bool { return s.cluster }
 
 // Stats returns the store's counters. Hits, Misses and Evictions count what
-// this instance did since it was opened. In standalone mode Entries and
-// Bytes are the server's totals as of this instance's last change or
-// eviction; in cluster mode, where no global counter exists, they are the net
-// changes this instance made since it was opened.
+// this instance did since it was opened. Entries and Bytes are the shared
+// totals: in standalone mode as of this instance's last change; in cluster
+// mode as of the last census (at most censusInterval old) plus this
+// instance's changes since.
 func (s *Store) Stats() store.Stats {
 	return store.Stats{
 		Entries:   s.entries.Load(),
@@ -109,6 +126,10 @@ func (s *Store) Stats() store.Stats {
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
+	}
+	if s.stopEvictor != nil {
+		close(s.stopEvictor)
+		<-s.evictorDone
 	}
 	s.release()
 	return nil
@@ -208,12 +229,16 @@ func (s *Store) account(r []int64) {
 		return
 	}
 	s.evictions.Add(r[3])
-	if r[4] < 0 {
-		s.bytes.Add(r[1])
-		s.entries.Add(r[2])
+	s.mu.Lock()
+	if s.cluster {
+		// The totals a script sees are its slot's: count the changes.
+		s.localBytes += r[1]
+		s.localEntries += r[2]
+		s.bytes.Store(s.baseBytes + s.localBytes)
+		s.entries.Store(s.baseEntries + s.localEntries)
+		s.mu.Unlock()
 		return
 	}
-	s.mu.Lock()
 	if r[6] > s.seq {
 		s.seq = r[6]
 		s.bytes.Store(r[4])
@@ -244,6 +269,16 @@ func (s *Store) wrap(op string, err error) error {
 	// Everything else is the connection: refused, reset, timed out, closing.
 	s.lastFail.Store(time.Now().UnixNano())
 	return fmt.Errorf("redis: %s: %w: %w", op, store.ErrUnavailable, err)
+}
+
+// inScriptBudget is the budget the commit script enforces itself: all of it
+// in standalone mode, none in cluster mode, where a slot's script sees only
+// its slot and the evictor keeps the budget.
+func (s *Store) inScriptBudget() int64 {
+	if s.cluster {
+		return 0
+	}
+	return s.opts.MaxBytes
 }
 
 // probe fails fast with store.ErrUnavailable when the last command that

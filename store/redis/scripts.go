@@ -258,3 +258,16 @@ if updated > 0 then
 end
 return {updated}
 `)
+
+// evictScript evicts the key with hash tag H from its budget base, if it was
+// not used since the evictor saw it (its LRU score is still ARGV[6]).
+// KEYS: the victim's meta hash, then its budget keys; PK is unused.
+//
+// Reply: {bytes freed, -bytes, -entries, entries evicted, -1, -1, -1}.
+var evictScript = valkey.NewLuaScript(prelude + `
+local score = redis.call('ZSCORE', LRU, H)
+if not score or tonumber(score) ~= tonumber(ARGV[6]) then return {0, 0, 0, 0, -1, -1, -1} end
+local vb = recorded(H)
+local n = drop(H)
+return {vb, -vb, -n, n, -1, -1, -1}
+`)

@@ -157,7 +157,7 @@ func (w *writer) Commit() (store.Entry, error) {
 	}, e)
 	nums, _, err := s.exec(w.ctx, commitScript, 7, e.Key, w.h, now,
 		e.Variant, value, e.ID, strconv.Itoa(w.chunks), strconv.FormatInt(ttlAt, 10),
-		strconv.FormatInt(s.opts.MaxBytes, 10))
+		strconv.FormatInt(s.inScriptBudget(), 10))
 	if err != nil {
 		return store.Entry{}, w.failLocked(s.wrap("commit", err))
 	}
@@ -176,6 +176,7 @@ func (w *writer) Commit() (store.Entry, error) {
 	}
 	w.done = true
 	w.stop()
+	s.kickEvictor()
 	return e, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -137,10 +138,26 @@ func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}
+	s.cmd.Process.Signal(syscall.SIGCONT) // a paused process dies too
 	s.cmd.Process.Kill()
 	<-s.exited
 	s.logFile.Close()
 	s.cmd = nil
+}
+
+// Pause stops the server process (SIGSTOP) without closing its sockets, as
+// a hung server would; Resume continues it.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server.
+func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig os.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		s.cmd.Process.Signal(sig)
+	}
 }
 
 // Restart starts a stopped server again on the same port (and empty).
@@ -322,4 +339,62 @@ func CommandStats(addr string) (map[string]int64, error) {
 		stats[name] = n
 	}
 	return stats, nil
+}
+
+// Monitor records the commands clients send to a server (MONITOR), leaving
+// out the ones scripts run, so a test can count round trips.
+type Monitor struct {
+	addr string
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+// StartMonitor starts recording the commands addr receives.
+func StartMonitor(addr string) (*Monitor, error) {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	m := &Monitor{addr: addr, conn: conn, r: bufio.NewReader(conn)}
+	conn.SetDeadline(time.Now().Add(time.Minute))
+	if _, err := io.WriteString(conn, "MONITOR\r\n"); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if line, err := m.r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "+OK") {
+		conn.Close()
+		return nil, fmt.Errorf("redistest: MONITOR: %q, %v", line, err)
+	}
+	return m, nil
+}
+
+// Stop ends the recording and returns the names (upper case) of the
+// commands clients sent since StartMonitor, in order.
+func (m *Monitor) Stop() ([]string, error) {
+	defer m.conn.Close()
+	marker := fmt.Sprintf("redistest-monitor-end-%d", rand.Uint64())
+	if _, err := Do(m.addr, "ECHO", marker); err != nil {
+		return nil, err
+	}
+	var cmds []string
+	for {
+		line, err := m.r.ReadString('\n')
+		if err != nil {
+			return cmds, err
+		}
+		if strings.Contains(line, marker) {
+			return cmds, nil
+		}
+		// +1700000000.123456 [0 127.0.0.1:54321] "EVALSHA" "..." ...
+		open, close := strings.IndexByte(line, '['), strings.IndexByte(line, ']')
+		if open < 0 || close < open {
+			continue
+		}
+		if strings.Contains(line[open:close], "lua") {
+			continue
+		}
+		rest := strings.TrimPrefix(line[close+1:], " \"")
+		name, _, _ := strings.Cut(rest, "\"")
+		cmds = append(cmds, strings.ToUpper(name))
+	}
 }

@@ -157,8 +157,8 @@ func (s *Store) evictPass(ctx context.Context) {
 	fetch := func(idx []int) error {
 		cmds := make(valkey.Commands, len(idx))
 		for k, i := range idx {
-			cmds[k] = s.client.B().Zrange().Key(bases[i]+"lru").Min("0").
-				Max(strconv.Itoa(evictHeads-1)).Withscores().Build()
+			cmds[k] = s.client.B().Zrange().Key(bases[i] + "lru").Min("0").
+				Max(strconv.Itoa(evictHeads - 1)).Withscores().Build()
 		}
 		cctx, cancel := s.cmdContext(ctx)
 		defer cancel()

@@ -28,8 +28,8 @@ type Store struct {
 	refs atomic.Int64
 
 	hits, misses, evictions atomic.Int64
-	mu  sync.Mutex // guards what follows, and stores to bytes and entries
-	seq int64      // standalone: sequence of the totals last stored
+	mu                      sync.Mutex // guards what follows, and stores to bytes and entries
+	seq                     int64      // standalone: sequence of the totals last stored
 	// Cluster: the last census less the changes this instance made while
 	// it ran (base), and the changes this instance made since it opened
 	// (local). Stats reports their sum.

@@ -241,14 +241,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// makeDirs creates dir, tmp/ and bodies/. The fan-out directories under
+// bodies/ are created on first use.
 func (s *Store) makeDirs() error {
 	for _, d := range []string{s.dir, filepath.Join(s.dir, "tmp"), filepath.Join(s.dir, "bodies")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fmt.Errorf("disk store: %w", err)
-		}
-	}
-	for i := range 256 {
-		if err := os.Mkdir(s.fanoutDir(hexDigits[i>>4:i>>4+1]+hexDigits[i&15:i&15+1]), 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("disk store: %w", err)
 		}
 	}
@@ -257,7 +254,7 @@ func (s *Store) makeDirs() error {
 
 const hexDigits = "0123456789abcdef"
 
-func (s *Store) fanoutDir(xx string) string { return filepath.Join(s.dir, "bodies", xx) }
+func (s *Store) fanoutDir(xx string) string { return s.bodies + xx }
 
 // bodyPath is where the committed body of entry id lives.
 func (s *Store) bodyPath(id string) string {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -162,9 +163,19 @@ func (s *Store) reconcile() error {
 	// Every body file must be named by the index with the same size.
 	seen := make(map[string]bool, len(s.idx.byID))
 	orphans := 0
-	for i := range 256 {
-		xx := hexDigits[i>>4:i>>4+1] + hexDigits[i&15:i&15+1]
+	dirs, err := readDirNames(s.bodies)
+	if err != nil {
+		return err
+	}
+	for _, xx := range dirs {
 		dir := s.fanoutDir(xx)
+		if !isFanout(xx) {
+			orphans++
+			if err := os.RemoveAll(dir); err != nil {
+				return fmt.Errorf("disk store: removing orphan: %w", err)
+			}
+			continue
+		}
 		ents, err := os.ReadDir(dir)
 		if err != nil {
 			return fmt.Errorf("disk store: %w", err)
@@ -292,6 +303,12 @@ func (s *Store) enforceBudget() error {
 	s.evictions.Add(int64(len(victims)))
 	s.unlinkBodies(ids)
 	return nil
+}
+
+// isFanout reports whether name is a fan-out directory name: two lower-case
+// hex digits.
+func isFanout(name string) bool {
+	return len(name) == 2 && strings.IndexByte(hexDigits, name[0]) >= 0 && strings.IndexByte(hexDigits, name[1]) >= 0
 }
 
 func readDirNames(dir string) ([]string, error) {

@@ -187,7 +187,7 @@ func (w *writer) Commit() (store.Entry, error) {
 	e := w.e
 	e.Size, e.Checksum = w.n, w.crc
 	final := s.bodyPath(e.ID)
-	if err := os.Rename(w.tmp, final); err != nil {
+	if err := s.moveIntoBodies(w.tmp, final, e.ID[:2]); err != nil {
 		return store.Entry{}, w.fail(fmt.Errorf("disk store: %w", err))
 	}
 	if s.opts.Fsync == FsyncAlways {
@@ -203,6 +203,24 @@ func (w *writer) Commit() (store.Entry, error) {
 	}
 	w.state = committed
 	return e, nil
+}
+
+// moveIntoBodies renames a finished temporary body to its final path,
+// creating its fan-out directory xx on first use.
+func (s *Store) moveIntoBodies(tmp, final, xx string) error {
+	err := os.Rename(tmp, final)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.Mkdir(s.fanoutDir(xx), 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	if s.opts.Fsync == FsyncAlways {
+		if err := syncDir(s.bodies); err != nil {
+			return err
+		}
+	}
+	return os.Rename(tmp, final)
 }
 
 func syncDir(dir string) error {

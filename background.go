@@ -1,0 +1,61 @@
+package cellar
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cellar-http/cellar/spec"
+)
+
+// refresh starts the background revalidation the core asked for with a
+// stale-while-revalidate answer (RFC 5861 §3). It runs on a background
+// worker, detached from the request that triggered it, as a flight that
+// later requests may follow; it is skipped when a flight for the key is
+// already under way, when no worker is free, or after Close.
+func (c *Cache) refresh(ex *exchange, rv spec.NeedRevalidation) {
+	if !c.acquireSlot() {
+		ex.trace.event("background refresh skipped: no free worker")
+		return
+	}
+	f := c.flights.lead(c, ex.key, ex.ctx)
+	if f == nil {
+		c.releaseSlot()
+		ex.trace.event("background refresh skipped: already under way")
+		return
+	}
+	f.stopBG = context.AfterFunc(c.bgCtx, f.cancel)
+	bx := &exchange{
+		c: c, req: ex.req, ctx: f.ctx, ov: ex.ov, trace: &Trace{Key: ex.key},
+		sreq: ex.sreq, key: ex.key, entries: ex.entries, pairs: ex.pairs,
+		force: ex.force, forceTTL: ex.forceTTL,
+	}
+	if bx.req.Body != nil && bx.req.Body != http.NoBody && bx.req.GetBody == nil {
+		// The body went (or goes) with the request that triggered it.
+		r := *bx.req
+		r.Body = http.NoBody
+		bx.req = &r
+	}
+	ex.trace.event("background refresh started")
+	go func() {
+		err := f.run(bx, pending{reval: &rv})
+		c.metrics.Refreshed(err)
+		if err != nil {
+			c.log.DebugContext(f.ctx, "cellar: background refresh failed", "key", ex.key, "err", err)
+		}
+	}()
+}
+
+// forceHeader applies a forced TTL (Config.ForceTTL) to an upstream
+// response header: this opt-in policy lies outside RFC 9111, and replaces
+// the origin's freshness information with max-age.
+func (c *Cache) forceHeader(h http.Header, ttl time.Duration) {
+	h["Cache-Control"] = []string{"max-age=" + strconv.FormatInt(int64(ttl/time.Second), 10)}
+	delete(h, "Expires")
+	delete(h, "Pragma")
+	delete(h, "Cdn-Cache-Control")
+	if c.opts.TargetedField != "" {
+		delete(h, http.CanonicalHeaderKey(c.opts.TargetedField))
+	}
+}

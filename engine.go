@@ -1,0 +1,331 @@
+package cellar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/cellar-http/cellar/spec"
+	"github.com/cellar-http/cellar/store"
+)
+
+// exchange is one request going through the engine.
+type exchange struct {
+	c     *Cache
+	req   *http.Request // the client's request
+	ctx   context.Context
+	ov    overrides
+	trace *Trace
+	flush *flushSignal // the Middleware's, when serving a handler
+
+	sreq    spec.Request
+	key     string
+	entries []store.Entry
+	pairs   []spec.Pair
+	gen     uint64 // the key's flight generation before the lookup
+
+	force    bool
+	forceTTL time.Duration
+
+	// follow allows joining or leading a registered flight; it is cleared
+	// once the request has followed one, so that it never waits twice.
+	follow   bool
+	relooked bool
+	decides  int // guards against deciding again forever
+
+	// collapsed is the leader's Cache-Status, for a follower.
+	collapsed *spec.CacheStatus
+
+	bodyForwarded bool
+}
+
+// maxDecides bounds how many times one request asks the core again after a
+// stored body vanished or a flight ended without a usable response.
+const maxDecides = 8
+
+// RoundTrip answers req from the cache, going upstream when the core says
+// so. It implements http.RoundTripper: it does not modify req, and returns
+// an error only when no response can be given (the upstream failed and
+// nothing stored may be served).
+func (c *Cache) RoundTrip(req *http.Request) (*http.Response, error) {
+	ex := &exchange{c: c, req: req, ctx: req.Context(), trace: &Trace{}, follow: true}
+	ex.ov = overridesFrom(ex.ctx)
+	ex.flush = flushFrom(ex.ctx)
+	resp, err := ex.start()
+	if !ex.bodyForwarded && req.Body != nil && req.Body != http.NoBody {
+		req.Body.Close()
+	}
+	if err != nil {
+		c.metrics.Served(OutcomeError)
+		ex.trace.event("error: " + err.Error())
+		c.finishTrace(ex, "")
+	}
+	return resp, err
+}
+
+func (ex *exchange) start() (*http.Response, error) {
+	c, req := ex.c, ex.req
+	if req.URL == nil {
+		return nil, errors.New("cellar: nil Request.URL")
+	}
+	if isBypass(req, &ex.ov) {
+		return ex.passThrough(spec.CacheStatus{Fwd: spec.FwdBypass})
+	}
+	ex.sreq = spec.Request{Method: req.Method, URL: keyURL(req), Header: req.Header}
+	ex.key = spec.Key(ex.sreq)
+	if c.bodyKeyFor(req, &ex.ov) {
+		r := *req // hashBody replaces the body: do not touch the caller's request
+		ex.req = &r
+		sum, err := hashBody(&r, c.bodyKeyLimit)
+		if errors.Is(err, errBodyTooLong) {
+			return ex.passThrough(spec.CacheStatus{Fwd: spec.FwdBypass, Detail: "body-too-long"})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cellar: reading the request body for its key: %w", err)
+		}
+		ex.key += " body-sha256=" + sum
+	}
+	ex.trace.Key = ex.key
+	ex.forceTTL, ex.force = c.forceTTLFor(req, &ex.ov)
+	if err := ex.lookup(); err != nil {
+		return ex.storeFailed("lookup", err)
+	}
+	return ex.decide()
+}
+
+// lookup reads the stored variants of the key.
+func (ex *exchange) lookup() error {
+	ex.gen = ex.c.flights.gen(ex.key)
+	entries, err := ex.c.store.Lookup(ex.ctx, ex.key)
+	if err != nil {
+		return err
+	}
+	ex.entries = entries
+	ex.pairs = pairsOf(entries)
+	return nil
+}
+
+func pairsOf(entries []store.Entry) []spec.Pair {
+	pairs := make([]spec.Pair, len(entries))
+	for i := range entries {
+		pairs[i] = entries[i].Pair
+		pairs[i].ID = entries[i].ID
+	}
+	return pairs
+}
+
+// decide asks the core what to do with the request given the stored pairs.
+func (ex *exchange) decide() (*http.Response, error) {
+	ex.decides++
+	if ex.decides > maxDecides {
+		return ex.passThrough(spec.CacheStatus{Fwd: spec.FwdBypass, Detail: "retries"})
+	}
+	next := ex.c.idle.Next(ex.sreq, ex.pairs)
+	ex.trace.add(next)
+	return ex.dispatch(next)
+}
+
+// dispatch does what an IdleClient's next state asks.
+func (ex *exchange) dispatch(next spec.IdleNext) (*http.Response, error) {
+	switch s := next.(type) {
+	case spec.FromCache:
+		return ex.fromCache(s)
+	case spec.CacheMiss:
+		return ex.forward(pending{miss: &s})
+	case spec.NeedRevalidation:
+		return ex.forward(pending{reval: &s})
+	case spec.PartialUpdate:
+		return ex.partial(s)
+	case spec.InvalidateEntries:
+		return ex.invalidate(s)
+	}
+	return nil, fmt.Errorf("cellar: unexpected state %T", next)
+}
+
+// fromCache serves a stored response and, for stale-while-revalidate,
+// starts the background refresh.
+func (ex *exchange) fromCache(s spec.FromCache) (*http.Response, error) {
+	if s.Pair == nil {
+		// A generated response (only-if-cached's 504).
+		return ex.respond(&s.Serve, s.Serve.CacheStatus, bodySource{}, OutcomeError)
+	}
+	if s.Refresh != nil {
+		ex.c.refresh(ex, *s.Refresh)
+	}
+	o := OutcomeHit
+	if s.Serve.CacheStatus.Detail != "" {
+		o = OutcomeStale
+	}
+	return ex.serveStored(&s.Serve, s.Pair, s.Serve.CacheStatus, o)
+}
+
+// serveStored serves pair (stored, or being filled by a flight) as sv says.
+// A stored body that vanished or failed its checksum since the lookup makes
+// the core decide again without it.
+func (ex *exchange) serveStored(sv *spec.Serve, pair *spec.Pair, cs spec.CacheStatus, o Outcome) (*http.Response, error) {
+	if sv.Body == spec.BodyNone {
+		return ex.respond(sv, cs, bodySource{}, o)
+	}
+	src, err := ex.openBody(pair)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrCorrupt) {
+			ex.trace.event("stored body gone (" + err.Error() + "): deciding again without it")
+			ex.dropPair(pair.ID)
+			return ex.decide()
+		}
+		return ex.storeFailed("open", err)
+	}
+	return ex.respond(sv, cs, src, o)
+}
+
+// openBody opens pair's stored body.
+func (ex *exchange) openBody(pair *spec.Pair) (bodySource, error) {
+	b, err := ex.c.store.Open(ex.ctx, ex.key, pair.ID)
+	if err != nil {
+		return bodySource{}, err
+	}
+	return bodySource{r: b, ra: b, size: b.Size(), close: func() { b.Close() }, from: SourceCache}, nil
+}
+
+// dropPair removes the pair with id from the candidates.
+func (ex *exchange) dropPair(id string) {
+	pairs := ex.pairs[:0:0]
+	for _, p := range ex.pairs {
+		if p.ID != id {
+			pairs = append(pairs, p)
+		}
+	}
+	ex.pairs = pairs
+}
+
+// storeFailed degrades to pass-through after a store error: the request is
+// forwarded and the response served without the cache.
+func (ex *exchange) storeFailed(op string, err error) (*http.Response, error) {
+	ex.c.log.WarnContext(ex.ctx, "cellar: store failed, passing through", "op", op, "key", ex.key, "err", err)
+	ex.trace.event("store " + op + " failed: " + err.Error())
+	return ex.passThrough(spec.CacheStatus{Fwd: spec.FwdBypass, Detail: "store-" + op})
+}
+
+// passThrough forwards the client's request as it is and returns the
+// upstream response untouched but for Cache-Status (so protocol switches
+// work through it).
+func (ex *exchange) passThrough(cs spec.CacheStatus) (*http.Response, error) {
+	c := ex.c
+	ex.bodyForwarded = true
+	resp, err := c.send(ex.req)
+	if err != nil {
+		return nil, err
+	}
+	cs.FwdStatus = resp.StatusCode
+	v := cs.Value(c.name)
+	if resp.Header == nil {
+		resp.Header = http.Header{}
+	}
+	resp.Header["Cache-Status"] = append(resp.Header["Cache-Status"], v)
+	c.metrics.Served(OutcomeBypass)
+	c.finishTrace(ex, v)
+	if resp.StatusCode == http.StatusSwitchingProtocols || ex.req.Method == http.MethodConnect || resp.Body == nil {
+		return resp, nil
+	}
+	ub := resp.Body
+	resp.Body = newBody(ex, bodySource{r: ub, close: func() { ub.Close() }, from: SourceUpstream})
+	return resp, nil
+}
+
+// invalidate forwards a request with an unsafe method and, after a
+// non-error response, removes the stored responses the core names
+// (RFC 9111 §4.4).
+func (ex *exchange) invalidate(s spec.InvalidateEntries) (*http.Response, error) {
+	c := ex.c
+	hreq, err := ex.upstreamRequest(ex.ctx, s.Forward)
+	if err != nil {
+		return nil, err
+	}
+	t0 := c.now()
+	resp, err := c.send(hreq)
+	if err != nil {
+		return nil, err
+	}
+	sresp := spec.Response{Status: resp.StatusCode, Header: resp.Header, RequestTime: t0, ResponseTime: c.now()}
+	keys := s.Keys(sresp)
+	dctx := context.WithoutCancel(ex.ctx)
+	for _, k := range keys {
+		c.flights.invalidate(k)
+		if err := c.store.Delete(dctx, k); err != nil {
+			c.log.WarnContext(ex.ctx, "cellar: invalidation failed", "key", k, "err", err)
+			ex.trace.event("delete " + k + " failed: " + err.Error())
+		} else {
+			ex.trace.event("invalidated " + k)
+		}
+	}
+	sv := s.Serve(sresp)
+	return ex.respond(&sv, sv.CacheStatus, directSource(resp), OutcomePass)
+}
+
+// upstreamRequest builds the request to send for fwd on ctx.
+func (ex *exchange) upstreamRequest(ctx context.Context, fwd spec.Request) (*http.Request, error) {
+	if ex.req.GetBody == nil && ex.req.Body != nil && ex.req.Body != http.NoBody {
+		ex.bodyForwarded = true
+	}
+	return upstreamRequest(ctx, ex.req, fwd)
+}
+
+// specResponse is the core's view of an upstream response, with the forced
+// TTL applied when the request asks for one.
+func (ex *exchange) specResponse(resp *http.Response, t0, t1 time.Time) spec.Response {
+	if resp.Header == nil {
+		resp.Header = http.Header{}
+	}
+	if ex.force && resp.StatusCode < 500 {
+		ex.c.forceHeader(resp.Header, ex.forceTTL)
+	}
+	return spec.Response{Status: resp.StatusCode, Header: resp.Header, RequestTime: t0, ResponseTime: t1}
+}
+
+// send sends req upstream: to the handler in its context (Middleware), or
+// to the configured upstream.
+func (c *Cache) send(req *http.Request) (*http.Response, error) {
+	if h := handlerFrom(req.Context()); h != nil {
+		return serveInProcess(h, req)
+	}
+	return c.upstream.RoundTrip(req)
+}
+
+// update writes the metadata of pairs updated after a validation
+// (RFC 9111 §4.3.4). spec gives no new stale horizon for them, so each
+// entry's horizon moves by as much as its response time did: the windows
+// past freshness stay as long as they were (see the report on spec).
+func (c *Cache) update(ctx context.Context, key string, entries []store.Entry, ups []spec.Pair, served *spec.Pair, ttl int64) error {
+	byID := make(map[string]*store.Entry, len(entries))
+	for i := range entries {
+		byID[entries[i].ID] = &entries[i]
+	}
+	out := make([]store.Entry, 0, len(ups))
+	now := c.now()
+	for i := range ups {
+		p := ups[i]
+		old, ok := byID[p.ID]
+		if !ok {
+			continue // not (yet) stored: an in-flight pair
+		}
+		e := *old
+		e.Pair = p
+		if !e.Expires.IsZero() {
+			if shift := p.Response.ResponseTime.Sub(old.Pair.Response.ResponseTime); shift > 0 {
+				e.Expires = e.Expires.Add(shift)
+			}
+			if served != nil && p.ID == served.ID {
+				if fresh := now.Add(time.Duration(ttl) * time.Second); fresh.After(e.Expires) {
+					e.Expires = fresh
+				}
+			}
+		}
+		out = append(out, e)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return c.store.Update(ctx, key, out)
+}

@@ -1,0 +1,408 @@
+package cellar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cellar-http/cellar/spec"
+)
+
+// Middleware returns a shared cache (cfg.Spec.Shared is set) in front of a
+// handler: the wrapped handler is the origin, run in-process through a
+// round tripper that streams its output (its Flush calls pass through, so
+// server-sent events are not buffered). cfg.Upstream is not used.
+//
+// Background work of the returned middleware runs until the process ends;
+// to stop it, build the Cache with New and use its Handler method, then
+// Close it.
+func Middleware(cfg Config) (func(http.Handler) http.Handler, error) {
+	cfg.Spec.Shared = true
+	c, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return c.Handler, nil
+}
+
+// Handler returns next with the cache in front of it: requests are answered
+// from the cache, and next is called (in-process) when the cache must go
+// upstream. The cache's shared or private role is its Spec.Shared option;
+// Middleware sets it.
+//
+// Requests with Upgrade or CONNECT go straight to next with the real
+// ResponseWriter (so it may hijack the connection). When next fails after
+// its response has started, or the body cannot be completed, the client
+// connection is aborted (http.ErrAbortHandler) rather than ended as if the
+// body were complete.
+func (c *Cache) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ov := overridesFrom(r.Context())
+		if isBypass(r, &ov) {
+			w.Header().Add("Cache-Status", spec.CacheStatus{Fwd: spec.FwdBypass}.Value(c.name))
+			c.metrics.Served(OutcomeBypass)
+			next.ServeHTTP(w, r)
+			return
+		}
+		sig := &flushSignal{}
+		ctx := context.WithValue(r.Context(), inProcessKey{}, &inProcess{h: next, flush: sig})
+		out := r.Clone(ctx)
+		u := *r.URL
+		u.Host = r.Host
+		if u.Scheme == "" {
+			u.Scheme = "http"
+			if r.TLS != nil {
+				u.Scheme = "https"
+			}
+		}
+		out.URL = &u
+		out.RequestURI = ""
+		resp, err := c.RoundTrip(out)
+		if err != nil {
+			status := http.StatusBadGateway
+			if errors.Is(err, context.DeadlineExceeded) {
+				status = http.StatusGatewayTimeout
+			}
+			if r.Context().Err() != nil {
+				return // the client is gone
+			}
+			w.Header().Set("Cache-Status", spec.CacheStatus{Fwd: spec.FwdMiss, Detail: "upstream-error"}.Value(c.name))
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		defer resp.Body.Close()
+		h := w.Header()
+		for k, vv := range resp.Header {
+			h[k] = vv
+		}
+		w.WriteHeader(resp.StatusCode)
+		if r.Method == http.MethodHead {
+			return
+		}
+		copyFlushing(w, resp.Body, sig)
+	})
+}
+
+// copyFlushing copies body to w, flushing when the origin flushed or a
+// follower caught up with the body being filled; it aborts the connection
+// when the body ends in an error.
+func copyFlushing(w http.ResponseWriter, body io.Reader, sig *flushSignal) {
+	rc := http.NewResponseController(w)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return // the client is gone
+			}
+		}
+		if sig.take() {
+			rc.Flush()
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+// flushSignal carries "flush now" from an in-process handler (or a spool
+// reader that caught up) to the Middleware's copy loop.
+type flushSignal struct{ pending atomic.Bool }
+
+func (s *flushSignal) set() {
+	if s != nil {
+		s.pending.Store(true)
+	}
+}
+
+func (s *flushSignal) take() bool {
+	return s != nil && s.pending.Swap(false)
+}
+
+type inProcessKey struct{}
+
+// inProcess is the handler a Middleware request goes upstream to.
+type inProcess struct {
+	h     http.Handler
+	flush *flushSignal
+}
+
+func handlerFrom(ctx context.Context) *inProcess {
+	p, _ := ctx.Value(inProcessKey{}).(*inProcess)
+	return p
+}
+
+func flushFrom(ctx context.Context) *flushSignal {
+	if p := handlerFrom(ctx); p != nil {
+		return p.flush
+	}
+	return nil
+}
+
+// serveInProcess runs the handler for req and returns its response as soon
+// as the header is written; the body streams through a pipe as the handler
+// writes it. The handler sees a server request: path-only URL, RequestURI.
+func serveInProcess(p *inProcess, req *http.Request) (*http.Response, error) {
+	sreq := req.Clone(req.Context())
+	u := *req.URL
+	sreq.RequestURI = u.RequestURI()
+	u.Scheme, u.Host = "", ""
+	sreq.URL = &u
+	if sreq.Body == nil {
+		sreq.Body = http.NoBody
+	}
+	pw := newPipeWriter(req.Method == http.MethodHead, p.flush)
+	go pw.serve(p.h, sreq)
+	select {
+	case <-pw.started:
+	case <-req.Context().Done():
+		pw.pipe.closeRead(req.Context().Err())
+		return nil, req.Context().Err()
+	}
+	if pw.startErr != nil {
+		return nil, pw.startErr
+	}
+	resp := &http.Response{
+		Status:        strconv.Itoa(pw.status) + " " + http.StatusText(pw.status),
+		StatusCode:    pw.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        pw.sent,
+		Body:          &pipeReader{p: pw.pipe},
+		ContentLength: headerLength(pw.sent),
+		Request:       req,
+	}
+	if req.Method == http.MethodHead || !bodyAllowed(pw.status) {
+		resp.Body.Close()
+		resp.Body = http.NoBody
+	}
+	return resp, nil
+}
+
+// bodyAllowed reports whether a response with status may have content
+// (RFC 9110 §6.4.1).
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// pipeWriter is the http.ResponseWriter of an in-process handler.
+type pipeWriter struct {
+	header   http.Header
+	sent     http.Header // the header as of WriteHeader
+	status   int
+	head     bool
+	wrote    bool
+	started  chan struct{}
+	startErr error
+	pipe     *pipe
+	flush    *flushSignal
+}
+
+func newPipeWriter(head bool, flush *flushSignal) *pipeWriter {
+	return &pipeWriter{header: http.Header{}, head: head, started: make(chan struct{}), pipe: newPipe(flush), flush: flush}
+}
+
+func (w *pipeWriter) serve(h http.Handler, req *http.Request) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("cellar: handler panicked: %v", r)
+			if r == http.ErrAbortHandler {
+				err = errors.New("cellar: handler aborted the response")
+			}
+			if !w.wrote {
+				w.startErr = err
+				w.wrote = true
+				close(w.started)
+			}
+			w.pipe.closeWrite(err)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		w.pipe.closeWrite(nil)
+	}()
+	h.ServeHTTP(w, req)
+}
+
+func (w *pipeWriter) Header() http.Header { return w.header }
+
+func (w *pipeWriter) WriteHeader(status int) {
+	if w.wrote {
+		return
+	}
+	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
+		return // informational responses are not passed on
+	}
+	w.wrote = true
+	w.status = status
+	w.sent = w.header.Clone()
+	close(w.started)
+}
+
+func (w *pipeWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		if len(w.header["Content-Type"]) == 0 && len(b) > 0 {
+			w.header.Set("Content-Type", http.DetectContentType(b))
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.head || !bodyAllowed(w.status) {
+		return len(b), nil
+	}
+	return w.pipe.write(b)
+}
+
+// Flush implements http.Flusher.
+func (w *pipeWriter) Flush() { w.FlushError() }
+
+// FlushError is what http.ResponseController calls.
+func (w *pipeWriter) FlushError() error {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.pipe.flush()
+}
+
+// pipe is a synchronous in-memory pipe like io.Pipe that also carries the
+// writer's flushes.
+type pipe struct {
+	mu      sync.Mutex
+	data    []byte // the write being read
+	flushes bool
+	wdone   chan struct{} // signalled when a write was consumed
+	rready  chan struct{} // signalled when data or an end is available
+	werr    error         // the writer closed (io.EOF or its error)
+	rerr    error         // the reader closed
+	signal  *flushSignal
+}
+
+func newPipe(sig *flushSignal) *pipe {
+	return &pipe{wdone: make(chan struct{}, 1), rready: make(chan struct{}, 1), signal: sig}
+}
+
+var errPipeClosed = errors.New("cellar: response body closed")
+
+func (p *pipe) write(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	p.mu.Lock()
+	if p.rerr != nil {
+		p.mu.Unlock()
+		return 0, p.rerr
+	}
+	p.data = b
+	p.mu.Unlock()
+	p.notify(p.rready)
+	for {
+		<-p.wdone
+		p.mu.Lock()
+		if p.rerr != nil {
+			n := len(b) - len(p.data)
+			p.data = nil
+			p.mu.Unlock()
+			return n, p.rerr
+		}
+		if len(p.data) == 0 {
+			p.data = nil
+			p.mu.Unlock()
+			return len(b), nil
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (p *pipe) flush() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rerr != nil {
+		return p.rerr
+	}
+	p.flushes = true
+	p.notify(p.rready)
+	return nil
+}
+
+func (p *pipe) notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (p *pipe) read(b []byte) (int, error) {
+	for {
+		p.mu.Lock()
+		if p.rerr != nil {
+			p.mu.Unlock()
+			return 0, p.rerr
+		}
+		if len(p.data) > 0 {
+			n := copy(b, p.data)
+			p.data = p.data[n:]
+			if p.flushes && len(p.data) == 0 {
+				p.flushes = false
+				p.signal.set()
+			}
+			p.mu.Unlock()
+			p.notify(p.wdone)
+			return n, nil
+		}
+		if p.flushes {
+			p.flushes = false
+			p.signal.set()
+		}
+		if p.werr != nil {
+			err := p.werr
+			p.mu.Unlock()
+			return 0, err
+		}
+		p.mu.Unlock()
+		<-p.rready
+	}
+}
+
+func (p *pipe) closeWrite(err error) {
+	if err == nil {
+		err = io.EOF
+	}
+	p.mu.Lock()
+	if p.werr == nil {
+		p.werr = err
+	}
+	p.mu.Unlock()
+	p.notify(p.rready)
+}
+
+func (p *pipe) closeRead(err error) {
+	if err == nil {
+		err = errPipeClosed
+	}
+	p.mu.Lock()
+	if p.rerr == nil {
+		p.rerr = err
+	}
+	p.mu.Unlock()
+	p.notify(p.wdone)
+	p.notify(p.rready)
+}
+
+// pipeReader is the body of an in-process response.
+type pipeReader struct{ p *pipe }
+
+func (r *pipeReader) Read(b []byte) (int, error) { return r.p.read(b) }
+
+func (r *pipeReader) Close() error {
+	r.p.closeRead(nil)
+	return nil
+}

@@ -95,10 +95,10 @@ type outcome struct {
 type outcomeKind int
 
 const (
-	outNone     outcomeKind = iota // nothing to share: followers go on their own
-	outStoring                     // a response is being stored
-	outUpdated                     // stored responses were freshened
-	outFailed                      // the upstream failed
+	outNone    outcomeKind = iota // nothing to share: followers go on their own
+	outStoring                    // a response is being stored
+	outUpdated                    // stored responses were freshened
+	outFailed                     // the upstream failed
 )
 
 // leaderResult is what the leader serves.

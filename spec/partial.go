@@ -22,17 +22,21 @@ type PartialUpdate struct {
 	Ranges []ByteRange
 	// Combined is the response to store: a 200 when the parts cover the
 	// whole representation, else a 206 with the union's Content-Range. Its
-	// header is the newest part's (§3.4 updates stored fields as §3.2).
+	// header is the parts' merged from the oldest to the newest, as §3.4
+	// and §3.2 update stored fields; its times are the newest part's.
 	Combined Response
 	// Key and Variant are where to store the combined response.
 	Key, Variant string
 	Reason       Reason
 }
 
-// partRange reads the range a stored 206 holds.
+// partRange reads the range a stored 206 holds: a range-resp with a
+// complete length (RFC 9110 §14.4). The unsatisfied-range form
+// "bytes */complete", which parseContentRange reports as first = last = -1,
+// belongs to a 416 and holds no byte: a 206 carrying it is unusable (§3.3).
 func partRange(h http.Header) (ByteRange, int64, bool) {
 	a, b, complete, ok := parseContentRange(first(h["Content-Range"]))
-	if !ok || complete < 0 || b < a {
+	if !ok || complete < 0 || a < 0 || b < a {
 		return ByteRange{}, 0, false
 	}
 	return ByteRange{Start: a, Length: b - a + 1}, complete, true
@@ -123,14 +127,10 @@ func combinable(o *Options, req Request, rq directives, stored []Pair, partial [
 		pu := PartialUpdate{o: o, req: req, rq: rq, Key: Key(req), Reason: reason("combine-partial", "RFC 9111 §3.4",
 			"stored partial responses share a strong validator and adjacent ranges, so they combine into one")}
 		in := map[int]bool{}
-		newest := group[0].i
 		for _, g := range group {
 			in[g.i] = true
 			pu.Parts = append(pu.Parts, stored[g.i])
 			pu.Ranges = append(pu.Ranges, g.r)
-			if dateOf(&stored[g.i].Response).After(dateOf(&stored[newest].Response)) {
-				newest = g.i
-			}
 		}
 		for i := range stored {
 			if !in[i] {
@@ -138,17 +138,30 @@ func combinable(o *Options, req Request, rq directives, stored []Pair, partial [
 			}
 		}
 		union := ByteRange{Start: group[0].r.Start, Length: end - group[0].r.Start}
-		pu.Combined, pu.Variant = combinedResponse(stored[newest], union, ps[a].size)
+		pu.Combined, pu.Variant = combinedResponse(o, pu.Parts, union, ps[a].size)
 		return pu, true
 	}
 	return PartialUpdate{}, false
 }
 
-// combinedResponse is the response to store for the union of parts: the
-// newest part's header, as a 200 when the union is the whole representation.
-func combinedResponse(newest Pair, union ByteRange, size int64) (Response, string) {
-	r := newest.Response.clone()
-	variant := variantKey(&newest.Request, r.Header)
+// combinedResponse is the response to store for the union of parts, as a
+// 200 when the union is the whole representation. §3.4 requires updating
+// the stored header with the newer response's fields as §3.2 says, so the
+// parts' headers are merged from the oldest to the newest (by Date): a
+// field only an older part has is kept, one the newer part has replaces it.
+func combinedResponse(o *Options, parts []Pair, union ByteRange, size int64) (Response, string) {
+	byDate := slices.Clone(parts)
+	slices.SortStableFunc(byDate, func(a, b Pair) int {
+		return dateOf(&a.Response).Compare(dateOf(&b.Response))
+	})
+	merged := byDate[0]
+	merged.Response = merged.Response.clone()
+	for _, p := range byDate[1:] {
+		merged, _ = mergeHeader(o, merged, p.Response)
+		merged.Request = p.Request
+	}
+	r := merged.Response
+	variant := variantKey(&merged.Request, r.Header)
 	if union.Start == 0 && union.Length == size {
 		r.Status = http.StatusOK
 		delete(r.Header, "Content-Range")

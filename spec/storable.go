@@ -75,8 +75,8 @@ func understoodStatus(status int) bool {
 // storablePartial reports whether a 206 can be stored and combined later
 // (§3.3): a single byte range with a known complete length.
 func storablePartial(h http.Header) bool {
-	_, _, complete, ok := parseContentRange(first(h["Content-Range"]))
-	return ok && complete >= 0
+	_, _, ok := partRange(h)
+	return ok
 }
 
 // cleanForStorage returns the pair to store for resp (§3.1): hop-by-hop

@@ -22,7 +22,7 @@ func (s *Store) Lookup(ctx context.Context, key string) ([]store.Entry, error) {
 	defer s.release()
 	now := s.now().UnixNano()
 	prefix := keyPrefix(key)
-	var out []store.Entry
+	out := make([]store.Entry, 0, 4) // most keys have few variants
 	var drops []drop
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketEntries).Cursor()

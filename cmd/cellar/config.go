@@ -22,6 +22,9 @@ import (
 type serveConfig struct {
 	Upstream   *url.URL
 	DemoOrigin string // address of the in-process demo origin, or ""
+	// DemoUpstream is set when Upstream defaulted to the demo origin, whose
+	// port is only known once it listens (--demo-origin 127.0.0.1:0).
+	DemoUpstream bool
 
 	Listen      string
 	Admin       string // "" or "off": no admin listener
@@ -231,6 +234,7 @@ func (c *serveConfig) setUpstream(raw string) error {
 		}
 		if raw == "" {
 			raw = "http://" + c.DemoOrigin
+			c.DemoUpstream = true
 		}
 	}
 	if raw == "" {
@@ -265,7 +269,7 @@ func (c *serveConfig) checkAdmin() error {
 	if err := checkAddr("admin", c.Admin); err != nil {
 		return err
 	}
-	if c.Admin == c.Listen {
+	if _, port, _ := net.SplitHostPort(c.Admin); c.Admin == c.Listen && port != "0" {
 		return usagef("--admin %q must differ from --listen", c.Admin)
 	}
 	if !proxy.IsLoopback(c.Admin) && c.AdminToken == "" {

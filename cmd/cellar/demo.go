@@ -149,7 +149,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 func startDemoOrigin(ctx context.Context, addr string, log *slog.Logger) (string, func() error, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", nil, fmt.Errorf("demo origin: %w", err)
+		return "", nil, err
 	}
 	srv := &http.Server{Handler: demoOrigin(), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cellar-http/cellar"
+	"github.com/cellar-http/cellar/proxy"
 	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store"
 )
@@ -31,6 +32,14 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 		// not ask for gzip behind the client's back.
 		DisableCompression: true,
 	}
+	instrumented, err := proxy.InstrumentUpstream(upstream, reg)
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := proxy.NewEngineMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
 	return cellar.New(cellar.Config{
 		Spec: spec.Options{
 			Shared:        true,
@@ -38,7 +47,8 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 			StaleBudget:   cfg.StaleBudget,
 		},
 		Store:             st,
-		Upstream:          upstream,
+		Upstream:          instrumented,
+		Metrics:           metrics,
 		Logger:            log.With("component", "cache"),
 		Name:              cfg.Name,
 		DetachedFillLimit: cfg.FillLimit,

@@ -42,9 +42,14 @@ func newLogger(cfg *serveConfig, w io.Writer) *slog.Logger {
 // stop the cache's background work, close the store.
 func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) {
 	if cfg.DemoOrigin != "" {
-		_, stopDemo, err := startDemoOrigin(ctx, cfg.DemoOrigin, log.With("component", "demo-origin"))
+		addr, stopDemo, err := startDemoOrigin(ctx, cfg.DemoOrigin, log.With("component", "demo-origin"))
 		if err != nil {
-			return err
+			return fmt.Errorf("--demo-origin %s: %w", cfg.DemoOrigin, err)
+		}
+		if cfg.DemoUpstream {
+			u := *cfg.Upstream
+			u.Host = addr
+			cfg.Upstream = &u
 		}
 		defer func() { _ = stopDemo() }()
 	}

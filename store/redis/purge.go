@@ -92,13 +92,21 @@ func (s *Store) PurgePrefix(ctx context.Context, prefix string) (int, error) {
 	seen := map[string]bool{}
 	var removed atomic.Int64
 	for len(pending) > 0 {
-		cmds := make(valkey.Commands, len(pending))
-		for k, i := range pending {
-			cmds[k] = s.client.B().Zrange().Key(bases[i]+"idx").Min(lo).Max(hi).Bylex().Limit(0, batch).Build()
+		res := make([]valkey.ValkeyResult, 0, len(pending))
+		for from := 0; from < len(pending); from += censusBatch {
+			part := pending[from:min(from+censusBatch, len(pending))]
+			cmds := make(valkey.Commands, len(part))
+			for k, i := range part {
+				cmds[k] = s.client.B().Zrange().Key(bases[i]+"idx").Min(lo).Max(hi).Bylex().Limit(0, batch).Build()
+			}
+			cctx, cancel := s.cmdContext(ctx)
+			res = append(res, s.client.DoMulti(cctx, cmds...)...)
+			cancel()
+			if err := res[len(res)-1].Error(); err != nil {
+				s.seen(err)
+				return int(removed.Load()), s.wrap("purge prefix", err)
+			}
 		}
-		cctx, cancel := context.WithTimeout(ctx, 4*s.opts.CommandTimeout)
-		res := s.client.DoMulti(cctx, cmds...)
-		cancel()
 		var keys []string
 		var next []int
 		for k, r := range res {

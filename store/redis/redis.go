@@ -36,6 +36,8 @@ type Store struct {
 	baseBytes, baseEntries   int64
 	localBytes, localEntries int64
 
+	chunks sync.Pool // *[]byte of cap ChunkSize, for writers
+
 	// The cluster evictor (see evict.go).
 	kick        chan struct{}
 	stopEvictor chan struct{}
@@ -269,6 +271,18 @@ func (s *Store) wrap(op string, err error) error {
 	// Everything else is the connection: refused, reset, timed out, closing.
 	s.lastFail.Store(time.Now().UnixNano())
 	return fmt.Errorf("redis: %s: %w: %w", op, store.ErrUnavailable, err)
+}
+
+func (s *Store) getChunk() []byte {
+	if p, ok := s.chunks.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, s.opts.ChunkSize)
+}
+
+func (s *Store) putChunk(b []byte) {
+	b = b[:0]
+	s.chunks.Put(&b)
 }
 
 // inScriptBudget is the budget the commit script enforces itself: all of it

@@ -3,10 +3,11 @@ package redis
 import "github.com/valkey-io/valkey-go"
 
 // Every script works on the keys of one primary key (one hash tag, so one
-// cluster slot) and, in standalone mode only, on the four budget keys.
+// cluster slot) and on the four budget keys of its base (global in
+// standalone mode, its slot's in cluster mode; see budgetKeys).
 //
 //	KEYS[1]     the meta hash  <prefix>{h}:m
-//	KEYS[2..5]  standalone only: lru, sz, idx, stat (see keys.go)
+//	KEYS[2..5]  lru, sz, idx, stat
 //	ARGV[1..5]  prefix, h, primary key, now (unix ms), grace (ms)
 //	ARGV[6..]   the script's own arguments
 //
@@ -14,16 +15,15 @@ import "github.com/valkey-io/valkey-go"
 //
 //	"C1 <id> <chunkSize> <chunks> <size> <deadline ms> <ntags> " {<len>:<tag>} "\n"
 //
-// Scripts that change what is stored end with settle(), which returns the
-// change in bytes and entries; in standalone mode it also moves the global
-// counters and the LRU/prefix indexes. Their reply starts with
-// {<result>, <delta bytes>, <delta entries>, <evicted>, <total bytes>,
-// <total entries>, <sequence>}, totals being -1 when unknown (cluster mode).
+// Scripts that change what is stored end with settle(), which moves the
+// budget counters and the LRU/prefix indexes and returns the change in bytes
+// and entries. Their reply starts with {<result>, <delta bytes>, <delta
+// entries>, <evicted>, <total bytes>, <total entries>, <sequence>}, the
+// totals being the base's (in cluster mode, one slot's).
 const prelude = `
 local P, H, PK = ARGV[1], ARGV[2], ARGV[3]
 local NOW, GRACE = tonumber(ARGV[4]), tonumber(ARGV[5])
 local META = KEYS[1]
-local G = #KEYS > 1
 local LRU, SZ, IDX, STAT = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
 local function parse(v)
@@ -66,7 +66,7 @@ local function tally(meta)
   return b, n
 end
 
--- recorded is what the budget counts for hash tag h (standalone).
+-- recorded is what the budget counts for hash tag h.
 local function recorded(h)
   local r = redis.call('HGET', SZ, h)
   if not r then return 0, 0, nil end
@@ -76,27 +76,25 @@ end
 
 local function num(x) return string.format('%d', x) end
 
--- settle brings the budget in line with META after a change. b0, n0 are
--- META's totals before it (cluster mode); standalone reads the record.
-local function settle(b0, n0)
-  if G then b0, n0 = recorded(H) end
+-- settle brings the budget in line with META after a change and returns
+-- the change in bytes and entries.
+local function settle()
+  local b0, n0 = recorded(H)
   local b1, n1 = tally(META)
-  if G then
-    if b1 ~= b0 then redis.call('HINCRBY', STAT, 'bytes', num(b1 - b0)) end
-    if n1 ~= n0 then redis.call('HINCRBY', STAT, 'entries', num(n1 - n0)) end
-    if n1 == 0 then
-      redis.call('HDEL', SZ, H)
-      redis.call('ZREM', LRU, H)
-      redis.call('ZREM', IDX, PK)
-    elseif b1 ~= b0 or n1 ~= n0 then
-      redis.call('HSET', SZ, H, num(b1) .. ' ' .. num(n1) .. ' ' .. PK)
-    end
+  if b1 ~= b0 then redis.call('HINCRBY', STAT, 'bytes', num(b1 - b0)) end
+  if n1 ~= n0 then redis.call('HINCRBY', STAT, 'entries', num(n1 - n0)) end
+  if n1 == 0 then
+    redis.call('HDEL', SZ, H)
+    redis.call('ZREM', LRU, H)
+    redis.call('ZREM', IDX, PK)
+  elseif b1 ~= b0 or n1 ~= n0 then
+    redis.call('HSET', SZ, H, num(b1) .. ' ' .. num(n1) .. ' ' .. PK)
   end
   return b1 - b0, n1 - n0
 end
 
--- drop removes every version stored under hash tag h and its budget record
--- (standalone), returning how many entries that was.
+-- drop removes every version stored under hash tag h and its budget record,
+-- returning how many entries that was.
 local function drop(h)
   local vb, vn, vpk = recorded(h)
   local vmeta = P .. '{' .. h .. '}:m'
@@ -116,7 +114,6 @@ end
 -- totals returns the budget's totals and a sequence number that orders
 -- them, so that a client receiving replies out of order keeps the latest.
 local function totals()
-  if not G then return -1, -1, -1 end
   local seq = redis.call('HINCRBY', STAT, 'seq', 1)
   local t = redis.call('HMGET', STAT, 'bytes', 'entries')
   return tonumber(t[1] or '0'), tonumber(t[2] or '0'), seq
@@ -124,17 +121,15 @@ end
 `
 
 // lookupScript returns the live versions of META (dropping those past their
-// deadline) and, in standalone mode, marks the key as recently used: a
-// lookup is one command.
+// deadline) and marks the key as recently used: a lookup is one command.
 //
 // Reply: {0, db, dn, pruned, totB, totN, seq, value...}.
 var lookupScript = valkey.NewLuaScript(prelude + `
 local fv = redis.call('HGETALL', META)
 local out = {0, 0, 0, 0, -1, -1, -1}
-local b0, n0, pruned = 0, 0, 0
+local pruned = 0
 for i = 1, #fv, 2 do
   local x = parse(fv[i + 1])
-  if x then b0 = b0 + x.size; n0 = n0 + 1 end
   if x and x.dl > NOW then
     out[#out + 1] = fv[i + 1]
   else
@@ -142,19 +137,20 @@ for i = 1, #fv, 2 do
     redis.call('HDEL', META, fv[i])
   end
 end
-if pruned > 0 or (G and #fv == 0 and redis.call('HEXISTS', SZ, H) == 1) then
-  local db, dn = settle(b0, n0)
+-- A miss on a key the budget still counts: Redis expired its meta hash.
+if pruned > 0 or (#fv == 0 and redis.call('HEXISTS', SZ, H) == 1) then
+  local db, dn = settle()
   out[2], out[3], out[4] = db, dn, -dn
   out[5], out[6], out[7] = totals()
 end
-if G and #out > 7 then redis.call('ZADD', LRU, NOW, H) end
+if #out > 7 then redis.call('ZADD', LRU, NOW, H) end
 return out
 `)
 
 // commitScript makes a written body visible: it checks that every chunk is
 // still there and gives it the entry's TTL, swaps the variant's metadata in,
-// lets the replaced version's chunks expire, and in standalone mode evicts
-// least recently used keys until the budget holds.
+// lets the replaced version's chunks expire, and evicts least recently used
+// keys of its base until the budget (0 for none) holds.
 //
 // ARGV[6..11]: variant, value, id, chunks, ttl deadline (unix ms), max bytes.
 // Reply: {1, db, dn, evicted, totB, totN, seq}, or {-1} when a chunk is missing.
@@ -168,7 +164,6 @@ for i = 0, n - 1 do
     return {-1}
   end
 end
-local b0, n0 = tally(META)
 local old = redis.call('HGET', META, variant)
 if old then
   local x = parse(old)
@@ -177,27 +172,25 @@ end
 redis.call('HSET', META, variant, value)
 local ttl = redis.call('PTTL', META)
 if ttl < 0 or NOW + ttl < at then redis.call('PEXPIREAT', META, num(at)) end
-local db, dn = settle(b0, n0)
+local db, dn = settle()
 local evicted = 0
-if G then
-  redis.call('ZADD', LRU, NOW, H)
-  redis.call('ZADD', IDX, 0, PK)
-  -- Reconcile up to two of the oldest keys whose metadata expired.
-  for _, h in ipairs(redis.call('ZRANGE', LRU, 0, 1)) do
-    if h ~= H and redis.call('EXISTS', P .. '{' .. h .. '}:m') == 0 then
-      evicted = evicted + drop(h)
-    end
+redis.call('ZADD', LRU, NOW, H)
+redis.call('ZADD', IDX, 0, PK)
+-- Reconcile up to two of the oldest keys whose metadata expired.
+for _, h in ipairs(redis.call('ZRANGE', LRU, 0, 1)) do
+  if h ~= H and redis.call('EXISTS', P .. '{' .. h .. '}:m') == 0 then
+    evicted = evicted + drop(h)
   end
-  if maxb > 0 then
-    local bytes = tonumber(redis.call('HGET', STAT, 'bytes') or '0')
-    while bytes > maxb do
-      local v = redis.call('ZRANGE', LRU, 0, 1)
-      local victim = v[1]
-      if victim == H then victim = v[2] end
-      if not victim then break end
-      evicted = evicted + drop(victim)
-      bytes = tonumber(redis.call('HGET', STAT, 'bytes') or '0')
-    end
+end
+if maxb > 0 then
+  local bytes = tonumber(redis.call('HGET', STAT, 'bytes') or '0')
+  while bytes > maxb do
+    local v = redis.call('ZRANGE', LRU, 0, 1)
+    local victim = v[1]
+    if victim == H then victim = v[2] end
+    if not victim then break end
+    evicted = evicted + drop(victim)
+    bytes = tonumber(redis.call('HGET', STAT, 'bytes') or '0')
   end
 end
 local tb, tn, seq = totals()
@@ -211,11 +204,10 @@ return {1, db, dn, evicted, tb, tn, seq}
 var removeScript = valkey.NewLuaScript(prelude + `
 local mode, op = ARGV[6], ARGV[7]
 local fv = redis.call('HGETALL', META)
-local b0, n0, removed = 0, 0, 0
+local removed = 0
 for i = 1, #fv, 2 do
   local v = fv[i + 1]
   local x = parse(v)
-  if x then b0 = b0 + x.size; n0 = n0 + 1 end
   local hit = (x == nil) or mode == 'all' or
     (mode == 'tag' and hastag(v, x, op)) or (mode == 'id' and x.id == op)
   if hit then
@@ -226,7 +218,7 @@ for i = 1, #fv, 2 do
     redis.call('HDEL', META, fv[i])
   end
 end
-local db, dn = settle(b0, n0)
+local db, dn = settle()
 local tb, tn, seq = totals()
 return {removed, db, dn, 0, tb, tn, seq}
 `)

@@ -86,10 +86,7 @@ func (w *writer) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		k := min(len(p), w.cs-len(w.buf))
 		if len(w.buf)+k > cap(w.buf) {
-			// Grow by doubling, but never past one chunk.
-			nb := make([]byte, len(w.buf), min(w.cs, max(2*cap(w.buf), len(w.buf)+k, 4<<10)))
-			copy(nb, w.buf)
-			w.buf = nb
+			w.grow(len(w.buf) + k)
 		}
 		w.buf = append(w.buf, p[:k]...)
 		w.crc = crc32.Update(w.crc, castagnoli, p[:k])
@@ -103,6 +100,32 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 	}
 	return written, nil
+}
+
+// smallBuf is the largest buffer a writer allocates for itself; past it, it
+// takes a whole chunk from the store's pool, so that small bodies cost little
+// and large ones allocate nothing per chunk.
+const smallBuf = 16 << 10
+
+// grow makes room for n bytes in buf, never more than one chunk.
+func (w *writer) grow(n int) {
+	var nb []byte
+	if n <= smallBuf {
+		nb = make([]byte, len(w.buf), min(w.cs, max(2*cap(w.buf), n, 1<<10)))
+	} else {
+		nb = w.s.getChunk()[:len(w.buf)]
+	}
+	copy(nb, w.buf)
+	w.releaseBuf()
+	w.buf = nb
+}
+
+// releaseBuf returns a pooled buffer.
+func (w *writer) releaseBuf() {
+	if cap(w.buf) == w.cs && w.cs > smallBuf {
+		w.s.putChunk(w.buf)
+	}
+	w.buf = nil
 }
 
 // flushLocked stores the buffered chunk with the pending TTL, renewing the
@@ -146,7 +169,7 @@ func (w *writer) Commit() (store.Entry, error) {
 	if err := w.flushLocked(); err != nil {
 		return store.Entry{}, w.failLocked(err)
 	}
-	w.buf = nil
+	w.releaseBuf()
 	s := w.s
 	e := w.e
 	e.Size, e.Checksum = w.size, w.crc
@@ -218,7 +241,8 @@ func (w *writer) failLocked(err error) error {
 	if errors.Is(err, store.ErrUnavailable) {
 		// The server cannot be reached to delete them: the chunks expire
 		// after PendingTTL, and failing twice as slowly helps nobody.
-		w.buf, w.chunks = nil, 0
+		w.releaseBuf()
+		w.chunks = 0
 		return err
 	}
 	w.deleteChunksLocked()
@@ -229,7 +253,7 @@ func (w *writer) failLocked(err error) error {
 // context, which may be what was cancelled; chunks it cannot delete expire
 // after PendingTTL.
 func (w *writer) deleteChunksLocked() error {
-	w.buf = nil
+	w.releaseBuf()
 	if w.chunks == 0 {
 		return nil
 	}

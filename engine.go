@@ -145,37 +145,49 @@ func (ex *exchange) dispatch(next spec.IdleNext) (*http.Response, error) {
 }
 
 // fromCache serves a stored response and, for stale-while-revalidate,
-// starts the background refresh.
+// starts the background refresh (once the stale body is open, so that the
+// refresh cannot replace it first).
 func (ex *exchange) fromCache(s spec.FromCache) (*http.Response, error) {
 	if s.Pair == nil {
 		// A generated response (only-if-cached's 504).
 		return ex.respond(&s.Serve, s.Serve.CacheStatus, bodySource{}, OutcomeError)
 	}
-	if s.Refresh != nil {
-		ex.c.refresh(ex, *s.Refresh)
-	}
 	o := OutcomeHit
 	if s.Serve.CacheStatus.Detail != "" {
 		o = OutcomeStale
 	}
-	return ex.serveStored(&s.Serve, s.Pair, s.Serve.CacheStatus, o)
+	var then func()
+	if s.Refresh != nil {
+		rv := *s.Refresh
+		then = func() { ex.c.refresh(ex, rv) }
+	}
+	return ex.serveStoredThen(&s.Serve, s.Pair, s.Serve.CacheStatus, o, then)
 }
 
-// serveStored serves pair (stored, or being filled by a flight) as sv says.
-// A stored body that vanished or failed its checksum since the lookup makes
-// the core decide again without it.
+// serveStored serves a stored pair as sv says. A stored body that vanished
+// or failed its checksum since the lookup makes the core decide again
+// without it.
 func (ex *exchange) serveStored(sv *spec.Serve, pair *spec.Pair, cs spec.CacheStatus, o Outcome) (*http.Response, error) {
-	if sv.Body == spec.BodyNone {
-		return ex.respond(sv, cs, bodySource{}, o)
-	}
-	src, err := ex.openBody(pair)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrCorrupt) {
-			ex.trace.event("stored body gone (" + err.Error() + "): deciding again without it")
-			ex.dropPair(pair.ID)
-			return ex.decide()
+	return ex.serveStoredThen(sv, pair, cs, o, nil)
+}
+
+// serveStoredThen is serveStored calling then once the body is open.
+func (ex *exchange) serveStoredThen(sv *spec.Serve, pair *spec.Pair, cs spec.CacheStatus, o Outcome, then func()) (*http.Response, error) {
+	var src bodySource
+	if sv.Body != spec.BodyNone {
+		var err error
+		src, err = ex.openBody(pair)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrCorrupt) {
+				ex.trace.event("stored body gone (" + err.Error() + "): deciding again without it")
+				ex.dropPair(pair.ID)
+				return ex.decide()
+			}
+			return ex.storeFailed("open", err)
 		}
-		return ex.storeFailed("open", err)
+	}
+	if then != nil {
+		then()
 	}
 	return ex.respond(sv, cs, src, o)
 }

@@ -604,3 +604,90 @@ func TestFsyncText(t *testing.T) {
 		t.Error("Open accepted an unknown policy")
 	}
 }
+
+// TestConcurrentChurn runs writers, readers and purgers against a small
+// budget, then checks that memory, index and files still agree.
+func TestConcurrentChurn(t *testing.T) {
+	const budget = 256 << 10
+	s := openTest(t, Options{MaxBytes: budget, Fsync: FsyncNone, SweepInterval: time.Millisecond})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 150 {
+				key := fmt.Sprint("k", (i*7+g)%40)
+				switch i % 10 {
+				case 0:
+					s.Delete(ctx, key)
+				case 1:
+					s.PurgeTag(ctx, fmt.Sprint("t", g))
+				case 2:
+					s.PurgePrefix(ctx, "k3")
+				default:
+					e := testEntry(key, fmt.Sprint(i%3), fmt.Sprint("t", g))
+					if i%4 == 0 {
+						e.Expires = time.Now().Add(time.Millisecond)
+					}
+					body := bytes.Repeat([]byte{byte(i)}, 1000*(i%20))
+					w, err := s.Create(ctx, e)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					w.Write(body)
+					if _, err := w.Commit(); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				es, err := s.Lookup(ctx, key)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, e := range es {
+					b, err := s.Open(ctx, key, e.ID)
+					if errors.Is(err, store.ErrNotFound) {
+						continue // removed since the lookup
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					data, err := io.ReadAll(b)
+					b.Close()
+					if err != nil || int64(len(data)) != e.Size || crc(data) != e.Checksum {
+						t.Errorf("%s/%s: %d bytes, %v", key, e.Variant, len(data), err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// Let the sweeper remove what has expired (everything that expires does
+	// so within a millisecond), then check at rest.
+	deadline := time.Now().Add(3 * time.Second)
+	for len(s.idx.expiredBefore(time.Now().UnixNano())) > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // for a sweep in progress and its unlinks
+	st := s.Stats()
+	var n, total int64
+	s.Iterate(ctx, func(e store.Entry) bool { n++; return true })
+	s.idx.mu.Lock()
+	for p := s.idx.root.next; p != &s.idx.root; p = p.next {
+		total += p.cost
+	}
+	s.idx.mu.Unlock()
+	if st.Bytes > budget || st.Bytes != total {
+		t.Errorf("bytes %d, budget %d, sum of costs %d", st.Bytes, budget, total)
+	}
+	if files := int64(len(files(t, s.dir, "bodies"))); files != st.Entries || n != st.Entries {
+		t.Errorf("%d files, %d entries, %d iterated", files, st.Entries, n)
+	}
+	if st.Evictions == 0 {
+		t.Error("no evictions under a small budget")
+	}
+}

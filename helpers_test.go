@@ -246,9 +246,9 @@ func (m *countingMetrics) Revalidated(nm bool) {
 	m.reval[nm]++
 	m.mu.Unlock()
 }
-func (m *countingMetrics) Coalesced()         { m.mu.Lock(); m.coalesced++; m.mu.Unlock() }
-func (m *countingMetrics) Stored(int64)       { m.mu.Lock(); m.stored++; m.mu.Unlock() }
-func (m *countingMetrics) Aborted(r string)   { m.mu.Lock(); m.aborted[r]++; m.mu.Unlock() }
+func (m *countingMetrics) Coalesced()       { m.mu.Lock(); m.coalesced++; m.mu.Unlock() }
+func (m *countingMetrics) Stored(int64)     { m.mu.Lock(); m.stored++; m.mu.Unlock() }
+func (m *countingMetrics) Aborted(r string) { m.mu.Lock(); m.aborted[r]++; m.mu.Unlock() }
 func (m *countingMetrics) Bytes(s Source, n int64) {
 	m.mu.Lock()
 	m.bytes[s] += n

@@ -15,14 +15,15 @@
 //
 // A metadata value is a short text header the scripts can parse (version ID,
 // chunk size and count, body size, deadline, tags) followed by
-// store.MarshalEntry bytes. Standalone mode adds four budget keys outside
-// every hash tag (cellar:lru, cellar:sz, cellar:idx, cellar:stat; see
-// globalKeys).
+// store.MarshalEntry bytes. The byte budget adds four keys per "budget base"
+// (see below): cellar:lru, cellar:sz, cellar:idx and cellar:stat in
+// standalone mode; cellar:{s<n>}:lru and so on for every cluster slot, where
+// s<n> is a hash tag chosen to fall in that slot.
 //
 // # Reading and writing
 //
 // Lookup is one command: a script that reads the meta hash, drops versions
-// past their deadline, and in standalone mode records the access for LRU.
+// past their deadline and records the access in the LRU set.
 // Open reads the meta hash once; the body's chunks are fetched as they are
 // read (GET per chunk for Read, GETRANGE for ReadAt), so memory never
 // depends on body size. A full sequential Read checks the CRC-32C at the end
@@ -47,32 +48,39 @@
 // longest; a version past its own deadline is not served and is dropped by
 // the next lookup.
 //
-// Standalone: the store keeps a byte budget (MaxBytes) exactly, with four
-// keys updated by the same scripts that change entries:
+// The byte budget (MaxBytes) is kept by four keys per budget base, updated
+// by the same scripts that change entries:
 //
 //	lru   sorted set  h → last lookup or commit (unix ms)
 //	sz    hash        h → "<bytes> <entries> <primary key>"
 //	idx   sorted set  primary keys with score 0 (lexicographic range = prefix)
-//	stat  hash        bytes, entries: the totals of sz
+//	stat  hash        bytes, entries: the totals of sz; seq orders replies
 //
-// A commit that takes the total above MaxBytes evicts whole primary keys
-// from the least recently used end until it fits. Meta hashes that Redis
-// expired are reconciled lazily: by the lookup that misses them, by the
-// commit that finds them at the LRU's old end, or by eviction, which takes
-// them first since nobody touches them. These keys have no TTL, so the
-// server's maxmemory-policy must be a volatile-* one (volatile-lru) or
-// noeviction, never allkeys-*, which could evict the budget itself.
+// Meta hashes that Redis expired are reconciled lazily: by the lookup that
+// misses them, by the commit that finds them at the LRU's old end, or by
+// eviction, which takes them first since nobody touches them. These keys
+// have no TTL, so the server's maxmemory-policy must be a volatile-* one
+// (volatile-lru) or noeviction, never allkeys-*, which could evict the
+// budget itself.
 //
-// Cluster: a global LRU or counter would be one hot key pinning one slot
-// (and could not be updated atomically with an entry in another slot), so
-// cluster mode keeps none. MaxBytes only rejects single bodies larger than
-// it (store.ErrTooLarge). The bound is the TTL of every key plus the
-// server's maxmemory with maxmemory-policy volatile-lru (all entry keys are
-// volatile): Redis then evicts approximately least recently used keys
-// itself. Such an eviction may take a chunk and leave its metadata: the
-// reader then gets store.ErrNotFound, the engine treats it as a miss, and
-// the orphaned metadata expires with its TTL. Stats().Entries and Bytes are
-// this instance's net changes since it opened, not server totals.
+// Standalone: there is one base, the budget is global and exact. A commit
+// that takes the total above MaxBytes evicts whole primary keys from the
+// least recently used end, in the same script, until it fits.
+//
+// Cluster: one global set or counter would be a hot key pinning one slot,
+// and no script may touch keys of two slots. So every slot has its own
+// base, under a hash tag that falls in that slot: an entry's script reaches
+// its slot's budget keys atomically, and the load spreads like the entries.
+// A census (16384 HMGETs, pipelined per node; about 20ms) sums the slots'
+// counters every 5 seconds, and at once when this instance's estimate goes
+// over MaxBytes after a commit. When the census is over, an evictor merges
+// the oldest members of every slot's LRU set and evicts the globally least
+// recently used keys (skipping any used since it looked) until the total
+// fits. The budget can thus be exceeded for a moment, by what instances
+// write between two censuses, never for long; TTLs bound everything in any
+// case, and the server's maxmemory with volatile-lru is the last resort.
+// Stats().Entries and Bytes are the last census plus this instance's
+// changes since.
 //
 // # Purges
 //
@@ -83,11 +91,10 @@
 // entry added to them and may keep members whose entries are gone (one
 // cheap script each at the next purge).
 //
-// PurgePrefix is a lexicographic range over idx in standalone mode, costing
-// what it removes. In cluster mode it SCANs the meta hashes of every master
-// and decodes them: its cost is the number of keys stored, which is fine for
-// occasional operator purges and would not be for frequent ones. Iterate
-// scans the same way in both modes.
+// PurgePrefix reads the lexicographic range of the prefix in idx (one set
+// in standalone mode, one per slot in cluster mode, pipelined), so it costs
+// what it removes, plus 16384 cheap commands in cluster mode. Iterate SCANs
+// the meta hashes of every master: its cost is the number of keys stored.
 //
 // # Failures
 //

@@ -42,11 +42,11 @@ type Options struct {
 	// Prefix namespaces every key this store writes (default "cellar:"),
 	// so several caches can share one server.
 	Prefix string
-	// MaxBytes is the byte budget of the bodies stored. A body larger than
-	// it fails with store.ErrTooLarge. In standalone mode the store evicts
-	// least recently used entries to stay inside it; in cluster mode it
-	// only bounds single bodies, and the server's maxmemory does the rest
-	// (see the package documentation). Zero means no budget.
+	// MaxBytes is the byte budget of the bodies stored: least recently used
+	// entries are evicted to stay inside it, at once in standalone mode,
+	// within a few seconds in cluster mode (see the package documentation).
+	// A body larger than it fails with store.ErrTooLarge. Zero means no
+	// budget: only TTLs bound the store.
 	MaxBytes int64
 	// ChunkSize is the size of the body chunks, each one Redis string
 	// (default 256 KiB). It bounds what a writer or a reader holds in

@@ -559,17 +559,19 @@ func TestWriteErrorAbortsWrite(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return &failingFile{File: f.(*os.File), limit: 1000, err: fmt.Errorf("write %s: %w", path, errNoSpace)}, nil
+		return &failingFile{File: f.(*os.File), limit: 100_000, err: fmt.Errorf("write %s: %w", path, errNoSpace)}, nil
 	}
 	w, err := s.Create(context.Background(), testEntry("k", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Write(make([]byte, 600)); err != nil {
-		t.Fatal(err)
+	// Writes are buffered: the error surfaces on a later Write.
+	var werr error
+	for i := 0; i < 500 && werr == nil; i++ {
+		_, werr = w.Write(make([]byte, 600))
 	}
-	if _, err := w.Write(make([]byte, 600)); !errors.Is(err, errNoSpace) {
-		t.Fatalf("write past the limit: %v", err)
+	if !errors.Is(werr, errNoSpace) {
+		t.Fatalf("write past the limit: %v", werr)
 	}
 	if _, err := w.Write([]byte("x")); !errors.Is(err, errNoSpace) {
 		t.Fatalf("write after failure: %v", err)

@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -70,8 +71,15 @@ func (s *Store) Create(ctx context.Context, e store.Entry) (store.Writer, error)
 	if err != nil {
 		return nil, fmt.Errorf("disk store: creating body: %w", err)
 	}
-	return &writer{s: s, ctx: ctx, e: e, f: f, tmp: path}, nil
+	bw := bufPool.Get().(*bufio.Writer)
+	bw.Reset(f)
+	return &writer{s: s, ctx: ctx, e: e, f: f, bw: bw, tmp: path}, nil
 }
+
+// bufPool holds the write buffers of writers: callers often write in small
+// pieces (whatever a network read returned), and a buffer turns them into
+// few large writes.
+var bufPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
 
 type writerState int
 
@@ -91,7 +99,8 @@ type writer struct {
 	tmp string
 
 	mu    sync.Mutex
-	f     bodyFile // nil once closed
+	f     bodyFile      // nil once closed
+	bw    *bufio.Writer // buffers writes to f; nil once released
 	n     int64
 	crc   uint32
 	state writerState
@@ -115,7 +124,7 @@ func (w *writer) Write(p []byte) (int, error) {
 	if w.n+int64(len(p)) > w.s.budget {
 		return 0, w.fail(fmt.Errorf("disk store: body exceeds the %d-byte budget: %w", w.s.budget, store.ErrTooLarge))
 	}
-	n, err := w.f.Write(p)
+	n, err := w.bw.Write(p)
 	w.crc = crc32.Update(w.crc, castagnoli, p[:n])
 	w.n += int64(n)
 	if err != nil {
@@ -133,6 +142,7 @@ func (w *writer) fail(err error) error {
 
 // discard closes and removes the temporary file. w.mu is held.
 func (w *writer) discard() {
+	w.releaseBuffer()
 	if w.f != nil {
 		w.f.Close()
 		w.f = nil
@@ -173,6 +183,10 @@ func (w *writer) Commit() (store.Entry, error) {
 	if err := ctxErr(w.ctx); err != nil {
 		return store.Entry{}, w.fail(err)
 	}
+	if err := w.bw.Flush(); err != nil {
+		return store.Entry{}, w.fail(fmt.Errorf("disk store: writing body: %w", err))
+	}
+	w.releaseBuffer()
 	s := w.s
 	if s.opts.Fsync == FsyncAlways {
 		if err := w.f.Sync(); err != nil {
@@ -221,6 +235,15 @@ func (s *Store) moveIntoBodies(tmp, final, xx string) error {
 		}
 	}
 	return os.Rename(tmp, final)
+}
+
+// releaseBuffer returns the write buffer to the pool. w.mu is held.
+func (w *writer) releaseBuffer() {
+	if w.bw != nil {
+		w.bw.Reset(nil)
+		bufPool.Put(w.bw)
+		w.bw = nil
+	}
 }
 
 func syncDir(dir string) error {

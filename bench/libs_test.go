@@ -94,45 +94,52 @@ func upstreamTransport(tb testing.TB) *http.Transport {
 // lib builds one client-side cache (or none) in front of an upstream.
 type lib struct {
 	name string
-	make func(tb testing.TB, up http.RoundTripper) http.RoundTripper
+	// open returns the cache as a RoundTripper and a function that closes it
+	// and drops every reference to it, so that its memory can be reclaimed.
+	open func(tb testing.TB, up http.RoundTripper) (http.RoundTripper, func())
 }
 
-func cellarWith(tb testing.TB, up http.RoundTripper, st store.Store) http.RoundTripper {
+// make opens l for the rest of the benchmark or test.
+func (l lib) make(tb testing.TB, up http.RoundTripper) http.RoundTripper {
+	rt, closeFn := l.open(tb, up)
+	tb.Cleanup(closeFn)
+	return rt
+}
+
+func cellarWith(tb testing.TB, up http.RoundTripper, st store.Store) (http.RoundTripper, func()) {
 	c, err := cellar.NewTransport(cellar.Config{Store: st, Upstream: up, SpoolDir: tb.TempDir()})
 	if err != nil {
+		st.Close()
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { c.Close() })
-	return c
+	return c, func() { c.Close(); st.Close() }
 }
 
-func cellarMemory(maxBytes int64) func(testing.TB, http.RoundTripper) http.RoundTripper {
-	return func(tb testing.TB, up http.RoundTripper) http.RoundTripper {
+func cellarMemory(maxBytes int64) func(testing.TB, http.RoundTripper) (http.RoundTripper, func()) {
+	return func(tb testing.TB, up http.RoundTripper) (http.RoundTripper, func()) {
 		st, err := memory.New(memory.Options{MaxBytes: maxBytes})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		tb.Cleanup(func() { st.Close() })
 		return cellarWith(tb, up, st)
 	}
 }
 
-func cellarDisk(tb testing.TB, up http.RoundTripper) http.RoundTripper {
+func cellarDisk(tb testing.TB, up http.RoundTripper) (http.RoundTripper, func()) {
 	st, err := disk.Open(tb.TempDir(), disk.Options{MaxBytes: 1 << 30})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { st.Close() })
 	return cellarWith(tb, up, st)
 }
 
-func httpcacheMemory(tb testing.TB, up http.RoundTripper) http.RoundTripper {
+func httpcacheMemory(tb testing.TB, up http.RoundTripper) (http.RoundTripper, func()) {
 	t := httpcache.NewMemoryCacheTransport()
 	t.Transport = up
-	return t
+	return t, func() {}
 }
 
-func noCache(tb testing.TB, up http.RoundTripper) http.RoundTripper { return up }
+func noCache(tb testing.TB, up http.RoundTripper) (http.RoundTripper, func()) { return up, func() {} }
 
 var (
 	libCellar    = lib{"cellar", cellarMemory(256 << 20)}

@@ -288,7 +288,17 @@ func (s *Store) Close() error {
 	s.closeMu.Unlock()
 	close(s.stopSweep)
 	<-s.sweepDone
-	if err := s.db.Close(); err != nil {
+	var err error
+	if s.opts.Fsync == FsyncNone {
+		err = s.db.Sync()
+	}
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = s.leaveCleanMarker()
+	}
+	if err != nil {
 		return fmt.Errorf("disk store: closing index: %w", err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -348,7 +349,7 @@ func TestPurgeAndDelete(t *testing.T) {
 }
 
 func TestIterate(t *testing.T) {
-	s := openTest(t, Options{})
+	s := openTest(t, Options{Fsync: FsyncNone})
 	const n = iterateBatch*2 + 7
 	for i := range n {
 		put(t, s, testEntry(fmt.Sprintf("k%04d", i), ""), []byte{byte(i)})
@@ -692,4 +693,34 @@ func TestConcurrentChurn(t *testing.T) {
 	if st.Evictions == 0 {
 		t.Error("no evictions under a small budget")
 	}
+}
+
+func TestDamagedPagesStartEmpty(t *testing.T) {
+	s := openTest(t, Options{Fsync: FsyncNone})
+	for i := range 200 {
+		put(t, s, testEntry(fmt.Sprint("https://example.com/", i), "", "t"), []byte("body"))
+	}
+	s.Close()
+	// Keep bbolt's two meta pages, scribble over every other page.
+	path := filepath.Join(s.dir, "index.db")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := os.Getpagesize()
+	for i := 2 * page; i < len(data); i++ {
+		data[i] = byte(i*7 + 3)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	s = openDir(t, s.dir, Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if n := s.Stats().Entries; n != 0 {
+		t.Fatalf("%d entries survived a damaged index", n)
+	}
+	if !strings.Contains(log.String(), "damaged") {
+		t.Fatalf("no warning logged: %s", log.String())
+	}
+	put(t, s, testEntry("k", ""), []byte("body"))
 }

@@ -61,9 +61,14 @@ func isDamage(err error) bool {
 	return errors.As(err, &d)
 }
 
-// openIndex opens index.db, creates the buckets and loads every record
-// header into memory. bbolt panics on some kinds of page damage; those
-// panics become damageErrors.
+// cleanMarker is the file Close leaves once the index is closed and synced.
+// Open removes it; when it is missing, the last run ended without Close and
+// Open checks every page of the index before trusting it.
+const cleanMarker = "clean-shutdown"
+
+// openIndex opens index.db, checks it when the last run did not close it,
+// creates the buckets and loads every record header into memory. bbolt
+// panics on some kinds of page damage; those panics become damageErrors.
 func (s *Store) openIndex() (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -71,27 +76,39 @@ func (s *Store) openIndex() (err error) {
 		}
 	}()
 	path := filepath.Join(s.dir, "index.db")
+	info, statErr := os.Stat(path)
+	existed := statErr == nil && info.Size() > 0
+	clean, err := s.takeCleanMarker()
+	if err != nil {
+		return err
+	}
 	s.db, err = bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: s.opts.LockTimeout,
-		NoSync:  s.opts.Fsync == FsyncNone,
-		// The freelist is rebuilt at Open by walking every page, which
-		// also proves the tree readable; commits write less.
-		NoFreelistSync:  true,
+		Timeout:         s.opts.LockTimeout,
+		NoSync:          s.opts.Fsync == FsyncNone,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: 128 << 20,
 		// Statistics take a global lock on every read transaction.
 		NoStatistics: true,
+		// NoFreelistSync stays off: rebuilding the freelist at Open walks
+		// the tree in a goroutine of bbolt's own, where a damaged page
+		// panics beyond any recover.
 	})
+	var pathErr *os.PathError
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		s.db = nil
 		return &lockedError{dir: s.dir}
-	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
-		s.db = nil
-		return damageError{err}
-	case err != nil:
+	case errors.As(err, &pathErr):
 		s.db = nil
 		return fmt.Errorf("disk store: opening index: %w", err)
+	case err != nil:
+		s.db = nil
+		return damageError{err}
+	}
+	if existed && !clean {
+		if err := s.checkIndex(); err != nil {
+			return err
+		}
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketEntries, bucketTags} {
@@ -105,6 +122,58 @@ func (s *Store) openIndex() (err error) {
 		return fmt.Errorf("disk store: opening index: %w", err)
 	}
 	return s.loadIndex()
+}
+
+// takeCleanMarker removes the clean-shutdown marker and reports whether it
+// was there. The removal is made durable first, so that a crash of this run
+// can never be mistaken for a clean shutdown.
+func (s *Store) takeCleanMarker() (bool, error) {
+	err := os.Remove(filepath.Join(s.dir, cleanMarker))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err == nil {
+		err = syncDir(s.dir)
+	}
+	if err != nil {
+		return false, fmt.Errorf("disk store: %w", err)
+	}
+	return true, nil
+}
+
+// leaveCleanMarker records a clean shutdown: the index is closed and, under
+// every policy, synced.
+func (s *Store) leaveCleanMarker() error {
+	f, err := os.OpenFile(filepath.Join(s.dir, cleanMarker), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return syncDir(s.dir)
+}
+
+// checkIndex walks every page of the index (bbolt's consistency check,
+// which turns its own panics into errors); it costs a read of the whole
+// file and runs only after an unclean shutdown.
+func (s *Store) checkIndex() error {
+	var problems []error
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			if len(problems) < 5 {
+				problems = append(problems, err)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = errors.Join(problems...)
+	}
+	if err != nil {
+		return damageError{err}
+	}
+	return nil
 }
 
 // loadIndex reads every record header into s.idx.byID (not yet linked into

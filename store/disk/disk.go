@@ -8,6 +8,7 @@
 //	dir/bodies/xx/<id>    one file per committed body; xx is the first two
 //	                      hex digits of the 32-hex-digit entry ID (256 dirs)
 //	dir/tmp/<id>          bodies being written; never read
+//	dir/clean-shutdown    present only while the store is closed cleanly
 //
 // A body is written to tmp/ while its CRC-32C is computed; Commit renames it
 // into bodies/ and then indexes it in one bbolt transaction, which also drops
@@ -15,7 +16,9 @@
 // removed only after the index no longer names them, so a crash can leave
 // unreferenced files behind but never an index record without its file; Open
 // sweeps such orphans, empties tmp/ and drops records whose file is missing or
-// has the wrong size.
+// has the wrong size. After a shutdown without Close it first runs bbolt's
+// full consistency check on the index (a read of the whole file); an index
+// that fails it is discarded with every body, and the store starts empty.
 //
 // # Recency and budget
 //
@@ -71,9 +74,10 @@ const (
 	// rarely, of the right size with wrong bytes (the reader gets
 	// store.ErrCorrupt at the end of the body and the entry is dropped).
 	FsyncIndex Fsync = iota
-	// FsyncNone never syncs: the fastest, for caches that may be lost. After
-	// power loss recent commits may be gone, bodies may be torn (caught as
-	// with FsyncIndex) and the index itself may be damaged; Open then logs a
+	// FsyncNone never syncs (except the index once, at Close): the fastest,
+	// for caches that may be lost. After power loss recent commits may be
+	// gone, bodies may be torn (caught as with FsyncIndex) and the index
+	// itself may be damaged; Open's consistency check then finds it, logs a
 	// warning and starts over with an empty store.
 	FsyncNone
 	// FsyncAlways syncs each body file and its directory before indexing it,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,4 +135,49 @@ func testClusterPurgePrefix(t *testing.T, c *redistest.Cluster) {
 	if left != 5 {
 		t.Fatalf("%d entries left, want 5", left)
 	}
+}
+
+// testClusterNodeKilled kills the master that owns a key: operations on it
+// fail fast with ErrUnavailable, and work again once the node is back.
+func testClusterNodeKilled(t *testing.T, c *redistest.Cluster) {
+	s := newTestStore(t, c.Addrs(), Options{})
+	ctx := context.Background()
+	// Find a key that node 0 serves, from its CLUSTER NODES line "myself".
+	nodes, err := c.Nodes[0].Do("CLUSTER", "NODES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lo, hi int
+	for _, line := range strings.Split(nodes, "\n") {
+		if !strings.Contains(line, "myself") {
+			continue
+		}
+		f := strings.Fields(line)
+		if _, err := fmt.Sscanf(f[len(f)-1], "%d-%d", &lo, &hi); err != nil {
+			t.Fatalf("cannot read the slots of %q", line)
+		}
+	}
+	var key string
+	for i := 0; key == ""; i++ {
+		k := "https://example.com/node0/" + strconv.Itoa(i)
+		if sl := keySlot(hashTag(k)); sl >= lo && sl <= hi {
+			key = k
+		}
+	}
+	put(t, s, testEntry(key, ""), []byte("x"))
+
+	c.Nodes[0].Stop()
+	start := time.Now()
+	_, err = s.Lookup(ctx, key)
+	failFast(t, "Lookup on a dead node", start, err)
+	start = time.Now()
+	w, err := s.Create(ctx, testEntry(key, "v"))
+	if err == nil {
+		_, err = w.Commit()
+	}
+	failFast(t, "Create+Commit on a dead node", start, err)
+
+	c.Nodes[0].Restart() // same port and cluster config, no data
+	waitRecovered(t, s, key)
+	put(t, s, testEntry(key, ""), []byte("y"))
 }

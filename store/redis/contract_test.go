@@ -64,4 +64,6 @@ func TestCluster(t *testing.T) {
 	t.Run("LookupIsOneCommand", func(t *testing.T) { testLookupOneCommand(t, c.Nodes, c.Addrs()) })
 	t.Run("GlobalLRU", func(t *testing.T) { testClusterLRU(t, c) })
 	t.Run("PurgePrefix", func(t *testing.T) { testClusterPurgePrefix(t, c) })
+	// Last: it kills a node.
+	t.Run("NodeKilled", func(t *testing.T) { testClusterNodeKilled(t, c) })
 }

@@ -15,10 +15,16 @@ import (
 // oldest members of each slot's LRU set, until the census fits MaxBytes.
 // Commits wake it when this instance's estimate goes over the budget; it
 // also runs every censusInterval to see what other instances wrote. The
-// budget can thus be exceeded for a moment, never for long.
+// budget can thus be exceeded for a moment, never for long. Instances that
+// see the same overshoot at once may together evict more than it.
 
 // censusInterval is how often a cluster store re-counts the budget.
 const censusInterval = 5 * time.Second
+
+// minPassInterval spaces the passes commits trigger: under a steady stream
+// of writes over the budget, a census per commit would cost more than the
+// few milliseconds of overshoot it saves.
+const minPassInterval = 250 * time.Millisecond
 
 // evictHeads is how many of each slot's oldest keys an eviction considers at
 // once.
@@ -101,6 +107,11 @@ func (s *Store) evictLoop() {
 		}()
 		s.evictPass(ctx)
 		cancel()
+		select {
+		case <-s.stopEvictor:
+			return
+		case <-time.After(minPassInterval):
+		}
 	}
 }
 

@@ -79,8 +79,8 @@ func (w *writer) Write(p []byte) (int, error) {
 	if err := w.ctx.Err(); err != nil {
 		return 0, w.failLocked(fmt.Errorf("redis: write: %w", err))
 	}
-	if max := w.s.opts.MaxBytes; max > 0 && w.size+int64(len(p)) > max {
-		return 0, w.failLocked(fmt.Errorf("redis: body of %q exceeds %d bytes: %w", w.e.Key, max, store.ErrTooLarge))
+	if limit := w.s.opts.MaxBytes; limit > 0 && w.size+int64(len(p)) > limit {
+		return 0, w.failLocked(fmt.Errorf("redis: body of %q exceeds %d bytes: %w", w.e.Key, limit, store.ErrTooLarge))
 	}
 	written := 0
 	for len(p) > 0 {

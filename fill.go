@@ -217,7 +217,11 @@ func (f *flight) fill(ex *exchange, resp *http.Response, w store.Writer, sp *spo
 			}
 			if w != nil {
 				if _, werr := w.Write(buf[:k]); werr != nil {
-					abort("store-error", werr)
+					why := "store-error"
+					if f.ctx.Err() != nil {
+						why = "cancelled"
+					}
+					abort(why, werr)
 					unregister(false) // nothing will be committed: late arrivals must not wait for it
 				}
 			}

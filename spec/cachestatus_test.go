@@ -90,6 +90,9 @@ func TestCacheStatus_RFC9211_2_FromTheCore(t *testing.T) {
 		{"request forbade the fresh response", func(t *testing.T) State {
 			return revalidation(t, private(at(10)), get("Cache-Control", "max-age=5"), fresh).Next(rsp(304, at(10), "Date", hd(at(10)), "ETag", `"a"`))
 		}, "cellar; fwd=request; fwd-status=304; ttl=100"},
+		{"request no-cache on a stale response is fwd=stale", func(t *testing.T) State {
+			return revalidation(t, private(at(150)), get("Cache-Control", "no-cache"), fresh).Next(rsp(304, at(150), "Date", hd(at(150)), "ETag", `"a"`))
+		}, "cellar; fwd=stale; fwd-status=304; ttl=100"},
 		{"stale-if-error", func(t *testing.T) State {
 			st := storedGET("p", ok200("Cache-Control", "max-age=100, stale-if-error=600"))
 			return revalidation(t, private(at(150)), get(), st).Next(rsp(503, at(150)))

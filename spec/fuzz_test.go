@@ -162,3 +162,19 @@ func fuzzServe(t *testing.T, sv *Serve) {
 		}
 	}
 }
+
+// Bad input never panics (issue 3): a request without URL or header,
+// responses without header or times still give decisions with reasons.
+func TestStateMachine_BadInputNeverPanics(t *testing.T) {
+	bare := Response{Status: 200}
+	withCC := Response{Status: 200, Header: http.Header{"Cache-Control": {"max-age=60"}}}
+	for _, req := range []Request{{Method: "GET"}, {}, {Method: "POST"}, {Method: "GET", URL: mustURL("/relative")}} {
+		for _, stored := range [][]Pair{nil, {{}}, {{Request: req, Response: bare}}, {{Response: withCC}}} {
+			for _, up := range []Response{{}, bare, withCC, {Status: 304}, {Status: 206, Header: http.Header{"Content-Range": {"bytes 0-0/1"}}}} {
+				for _, o := range []Options{{}, {Shared: true, Clock: fixed(t0)}} {
+					walkIdle(t, NewIdleClient(o).Next(req, stored), up)
+				}
+			}
+		}
+	}
+}

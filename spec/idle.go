@@ -138,8 +138,10 @@ func decide(o *Options, req Request, rq directives, stored []Pair, sel selection
 	pol := responsePolicy(o, p.Response.Header)
 	f := computeFreshness(o, &p.Response, &pol, now)
 	if why, must := mustValidate(o, rq, &pol.cc, f); must {
+		// RFC 9211 §2.2: "request" is for a fresh response the request
+		// would not take; a stale one is "stale" whatever else applies.
 		fwd := FwdRequest
-		if why.Code == "no-cache" {
+		if why.Code == "no-cache" || !f.fresh() {
 			fwd = FwdStale
 		}
 		if rq.onlyIfCached {

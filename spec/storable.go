@@ -101,7 +101,10 @@ func cleanForStorage(o *Options, req Request, resp Response, pol *policy) Pair {
 	if len(r.Header["Date"]) == 0 && !r.ResponseTime.IsZero() {
 		r.Header["Date"] = []string{formatHTTPDate(r.ResponseTime)}
 	}
-	u := *req.URL
-	stored := Request{Method: req.Method, URL: &u, Header: varyRequestHeader(req.Header, resp.Header)}
+	stored := Request{Method: req.Method, Header: varyRequestHeader(req.Header, resp.Header)}
+	if req.URL != nil { // a caller's mistake, but bad input must not panic
+		u := *req.URL
+		stored.URL = &u
+	}
 	return Pair{Request: stored, Response: r}
 }

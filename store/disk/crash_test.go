@@ -222,3 +222,33 @@ func checkAfterCrash(t *testing.T, dir string, policy Fsync) (int, string) {
 	}
 	return n, log.String()
 }
+
+// TestSecondProcessLocked opens a directory that a child process holds.
+func TestSecondProcessLocked(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashFsyncEnv+"=1", crashSeedEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+		t.Fatalf("child: %q %v", line, err)
+	}
+	go io.Copy(io.Discard, out)
+	s, err := Open(dir, Options{LockTimeout: 20 * time.Millisecond})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded while another process holds the directory")
+	}
+	if !errors.Is(err, ErrLocked) || err.Error() != "disk store: directory "+dir+" is in use by another process" {
+		t.Fatalf("Open: %v", err)
+	}
+}

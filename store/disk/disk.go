@@ -9,6 +9,7 @@
 //	                      hex digits of the 32-hex-digit entry ID (256 dirs)
 //	dir/tmp/<id>          bodies being written; never read
 //	dir/clean-shutdown    present only while the store is closed cleanly
+//	dir/lock              flock'd by the Store that has the directory open
 //
 // A body is written to tmp/ while its CRC-32C is computed; Commit renames it
 // into bodies/ and then indexes it in one bbolt transaction, which also drops
@@ -166,7 +167,8 @@ type Store struct {
 	now    func() time.Time
 	budget int64
 
-	db *bolt.DB
+	db   *bolt.DB
+	lock *os.File // holds the directory lock (see lockDir)
 
 	// closeMu is held shared by every operation that touches db and
 	// exclusively by Close, so Close waits for them and they see ErrClosed
@@ -235,10 +237,20 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.opts.LockTimeout = 100 * time.Millisecond
 	}
 	s.idx.init()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("disk store: %w", err)
+	}
+	lock, err := lockDir(dir, s.opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lock
 	if err := s.makeDirs(); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	if err := s.recover(); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	go s.sweeper()
@@ -302,6 +314,7 @@ func (s *Store) Close() error {
 	if err == nil {
 		err = s.leaveCleanMarker()
 	}
+	s.lock.Close()
 	if err != nil {
 		return fmt.Errorf("disk store: closing index: %w", err)
 	}

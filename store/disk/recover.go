@@ -78,10 +78,6 @@ func (s *Store) openIndex() (err error) {
 	path := filepath.Join(s.dir, "index.db")
 	info, statErr := os.Stat(path)
 	existed := statErr == nil && info.Size() > 0
-	clean, err := s.takeCleanMarker()
-	if err != nil {
-		return err
-	}
 	s.db, err = bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         s.opts.LockTimeout,
 		NoSync:          s.opts.Fsync == FsyncNone,
@@ -104,6 +100,11 @@ func (s *Store) openIndex() (err error) {
 	case err != nil:
 		s.db = nil
 		return damageError{err}
+	}
+	// Only now, holding the lock, may Open change anything in the directory.
+	clean, err := s.takeCleanMarker()
+	if err != nil {
+		return err
 	}
 	if existed && !clean {
 		if err := s.checkIndex(); err != nil {

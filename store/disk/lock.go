@@ -1,0 +1,39 @@
+package disk
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// lockDir takes an exclusive flock on dir/lock, retrying until timeout.
+// The lock belongs to the open file description, so a second Open in the
+// same process conflicts too, and the kernel drops it when the process dies.
+// It guards everything Open does to the directory, including discarding a
+// damaged index, which bbolt's own lock on index.db (held only while the
+// file is open) cannot.
+func lockDir(dir string, timeout time.Duration) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("disk store: %w", err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("disk store: locking %s: %w", dir, err)
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, &lockedError{dir: dir}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"strings"
 	"time"
@@ -30,6 +31,9 @@ type AdminConfig struct {
 	// Metrics serves /metrics (e.g. promhttp.HandlerFor(registry, ...));
 	// nil answers 404.
 	Metrics http.Handler
+	// Pprof serves the runtime profiles of net/http/pprof under
+	// /debug/pprof/ (behind the token, when there is one).
+	Pprof bool
 	// Healthy reports whether the process can serve; nil means always.
 	Healthy func(context.Context) error
 	// Logger receives one line per purge; nil discards.
@@ -74,6 +78,7 @@ func IsLoopback(addr string) bool {
 //	POST /purge?url=URL            drop every variant of URL
 //	POST /purge?prefix=URL         drop every entry whose URL starts with it
 //	POST /purge?tag=TAG            drop every entry tagged TAG (Surrogate-Key, Cache-Tag)
+//	GET  /debug/pprof/...          runtime profiles, when AdminConfig.Pprof is set
 //
 // Purges answer {"purged": N} in JSON; several url, prefix and tag
 // parameters may be combined in one request. URLs are those clients use
@@ -91,6 +96,13 @@ func Admin(cfg AdminConfig) http.Handler {
 	mux.HandleFunc("GET /healthz", a.healthz)
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	if cfg.Pprof {
+		mux.Handle("GET /debug/pprof/", a.auth(http.HandlerFunc(pprof.Index)))
+		mux.Handle("GET /debug/pprof/cmdline", a.auth(http.HandlerFunc(pprof.Cmdline)))
+		mux.Handle("GET /debug/pprof/profile", a.auth(http.HandlerFunc(pprof.Profile)))
+		mux.Handle("GET /debug/pprof/symbol", a.auth(http.HandlerFunc(pprof.Symbol)))
+		mux.Handle("GET /debug/pprof/trace", a.auth(http.HandlerFunc(pprof.Trace)))
 	}
 	mux.Handle("POST /purge", a.auth(http.HandlerFunc(a.purge)))
 	mux.Handle("PURGE /purge", a.auth(http.HandlerFunc(a.purge)))

@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -95,6 +96,7 @@ func New(cfg Config) (*Proxy, error) {
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+		BufferPool:     copyBuffers,
 	}
 	return p, nil
 }
@@ -207,5 +209,22 @@ func (p *Proxy) finish(rec *recorder, r *http.Request, start time.Time) {
 			slog.String("cache_status", strings.Join(rec.cacheStatus, ", ")),
 			slog.String("remote", r.RemoteAddr),
 		)
+	}
+}
+
+// copyBuffers recycles ReverseProxy's body-copy buffers, which it would
+// otherwise allocate (32 KiB) for every response.
+var copyBuffers httputil.BufferPool = bufferPool{}
+
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte { return *buffers.Get().(*[]byte) }
+
+func (bufferPool) Put(b []byte) {
+	if cap(b) == 32<<10 {
+		b = b[:cap(b)]
+		buffers.Put(&b)
 	}
 }

@@ -54,6 +54,7 @@ type serveConfig struct {
 	LogFormat string
 	LogLevel  slog.Level
 	AccessLog bool
+	Pprof     bool
 }
 
 // storeSpec is a parsed --store value.
@@ -104,6 +105,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.StringVar(&v.logFormat, "log-format", "text", "log format: text | json")
 	fs.StringVar(&v.logLevel, "log-level", "info", "log level: debug | info | warn | error")
 	fs.BoolVar(&v.accessLog, "access-log", true, "log one line per request")
+	fs.BoolVar(&v.pprof, "pprof", false, "serve Go runtime profiles on the admin listener under /debug/pprof/")
 	return v, fs
 }
 
@@ -115,7 +117,7 @@ type serveFlagValues struct {
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout              time.Duration
 	dialTimeout, upstreamTimeout, shutdownTimeout                          time.Duration
 	tlsCert, tlsKey, logFormat, logLevel                                   string
-	h2c, accessLog                                                         bool
+	h2c, accessLog, pprof                                                  bool
 }
 
 // parseServeConfig reads and validates the flags of `cellar serve`. Every
@@ -153,6 +155,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		H2C:               v.h2c,
 		LogFormat:         v.logFormat,
 		AccessLog:         v.accessLog,
+		Pprof:             v.pprof,
 	}
 	checks := []func() error{
 		func() error { return c.setUpstream(v.upstream) },

@@ -8,10 +8,15 @@
 //	cellar demo-origin [--listen ADDR]    run a small origin to try the cache on
 //	cellar version                        print the version
 //
-// Every flag can also be set from the environment: --max-size from
-// CELLAR_MAX_SIZE, --upstream from CELLAR_UPSTREAM, and so on (the flag's name
-// in upper case, dashes as underscores, prefixed with CELLAR_). A flag on the
-// command line wins over its environment variable.
+// Every flag can also be set from the environment: the flags of serve as
+// CELLAR_<FLAG> (--max-size from CELLAR_MAX_SIZE, --upstream from
+// CELLAR_UPSTREAM), those of explain as CELLAR_EXPLAIN_<FLAG> and those of
+// demo-origin as CELLAR_DEMO_<FLAG>: the flag's name in upper case with dashes
+// as underscores. A flag on the command line wins over its variable. `cellar
+// COMMAND -h` lists each flag with its variable.
+//
+// Exit status: 0 on success, 2 when the configuration is refused (the
+// message names the flag and what is wrong), 1 on any other failure.
 package main
 
 import (
@@ -33,8 +38,8 @@ Usage:
   cellar demo-origin [--listen ADDR]    run a small origin to try the cache on
   cellar version                        print the version
 
-Run 'cellar COMMAND -h' for a command's flags. Every flag may also be set from
-the environment as CELLAR_<FLAG> (e.g. CELLAR_UPSTREAM, CELLAR_MAX_SIZE).
+Run 'cellar COMMAND -h' for a command's flags and the environment variable
+that sets each (CELLAR_UPSTREAM, CELLAR_MAX_SIZE, ... for serve).
 `
 
 func main() {

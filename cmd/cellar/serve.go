@@ -131,6 +131,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 				Token:    cfg.AdminToken,
 				Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
 				Logger:   log.With("component", "admin"),
+				Pprof:    cfg.Pprof,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),

@@ -252,6 +252,10 @@ func newOrigin(t *testing.T) *origin {
 		w.Header().Set("Surrogate-Key", "all "+strings.TrimPrefix(r.URL.Path, "/tagged/"))
 		io.WriteString(w, "tagged")
 	})
+	mux.HandleFunc("/swr", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=30")
+		io.WriteString(w, "swr")
+	})
 	mux.HandleFunc("/no-store", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		io.WriteString(w, "fresh every time")

@@ -26,19 +26,26 @@ type AgeTerms struct {
 	ResidentTime                        time.Duration
 }
 
-// currentAge implements the age calculation of RFC 9111 §4.2.3.
-func currentAge(r *Response, now time.Time) time.Duration {
-	t := ageTerms(r, now)
+// currentAge implements the age calculation of RFC 9111 §4.2.3 for r,
+// whose date_value is date (dateOf(r)).
+func currentAge(r *Response, date, now time.Time) time.Duration {
+	t := ageTermsAt(r, date, now)
 	return t.CorrectedInitial + t.ResidentTime
 }
 
 // ageTerms computes the terms of §4.2.3 for r at now.
 func ageTerms(r *Response, now time.Time) AgeTerms {
+	return ageTermsAt(r, dateOf(r), now)
+}
+
+// ageTermsAt is ageTerms with date_value already read, so that a lookup
+// parses Date once.
+func ageTermsAt(r *Response, date, now time.Time) AgeTerms {
 	var t AgeTerms
 	if secs, ok := parseAge(r.Header["Age"]); ok {
 		t.AgeField = time.Duration(secs) * time.Second
 	}
-	t.DateValue = dateOf(r)
+	t.DateValue = date
 	t.ApparentAge = max(0, r.ResponseTime.Sub(t.DateValue))
 	t.ResponseDelay = max(0, r.ResponseTime.Sub(r.RequestTime))
 	t.CorrectedAgeValue = t.AgeField + t.ResponseDelay

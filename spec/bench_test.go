@@ -35,7 +35,7 @@ func threeVariants(b *testing.B) []Pair {
 func BenchmarkFreshHitThreeVariants(b *testing.B) {
 	stored := threeVariants(b)
 	idle := NewIdleClient(Options{Shared: true, Clock: fixed(at(60))})
-	req := get("Accept-Encoding", "gzip,  deflate", "User-Agent", "bench", "Accept", "*/*")
+	req := get("Accept-Encoding", "gzip, deflate", "User-Agent", "bench", "Accept", "*/*")
 	dst := make(http.Header, 16)
 	b.ReportAllocs()
 	b.ResetTimer()

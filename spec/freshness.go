@@ -33,12 +33,14 @@ func responsePolicy(o *Options, h http.Header) policy {
 }
 
 // freshness is a response's freshness lifetime and current age, and the rule
-// that gave the lifetime.
+// that gave the lifetime; date is the response's date_value (dateOf), kept
+// so that a lookup parses Date once.
 type freshness struct {
 	lifetime  time.Duration
 	age       time.Duration
 	heuristic bool
 	why       Reason
+	date      time.Time
 }
 
 func (f freshness) fresh() bool { return f.lifetime > f.age }
@@ -63,15 +65,16 @@ func (f freshness) staleness() time.Duration { return max(0, f.age-f.lifetime) }
 // computeFreshness implements RFC 9111 §4.2.1 (with §4.2.2 heuristics and
 // §4.2.3 age) for response r under policy p at time now.
 func computeFreshness(o *Options, r *Response, p *policy, now time.Time) freshness {
-	f := freshness{age: currentAge(r, now)}
-	f.lifetime, f.heuristic, f.why = lifetime(o, r, p)
+	date := dateOf(r)
+	f := freshness{age: currentAge(r, date, now), date: date}
+	f.lifetime, f.heuristic, f.why = lifetime(o, r, p, date)
 	return f
 }
 
 // lifetime implements the precedence of RFC 9111 §4.2.1: s-maxage in a
 // shared cache, then max-age, then Expires − Date, then a heuristic.
 // Invalid values make the response stale, as §4.2.1 encourages.
-func lifetime(o *Options, r *Response, p *policy) (time.Duration, bool, Reason) {
+func lifetime(o *Options, r *Response, p *policy, date time.Time) (time.Duration, bool, Reason) {
 	cc := &p.cc
 	if o.Shared && cc.sMaxAge.set {
 		if cc.sMaxAge.invalid {
@@ -90,9 +93,9 @@ func lifetime(o *Options, r *Response, p *policy) (time.Duration, bool, Reason) 
 		if !ok {
 			return 0, false, reason("invalid-expires", "RFC 9111 §5.3", "Expires is not a valid HTTP-date, so the response is already expired")
 		}
-		return max(0, exp.Sub(dateOf(r))), false, reason("expires", "RFC 9111 §4.2.1", "Expires minus Date gives the freshness lifetime")
+		return max(0, exp.Sub(date)), false, reason("expires", "RFC 9111 §4.2.1", "Expires minus Date gives the freshness lifetime")
 	}
-	return heuristicLifetime(o, r, p)
+	return heuristicLifetime(o, r, p, date)
 }
 
 func secs(s int64) time.Duration { return time.Duration(s) * time.Second }
@@ -100,7 +103,7 @@ func secs(s int64) time.Duration { return time.Duration(s) * time.Second }
 // heuristicLifetime implements RFC 9111 §4.2.2 for responses without
 // explicit expiration: a fraction of the time since Last-Modified, for
 // heuristically cacheable statuses or responses marked public.
-func heuristicLifetime(o *Options, r *Response, p *policy) (time.Duration, bool, Reason) {
+func heuristicLifetime(o *Options, r *Response, p *policy, date time.Time) (time.Duration, bool, Reason) {
 	frac := o.heuristicFraction()
 	if frac < 0 {
 		return 0, false, reason("no-explicit-freshness", "RFC 9111 §4.2.2", "no explicit expiration and heuristic freshness is turned off")
@@ -112,7 +115,7 @@ func heuristicLifetime(o *Options, r *Response, p *policy) (time.Duration, bool,
 	if !ok {
 		return 0, false, reason("no-explicit-freshness", "RFC 9111 §4.2.2", "no explicit expiration and no Last-Modified to base a heuristic on")
 	}
-	since := dateOf(r).Sub(lm)
+	since := date.Sub(lm)
 	if since <= 0 {
 		return 0, false, reason("no-explicit-freshness", "RFC 9111 §4.2.2", "Last-Modified is not before Date, so the heuristic gives no freshness")
 	}

@@ -42,7 +42,7 @@ func storedServe(req Request, p *Pair, pol *policy, f freshness) Serve {
 			s.drop = append(s.drop, http.CanonicalHeaderKey(n))
 		})
 	}
-	applyClient(&s, req, p.Response.Header, dateOf(&p.Response), true)
+	applyClient(&s, req, p.Response.Header, f.date, true)
 	return s
 }
 

@@ -68,34 +68,65 @@ func requestPolicy(h http.Header) directives {
 	return d
 }
 
-// selection is the outcome of choosing among stored pairs (§4.1).
+// selection is the outcome of choosing among stored pairs (§4.1). The
+// other complete responses that could have been chosen (§4.3.4's initial
+// set) are found again by candidates, only when a validation needs them, so
+// that a fresh hit allocates nothing here.
 type selection struct {
-	best     int   // index of the chosen complete response, -1 if none
-	matching []int // complete responses that could have been chosen (§4.3.4's initial set)
-	partial  []int // stored 206 responses selected by Vary
-	anyURI   bool  // something was stored for the URI at all
+	best    int   // index of the chosen complete response, -1 if none
+	partial []int // stored 206 responses selected by Vary
+	anyURI  bool  // something was stored for the URI at all
 }
 
 // selectStored applies RFC 9111 §4's requirements other than freshness:
 // method, Vary, and among several matches the most recent by Date (§4.1).
 func selectStored(req *Request, stored []Pair) selection {
 	sel := selection{best: -1, anyURI: len(stored) > 0}
+	// Dates are parsed only once a second match needs comparing: the usual
+	// lookup has one match, whose Date freshness reads anyway.
 	var bestDate time.Time
+	dated := false
+	var vc varyLookup
 	for i := range stored {
 		p := &stored[i]
-		if !methodServes(p.Request.Method, req.Method) || !varyMatches(req, p) {
+		if !methodServes(p.Request.Method, req.Method) || !varyMatches(req, p, &vc) {
 			continue
 		}
 		if p.Response.Status == http.StatusPartialContent {
 			sel.partial = append(sel.partial, i)
 			continue
 		}
-		sel.matching = append(sel.matching, i)
-		if d := dateOf(&p.Response); sel.best < 0 || d.After(bestDate) {
+		if sel.best < 0 {
+			sel.best = i
+			continue
+		}
+		if !dated {
+			bestDate, dated = dateOf(&stored[sel.best].Response), true
+		}
+		if d := dateOf(&p.Response); d.After(bestDate) {
 			sel.best, bestDate = i, d
 		}
 	}
 	return sel
+}
+
+// candidates returns the complete stored responses that could have been
+// chosen for req (§4.3.4's initial set, §4.3.1's validators), and the index
+// among them of the selected one.
+func (sel selection) candidates(req *Request, stored []Pair) (cands []Pair, selected int) {
+	var vc varyLookup
+	for i := range stored {
+		p := &stored[i]
+		if i != sel.best && (p.Response.Status == http.StatusPartialContent ||
+			!methodServes(p.Request.Method, req.Method) || !varyMatches(req, p, &vc)) {
+			continue
+		}
+		if i == sel.best {
+			selected = len(cands)
+		}
+		cands = append(cands, *p)
+	}
+	return cands, selected
 }
 
 // methodServes reports whether a response stored for method stored can

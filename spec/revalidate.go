@@ -42,14 +42,7 @@ type NeedToBeUpdated struct {
 var validatorFields = []string{"If-None-Match", "If-Modified-Since", "If-Range", "Range"}
 
 func newRevalidation(o *Options, req Request, stored []Pair, sel selection, f freshness, fwd string, why Reason) NeedRevalidation {
-	cands := make([]Pair, 0, len(sel.matching))
-	selected := 0
-	for _, i := range sel.matching {
-		if i == sel.best {
-			selected = len(cands)
-		}
-		cands = append(cands, stored[i])
-	}
+	cands, selected := sel.candidates(&req, stored)
 	return NeedRevalidation{
 		o: o, req: req, Forward: conditionalRequest(req, cands, selected),
 		Candidates: cands, Selected: selected, fresh: f, fwd: fwd, Reason: why,

@@ -7,22 +7,41 @@ import (
 
 // varyMatches reports whether the stored pair p can be selected for req
 // under RFC 9111 §4.1: every field the stored response's Vary nominates
-// matches between the two requests, and Vary is not "*".
-func varyMatches(req *Request, p *Pair) bool {
-	ok := true
-	forEachListMember(p.Response.Header["Vary"], func(name string) bool {
+// matches between the two requests, and Vary is not "*". c remembers the
+// request's values across the variants of one lookup.
+func varyMatches(req *Request, p *Pair, c *varyLookup) bool {
+	// A plain loop over the list rather than forEachListMember and a
+	// closure: this runs for every stored variant on every lookup.
+	vary := p.Response.Header["Vary"]
+	it := fieldListIter{sep: ',', quotes: true}
+	for name, ok := it.next(vary); ok; name, ok = it.next(vary) {
 		if name == "*" {
-			ok = false
 			return false
 		}
+		k, v := c.get(req, name)
+		if !varyValuesMatch(k, v, p.Request.Header[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// varyLookup remembers the request's values of the last field a Vary
+// nominated, under its canonical name: the variants of one URL nearly
+// always vary on the same fields, so a lookup among several of them reads
+// the request's field once.
+type varyLookup struct {
+	name, key string   // as written in Vary; canonical
+	vals      []string // the request's values
+	set       bool
+}
+
+func (c *varyLookup) get(req *Request, name string) (key string, vals []string) {
+	if !c.set || c.name != name {
 		k := http.CanonicalHeaderKey(name)
-		if !varyValuesMatch(k, req.Header[k], p.Request.Header[k]) {
-			ok = false
-			return false
-		}
-		return true
-	})
-	return ok
+		c.name, c.key, c.vals, c.set = name, k, req.Header[k], true
+	}
+	return c.key, c.vals
 }
 
 // varyStar reports whether h has "Vary: *", which never matches (§4.1).

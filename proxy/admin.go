@@ -229,7 +229,8 @@ func (a *admin) purgeOne(ctx context.Context, kind, v string) (purgeItemResult, 
 // as the cache computed it when it stored the response: the key of the
 // request the proxy sent upstream, which keeps the client's Host and has the
 // upstream's scheme (RFC 9111 §4.1, spec.Key). A bare path ("/a/b") is taken
-// relative to the upstream's own host.
+// relative to the upstream's own host, which matches only the entries of
+// clients that sent that Host; give the full URL clients use otherwise.
 func PurgeKey(raw string, upstream *url.URL) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {

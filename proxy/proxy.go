@@ -108,13 +108,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		p.finish(rec, r, start)
 	}()
-	if max := p.cfg.MaxBodyBytes; max > 0 && r.Body != nil && r.Body != http.NoBody {
-		if r.ContentLength > max {
+	if limit := p.cfg.MaxBodyBytes; limit > 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > limit {
 			rec.Header().Set("Connection", "close")
 			http.Error(rec, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
-		r.Body = http.MaxBytesReader(rec, r.Body, max)
+		r.Body = http.MaxBytesReader(rec, r.Body, limit)
 	}
 	p.rp.ServeHTTP(rec, r)
 }

@@ -3,7 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"flag"
-	"fmt"
+
 	"io"
 	"log/slog"
 	"net"
@@ -324,14 +324,13 @@ func (c *serveConfig) checkTLS() error {
 
 // checkAddr validates a host:port listen address.
 func checkAddr(flagName, addr string) error {
-	host, port, err := net.SplitHostPort(addr)
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return usagef("--%s %q is not HOST:PORT: %v", flagName, addr, err)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return usagef("--%s %q: bad port %q", flagName, addr, port)
 	}
-	_ = host
 	return nil
 }
 
@@ -368,8 +367,4 @@ func validToken(s string) bool {
 		}
 	}
 	return true
-}
-
-func (c *serveConfig) String() string {
-	return fmt.Sprintf("upstream=%s listen=%s store=%s max-size=%s", c.Upstream, c.Listen, c.Store.Raw, formatBytes(c.MaxSize))
 }

@@ -25,7 +25,7 @@ import (
 //
 // CELLAR_LOAD_CONNS, CELLAR_LOAD_DURATION (a Go duration), CELLAR_LOAD_STORE
 // (a --store value; default disk in a temporary directory) and
-// CELLAR_LOAD_MAX_SIZE (--max-size; default 64MiB, small enough that misses
+// CELLAR_LOAD_MAX_SIZE (--max-size; default 16MiB, small enough that misses
 // force evictions) change the run. Every response's body is checked against
 // the URL it answers; any transport error, unexpected status or wrong body
 // fails the test, and so does a hot URL no longer served from the cache
@@ -49,7 +49,7 @@ func TestLoad(t *testing.T) {
 	}
 	maxSize := os.Getenv("CELLAR_LOAD_MAX_SIZE")
 	if maxSize == "" {
-		maxSize = "64MiB"
+		maxSize = "16MiB"
 	}
 	const hot = 200          // URLs that should stay cached
 	const bodySize = 4 << 10 // bytes per response

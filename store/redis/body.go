@@ -142,7 +142,7 @@ func (b *body) readErr(err error) error {
 func (b *body) dropCorrupt() {
 	nums, _, err := b.s.exec(b.ctx, removeScript, 7, b.key, b.h, b.s.opts.Now(), "id", b.hd.id)
 	if err == nil {
-		b.s.account(nums)
+		b.s.account(b.h, nums)
 	}
 }
 

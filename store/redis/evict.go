@@ -9,16 +9,20 @@ import (
 	"github.com/valkey-io/valkey-go"
 )
 
-// In cluster mode every slot has its own budget keys (see budgetKeys), so no
-// script can see the whole budget. A census sums the slots' counters, and an
-// evictor goroutine evicts globally least recently used keys, merging the
-// oldest members of each slot's LRU set, until the census fits MaxBytes.
-// Commits wake it when this instance's estimate goes over the budget; it
-// also runs every censusInterval to see what other instances wrote. The
-// budget can thus be exceeded for a moment, never for long. Instances that
-// see the same overshoot at once may together evict more than it.
+// Every budget base keeps its own counters (see budgetKeys), and every
+// script that changes one replies with its new totals and sequence number:
+// Store.views holds the latest known state of each base, and Stats their
+// sums. A census re-reads every base every censusInterval, so that an
+// instance also sees what other instances did.
+//
+// In cluster mode no script can see the whole budget, so after a census
+// over MaxBytes an evictor merges the oldest members of each slot's LRU set
+// and evicts the globally least recently used keys until the total fits.
+// Commits wake it when this instance's totals go over the budget. The budget
+// can thus be exceeded for a moment, never for long. Instances that see the
+// same overshoot at once may together evict more than it.
 
-// censusInterval is how often a cluster store re-counts the budget.
+// censusInterval is how often a store re-counts the budget.
 const censusInterval = 5 * time.Second
 
 // minPassInterval spaces the passes commits trigger: under a steady stream
@@ -33,65 +37,61 @@ const evictHeads = 8
 // censusBatch is how many counters one pipeline of the census reads.
 const censusBatch = 2048
 
-// census reads the budget counters of every base and returns the totals and
-// each base's bytes.
-func (s *Store) census(ctx context.Context) (bytes, entries int64, perBase []int64, err error) {
+// bgContext bounds a command of the census loop, which nobody waits for: it
+// may take longer than CommandTimeout on a busy server, but not forever.
+func (s *Store) bgContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, max(10*s.opts.CommandTimeout, 5*time.Second))
+}
+
+// census reads the counters of every base into the views and returns the
+// totals and each base's bytes.
+func (s *Store) census(ctx context.Context) (total int64, perBase []int64, err error) {
 	bases := s.bases()
 	perBase = make([]int64, len(bases))
 	for lo := 0; lo < len(bases); lo += censusBatch {
 		hi := min(lo+censusBatch, len(bases))
 		cmds := make(valkey.Commands, 0, hi-lo)
 		for _, b := range bases[lo:hi] {
-			cmds = append(cmds, s.client.B().Hmget().Key(b+"stat").Field("bytes", "entries").Build())
+			cmds = append(cmds, s.client.B().Hmget().Key(b+"stat").Field("bytes", "entries", "seq").Build())
 		}
-		cctx, cancel := s.cmdContext(ctx)
+		s.mu.Lock()
+		sentGen := s.gen + 1
+		s.mu.Unlock()
+		cctx, cancel := s.bgContext(ctx)
 		res := s.client.DoMulti(cctx, cmds...)
 		cancel()
 		for i, r := range res {
 			vals, err := r.ToArray()
 			s.seen(err)
 			if err != nil {
-				return 0, 0, nil, s.wrap("census", err)
+				return 0, nil, s.wrap("census", err)
 			}
-			if len(vals) == 2 {
-				b, _ := vals[0].AsInt64()
-				n, _ := vals[1].AsInt64()
-				perBase[lo+i] = b
-				bytes += b
-				entries += n
+			if len(vals) != 3 {
+				continue
 			}
+			b, _ := vals[0].AsInt64()
+			n, _ := vals[1].AsInt64()
+			seq, _ := vals[2].AsInt64()
+			s.observe(lo+i, seq, b, n, true, sentGen)
+			perBase[lo+i] = b
+			total += b
 		}
 	}
-	return bytes, entries, perBase, nil
+	return total, perBase, nil
 }
 
-// recount takes a census and makes Stats report it plus this instance's
-// changes since the census started.
-func (s *Store) recount(ctx context.Context) ([]int64, int64, error) {
-	s.mu.Lock()
-	b0, n0 := s.localBytes, s.localEntries
-	s.mu.Unlock()
-	bytes, entries, perBase, err := s.census(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	s.mu.Lock()
-	s.baseBytes, s.baseEntries = bytes-b0, entries-n0
-	s.bytes.Store(s.baseBytes + s.localBytes)
-	s.entries.Store(s.baseEntries + s.localEntries)
-	s.mu.Unlock()
-	return perBase, bytes, nil
-}
-
-// evictLoop runs the cluster evictor until the store is closed.
-func (s *Store) evictLoop() {
-	defer close(s.evictorDone)
+// censusLoop takes a census every censusInterval (or when kicked) and, in
+// cluster mode, evicts, until the store is closed.
+func (s *Store) censusLoop() {
+	defer close(s.censusDone)
 	t := time.NewTicker(censusInterval)
 	defer t.Stop()
-	for first := true; ; first = false {
+	// In cluster mode the first census runs at once; standalone took it
+	// in New.
+	for first := s.cluster; ; first = false {
 		if !first {
 			select {
-			case <-s.stopEvictor:
+			case <-s.stopCensus:
 				return
 			case <-t.C:
 			case <-s.kick:
@@ -100,22 +100,25 @@ func (s *Store) evictLoop() {
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
 			select {
-			case <-s.stopEvictor:
+			case <-s.stopCensus:
 				cancel()
 			case <-ctx.Done():
 			}
 		}()
-		s.evictPass(ctx)
+		total, perBase, err := s.census(ctx)
+		if err == nil && s.cluster && s.opts.MaxBytes > 0 && total > s.opts.MaxBytes {
+			s.evict(ctx, total-s.opts.MaxBytes, perBase)
+		}
 		cancel()
 		select {
-		case <-s.stopEvictor:
+		case <-s.stopCensus:
 			return
 		case <-time.After(minPassInterval):
 		}
 	}
 }
 
-// kickEvictor wakes the evictor if this instance thinks the budget is over.
+// kickEvictor wakes the cluster evictor if the totals are over the budget.
 func (s *Store) kickEvictor() {
 	if s.kick == nil || s.opts.MaxBytes <= 0 || s.bytes.Load() <= s.opts.MaxBytes {
 		return
@@ -146,14 +149,9 @@ func (q *lruHeap) Pop() any {
 	return x
 }
 
-// evictPass takes a census and, when it exceeds MaxBytes, evicts the least
-// recently used keys across all slots until it fits.
-func (s *Store) evictPass(ctx context.Context) {
-	perBase, total, err := s.recount(ctx)
-	if err != nil || s.opts.MaxBytes <= 0 || total <= s.opts.MaxBytes {
-		return
-	}
-	over := total - s.opts.MaxBytes
+// evict removes about over bytes of the least recently used keys across
+// all slots.
+func (s *Store) evict(ctx context.Context, over int64, perBase []int64) {
 	bases := s.bases()
 	var used []int
 	for i, b := range perBase {
@@ -171,7 +169,7 @@ func (s *Store) evictPass(ctx context.Context) {
 			cmds[k] = s.client.B().Zrange().Key(bases[i] + "lru").Min("0").
 				Max(strconv.Itoa(evictHeads - 1)).Withscores().Build()
 		}
-		cctx, cancel := s.cmdContext(ctx)
+		cctx, cancel := s.bgContext(ctx)
 		defer cancel()
 		for k, r := range s.client.DoMulti(cctx, cmds...) {
 			zs, err := r.AsZScores()
@@ -195,13 +193,13 @@ func (s *Store) evictPass(ctx context.Context) {
 		inHeap[v.base]--
 		score := strconv.FormatFloat(v.score, 'f', -1, 64)
 		keys := append([]string{s.metaKey(v.h)}, budgetKeys(bases[v.base])...)
-		cctx, cancel := s.cmdContext(ctx)
+		cctx, cancel := s.bgContext(ctx)
 		msgs, err := evictScript.Exec(cctx, s.client, keys, s.scriptArgs("", v.h, now, score)).AsIntSlice()
 		cancel()
 		if err != nil {
 			return
 		}
-		s.account(msgs)
+		s.account(v.h, msgs)
 		over -= msgs[0]
 		// Refill from this slot once its fetched keys are used up.
 		if inHeap[v.base] == 0 {

@@ -57,6 +57,14 @@ func (s *Store) budgetBase(h string) string {
 	return s.opts.Prefix + "{" + slotTags()[keySlot(h)] + "}:"
 }
 
+// baseIndex returns the index of h's budget base in bases().
+func (s *Store) baseIndex(h string) int {
+	if !s.cluster {
+		return 0
+	}
+	return keySlot(h)
+}
+
 // bases returns every budget base.
 func (s *Store) bases() []string {
 	if !s.cluster {

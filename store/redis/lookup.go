@@ -19,7 +19,7 @@ func (s *Store) Lookup(ctx context.Context, key string) ([]store.Entry, error) {
 	if err != nil {
 		return nil, s.wrap("lookup", err)
 	}
-	s.account(nums)
+	s.account(h, nums)
 	entries := make([]store.Entry, 0, len(vals))
 	for _, v := range vals {
 		_, e, err := decodeValue(v)

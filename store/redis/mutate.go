@@ -66,10 +66,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // remove runs the remove script on key and returns how many live entries
 // it removed.
 func (s *Store) remove(ctx context.Context, key, mode, operand string) (int, error) {
-	nums, _, err := s.exec(ctx, removeScript, 7, key, hashTag(key), s.opts.Now(), mode, operand)
+	h := hashTag(key)
+	nums, _, err := s.exec(ctx, removeScript, 7, key, h, s.opts.Now(), mode, operand)
 	if err != nil {
 		return 0, s.wrap("remove", err)
 	}
-	s.account(nums)
+	s.account(h, nums)
 	return int(nums[0]), nil
 }

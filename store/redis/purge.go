@@ -16,6 +16,10 @@ const (
 	purgeWorkers = 16
 )
 
+// rangeBatch is how many idx sets one pipeline of PurgePrefix reads: small
+// enough to answer within CommandTimeout on a busy server.
+const rangeBatch = 512
+
 // PurgeTag removes every entry carrying tag and returns how many it removed.
 //
 // It takes members out of the tag's set (SPOP) before it removes their
@@ -93,8 +97,8 @@ func (s *Store) PurgePrefix(ctx context.Context, prefix string) (int, error) {
 	var removed atomic.Int64
 	for len(pending) > 0 {
 		res := make([]valkey.ValkeyResult, 0, len(pending))
-		for from := 0; from < len(pending); from += censusBatch {
-			part := pending[from:min(from+censusBatch, len(pending))]
+		for from := 0; from < len(pending); from += rangeBatch {
+			part := pending[from:min(from+rangeBatch, len(pending))]
 			cmds := make(valkey.Commands, len(part))
 			for k, i := range part {
 				cmds[k] = s.client.B().Zrange().Key(bases[i]+"idx").Min(lo).Max(hi).Bylex().Limit(0, batch).Build()

@@ -28,25 +28,23 @@ type Store struct {
 	refs atomic.Int64
 
 	hits, misses, evictions atomic.Int64
-	mu                      sync.Mutex // guards what follows, and stores to bytes and entries
-	seq                     int64      // standalone: sequence of the totals last stored
-	// Cluster: the last census less the changes this instance made while
-	// it ran (base), and the changes this instance made since it opened
-	// (local). Stats reports their sum.
-	baseBytes, baseEntries   int64
-	localBytes, localEntries int64
+	// views is the last known budget counters of each base (one in
+	// standalone mode, one per slot in cluster mode), from script replies
+	// and censuses; bytes and entries are their sums. Guarded by mu.
+	mu    sync.Mutex
+	views []baseView
+	gen   int64 // counts view updates, to tell a stale census from a reset
 
 	chunks sync.Pool // *[]byte of cap ChunkSize, for writers
 
-	// The cluster evictor (see evict.go).
-	kick        chan struct{}
-	stopEvictor chan struct{}
-	evictorDone chan struct{}
+	// The census loop and, in cluster mode, the evictor (see evict.go).
+	kick       chan struct{}
+	stopCensus chan struct{}
+	censusDone chan struct{}
 	// lastFail and lastOK are when (unix ns) a command last failed because
 	// the server was unavailable, and last succeeded.
 	lastFail, lastOK atomic.Int64
-	// bytes and entries are the last totals the server reported
-	// (standalone) or the changes this instance made (cluster).
+	// bytes and entries are the sums of views.
 	bytes, entries atomic.Int64
 }
 
@@ -80,28 +78,18 @@ func New(opts Options) (*Store, error) {
 	}
 	s := &Store{opts: opts, client: client, cluster: client.Mode() == valkey.ClientModeCluster}
 	s.refs.Store(1)
+	s.views = make([]baseView, len(s.bases()))
+	s.stopCensus = make(chan struct{})
+	s.censusDone = make(chan struct{})
 	if s.cluster {
-		// The evictor takes a first census at once, in the background:
-		// with 16384 slots it is not instant.
+		// The census loop takes a first census at once, in the
+		// background: with 16384 slots it is not instant.
 		s.kick = make(chan struct{}, 1)
-		s.stopEvictor = make(chan struct{})
-		s.evictorDone = make(chan struct{})
-		go s.evictLoop()
-	} else {
-		ctx, cancel := s.cmdContext(context.Background())
-		defer cancel()
-		r := client.Do(ctx, client.B().Hmget().Key(opts.Prefix+"stat").Field("bytes", "entries", "seq").Build())
-		if vals, err := r.ToArray(); err == nil && len(vals) == 3 {
-			b, _ := vals[0].AsInt64()
-			n, _ := vals[1].AsInt64()
-			s.seq, _ = vals[2].AsInt64()
-			s.bytes.Store(b)
-			s.entries.Store(n)
-		} else if err != nil {
-			client.Close()
-			return nil, s.wrap("connect", err)
-		}
+	} else if _, _, err := s.census(context.Background()); err != nil {
+		client.Close()
+		return nil, err
 	}
+	go s.censusLoop()
 	return s, nil
 }
 
@@ -110,9 +98,8 @@ func (s *Store) Cluster() bool { return s.cluster }
 
 // Stats returns the store's counters. Hits, Misses and Evictions count what
 // this instance did since it was opened. Entries and Bytes are the shared
-// totals: in standalone mode as of this instance's last change; in cluster
-// mode as of the last census (at most censusInterval old) plus this
-// instance's changes since.
+// totals, as of this instance's last change or census (every
+// censusInterval) of each budget base.
 func (s *Store) Stats() store.Stats {
 	return store.Stats{
 		Entries:   s.entries.Load(),
@@ -129,10 +116,8 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	if s.stopEvictor != nil {
-		close(s.stopEvictor)
-		<-s.evictorDone
-	}
+	close(s.stopCensus)
+	<-s.censusDone
 	s.release()
 	return nil
 }
@@ -224,29 +209,39 @@ func (s *Store) exec(ctx context.Context, script *valkey.Lua, nints int, key, h 
 	return nums, strs, nil
 }
 
-// account applies a script's {result, db, dn, evicted, totB, totN, seq}
-// reply to the counters.
-func (s *Store) account(r []int64) {
+// baseView is what a base's stat hash held at sequence number seq.
+type baseView struct {
+	seq, bytes, entries int64
+	gen                 int64 // s.gen when the view was stored
+}
+
+// account applies the reply of a script on hash tag h,
+// {result, db, dn, evicted, totB, totN, seq}, to the counters.
+func (s *Store) account(h string, r []int64) {
 	if len(r) < 7 {
 		return
 	}
 	s.evictions.Add(r[3])
+	if r[6] >= 0 {
+		s.observe(s.baseIndex(h), r[6], r[4], r[5], false, 0)
+	}
+}
+
+// observe stores what base i's counters held at sequence seq, unless a
+// later state is known. Replies can arrive out of order, so a lower seq is
+// stale, except from a census sent after the view was stored (census with
+// sentGen > view.gen): the server was then reset and counts anew.
+func (s *Store) observe(i int, seq, bytes, entries int64, census bool, sentGen int64) {
 	s.mu.Lock()
-	if s.cluster {
-		// The totals a script sees are its slot's: count the changes.
-		s.localBytes += r[1]
-		s.localEntries += r[2]
-		s.bytes.Store(s.baseBytes + s.localBytes)
-		s.entries.Store(s.baseEntries + s.localEntries)
-		s.mu.Unlock()
+	defer s.mu.Unlock()
+	v := &s.views[i]
+	if seq == v.seq || seq < v.seq && !(census && v.gen < sentGen) {
 		return
 	}
-	if r[6] > s.seq {
-		s.seq = r[6]
-		s.bytes.Store(r[4])
-		s.entries.Store(r[5])
-	}
-	s.mu.Unlock()
+	s.bytes.Add(bytes - v.bytes)
+	s.entries.Add(entries - v.entries)
+	s.gen++
+	*v = baseView{seq: seq, bytes: bytes, entries: entries, gen: s.gen}
 }
 
 // wrap gives err the store's context: errors that mean the server cannot be

@@ -452,3 +452,32 @@ func TestSuccessorAndGlob(t *testing.T) {
 		t.Errorf("globEscape = %q", got)
 	}
 }
+
+// TestObserveOrder: replies applied out of order keep the latest state; a
+// census sent after a view was stored replaces it even with a lower
+// sequence number (the server was reset), an older census does not.
+func TestObserveOrder(t *testing.T) {
+	s := &Store{views: make([]baseView, 1)}
+	check := func(what string, bytes, entries int64) {
+		t.Helper()
+		if st := s.Stats(); st.Bytes != bytes || st.Entries != entries {
+			t.Fatalf("%s: Stats = %+v, want %d bytes, %d entries", what, st, bytes, entries)
+		}
+	}
+	s.observe(0, 2, 200, 2, false, 0)
+	s.observe(0, 1, 100, 1, false, 0) // late reply
+	check("after a late reply", 200, 2)
+	s.mu.Lock()
+	stale := s.gen // a census sent before the next reply
+	s.mu.Unlock()
+	s.observe(0, 3, 300, 3, false, 0)
+	s.observe(0, 2, 200, 2, true, stale)
+	check("after a stale census", 300, 3)
+	s.mu.Lock()
+	sent := s.gen + 1
+	s.mu.Unlock()
+	s.observe(0, 1, 10, 1, true, sent) // the server restarted empty
+	check("after a reset", 10, 1)
+	s.observe(0, 2, 20, 2, false, 0)
+	check("counting anew", 20, 2)
+}

@@ -255,11 +255,12 @@ return {updated}
 // not used since the evictor saw it (its LRU score is still ARGV[6]).
 // KEYS: the victim's meta hash, then its budget keys; PK is unused.
 //
-// Reply: {bytes freed, -bytes, -entries, entries evicted, -1, -1, -1}.
+// Reply: {bytes freed, -bytes, -entries, entries evicted, totB, totN, seq}.
 var evictScript = valkey.NewLuaScript(prelude + `
 local score = redis.call('ZSCORE', LRU, H)
 if not score or tonumber(score) ~= tonumber(ARGV[6]) then return {0, 0, 0, 0, -1, -1, -1} end
 local vb = recorded(H)
 local n = drop(H)
-return {vb, -vb, -n, n, -1, -1, -1}
+local tb, tn, seq = totals()
+return {vb, -vb, -n, n, tb, tn, seq}
 `)

@@ -187,11 +187,11 @@ func (w *writer) Commit() (store.Entry, error) {
 	if nums[0] < 0 {
 		return store.Entry{}, w.failLocked(fmt.Errorf("redis: commit %q: chunks expired before commit (PendingTTL %v)", e.Key, s.opts.PendingTTL))
 	}
-	s.account(nums)
+	s.account(w.h, nums)
 	if err := s.indexTags(w.ctx, e.Key, e.Tags, ttlAt); err != nil {
 		// Without its tag index the entry would escape PurgeTag: undo it.
 		if n, _, uerr := s.exec(context.WithoutCancel(w.ctx), removeScript, 7, e.Key, w.h, now, "id", e.ID); uerr == nil {
-			s.account(n)
+			s.account(w.h, n)
 		}
 		w.done, w.err = true, err
 		w.stop()

@@ -204,7 +204,8 @@ func StartCluster(tb testing.TB) *Cluster {
 		c.Nodes = append(c.Nodes, start(tb, port, dir, []string{
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", filepath.Join(dir, "nodes.conf"),
-			"--cluster-node-timeout", "2000",
+			// Long enough that a loaded machine never looks like a failure.
+			"--cluster-node-timeout", "15000",
 		}))
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
@@ -258,12 +259,12 @@ func portFree(port int) bool {
 // as their elements joined by newlines. An error reply is returned as an
 // error.
 func Do(addr string, args ...string) (string, error) {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
 	for _, a := range args {
@@ -351,7 +352,7 @@ type Monitor struct {
 
 // StartMonitor starts recording the commands addr receives.
 func StartMonitor(addr string) (*Monitor, error) {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}

@@ -79,8 +79,12 @@
 // fits. The budget can thus be exceeded for a moment, by what instances
 // write between two censuses, never for long; TTLs bound everything in any
 // case, and the server's maxmemory with volatile-lru is the last resort.
-// Stats().Entries and Bytes are the last census plus this instance's
-// changes since.
+//
+// Every script that changes a base replies with the base's totals and a
+// sequence number; the store keeps the latest state of each base (replies
+// may arrive out of order) and re-reads them all every 5 seconds, so
+// Stats().Entries and Bytes are the shared totals as this instance last saw
+// them, in both modes.
 //
 // # Purges
 //

@@ -27,7 +27,9 @@ type NeedRevalidation struct {
 // NeedToBeUpdated means a stored response answers the request and some
 // stored pairs must have their metadata rewritten (§4.3.4, §4.3.5): write
 // Updates (bodies untouched), then serve Pair as Serve says. Updates is
-// empty when a stale response is served because the origin failed.
+// empty when a stale response is served because the origin failed, and
+// when the validation response may not be stored (no-store, or private in
+// a shared cache): Pair is then the updated response for this request only.
 type NeedToBeUpdated struct {
 	Updates []Pair
 	Pair    *Pair
@@ -190,7 +192,32 @@ func (s NeedRevalidation) update(idx []int, resp Response, why Reason) NeedToBeU
 		sv.setField(k, resp.Header[k]...)
 	}
 	sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: resp.Status, TTL: f.ttlSeconds(), HasTTL: true}
+	if forbid, ok := updateForbidden(o, s.req, resp); ok {
+		// The merged response still answers this request; storage keeps
+		// what it had.
+		return NeedToBeUpdated{Pair: p, Serve: sv, Reason: forbid}
+	}
 	return NeedToBeUpdated{Updates: ups, Pair: p, Serve: sv, Reason: why}
+}
+
+// updateForbidden reports whether the validation response resp may not go
+// into storage: the request's no-store (§5.2.1.5: no part of any response
+// to it), the response's own no-store (§5.2.2.5, unless must-understand
+// overrides it, §5.2.2.3), or its unqualified private in a shared cache
+// (§5.2.2.7). Writing its fields into the stored header would store part of
+// it.
+func updateForbidden(o *Options, req Request, resp Response) (Reason, bool) {
+	if requestPolicy(req.Header).noStore {
+		return reason("request-no-store", "RFC 9111 §5.2.1.5", "the request's no-store forbids storing any part of the response, so the stored response is not updated"), true
+	}
+	cc := responsePolicy(o, resp.Header).cc
+	switch {
+	case cc.noStore && !cc.mustUnderstand:
+		return reason("no-store", "RFC 9111 §5.2.2.5", "the validation response's no-store forbids storing it, so the stored response is not updated"), true
+	case o.Shared && cc.private && cc.privateFields == "":
+		return reason("private", "RFC 9111 §5.2.2.7", "the validation response is private, so a shared cache does not update the stored response with it"), true
+	}
+	return Reason{}, false
 }
 
 // freshenSelection picks the candidates a 304 with header h identifies

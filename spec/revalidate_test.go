@@ -291,3 +291,35 @@ func TestRevalidate_RFC9111_4_3_5_FreshenFromHEAD(t *testing.T) {
 		})
 	}
 }
+
+// RFC 9111 §5.2.1.5, §5.2.2.5 and §5.2.2.7: a 304 whose directives (or
+// whose request's) forbid storing it is not written into storage, though
+// it still confirms the stored response for this request.
+func TestRevalidate_RFC9111_5_2_NoStoreValidationResponseUpdatesNothing(t *testing.T) {
+	stored := old("a", 0, "ETag", `"a"`, "Content-Length", "10")
+	cases := []struct {
+		name    string
+		opts    Options
+		req     Request
+		cc      string
+		code    string
+		updates int
+	}{
+		{"304 with no-store", private(now150), get(), "no-store", "no-store", 0},
+		{"304 with no-store and must-understand", private(now150), get(), "no-store, must-understand, max-age=60", "not-modified", 1},
+		{"304 with private, shared cache", shared(now150), get(), "private, max-age=60", "private", 0},
+		{"304 with private, private cache", private(now150), get(), "private, max-age=60", "not-modified", 1},
+		{"304 with private=field, shared cache", shared(now150), get(), `private="X-A", max-age=60`, "not-modified", 1},
+		{"request no-store", private(now150), get("Cache-Control", "no-store"), "max-age=60", "request-no-store", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := revalidation(t, tc.opts, tc.req, stored).Next(notMod("ETag", `"a"`, "Cache-Control", tc.cc))
+			check(t, s, want{state: "NeedToBeUpdated", code: tc.code, status: 200, id: "a",
+				header: map[string]string{"Content-Length": "10", "Cache-Control": tc.cc}})
+			if n := len(s.(NeedToBeUpdated).Updates); n != tc.updates {
+				t.Errorf("%d updates, want %d", n, tc.updates)
+			}
+		})
+	}
+}

@@ -39,7 +39,11 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
-			fmt.Fprintf(stderr, "  --%s  [$%s]\n\t%s%s\n", f.Name, envName(fs, f.Name), f.Usage, def)
+			dash := "--"
+			if len(f.Name) == 1 {
+				dash = "-"
+			}
+			fmt.Fprintf(stderr, "  %s%s  [$%s]\n\t%s%s\n", dash, f.Name, envName(fs, f.Name), f.Usage, def)
 		})
 	}
 	return fs

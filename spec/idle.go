@@ -31,6 +31,12 @@ func (s IdleClient) Options() Options { return *s.o }
 // pairs already expired.
 func (s IdleClient) Next(req Request, stored []Pair) IdleNext {
 	o := s.o
+	if req.Method == "" {
+		// net/http's convention, which Key and methodServes follow too: an
+		// empty method is GET. Taken as an unknown method it would have
+		// invalidated what a GET stored (§4.4).
+		req.Method = http.MethodGet
+	}
 	if !o.cacheableMethod(req.Method) {
 		if !safeMethod(req.Method) {
 			return newInvalidate(o, req)

@@ -158,6 +158,18 @@ func TestRange_RFC9110_14_2_OnValidatedFullResponse(t *testing.T) {
 			check(t, m.Next(full), tc.want)
 		})
 	}
+	// After a 304 the Range is answered from the stored body, several
+	// ranges included.
+	st := wholeStored()
+	st.Response.Header.Set("Cache-Control", "max-age=10")
+	nr := revalidation(t, private(now150), get("Range", "bytes=0-9, 20-29", "If-Range", `"a"`), st)
+	check(t, nr, want{fwd: map[string]string{"Range": absent, "If-Range": absent, "If-None-Match": `"a"`}})
+	up := as[NeedToBeUpdated](t, nr.Next(notMod("ETag", `"a"`)))
+	check(t, up, want{status: 206, body: plan(BodyRanges)})
+	if parts, _ := up.Serve.Parts(); len(parts) != 2 {
+		t.Errorf("%d parts, want 2", len(parts))
+	}
+
 	// On a plain miss the origin evaluates Range itself.
 	m := missFor(t, private(t0), get("Range", "bytes=0-9"))
 	check(t, m, want{fwd: map[string]string{"Range": "bytes=0-9"}})

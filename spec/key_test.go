@@ -89,6 +89,15 @@ func TestKey_RFC9111_4_1_VariantKey(t *testing.T) {
 			}
 		})
 	}
+	// Fields that are not lists compare their lines byte for byte, so a
+	// comma in User-Agent is not a separator.
+	ua := variant(get("User-Agent", "x (a, b)"), "User-Agent")
+	if ua == variant(get("User-Agent", "x (a,b)"), "User-Agent") {
+		t.Errorf("User-Agent values differing inside a comment share a variant")
+	}
+	if ua != variant(get("User-Agent", " x (a, b) "), "User-Agent") {
+		t.Errorf("surrounding whitespace separates User-Agent variants")
+	}
 	if v := variant(get()); v != "" {
 		t.Errorf("variant without Vary = %q, want empty", v)
 	}

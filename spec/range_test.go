@@ -57,6 +57,10 @@ func TestRange_RFC9110_14_2_FromComplete200(t *testing.T) {
 		{"several Range lines ignored", o, st, get("Range", "bytes=0-9", "Range", "bytes=10-19"), whole},
 		{"unknown stored length: whole", o, []Pair{storedGET("p", ok200("Cache-Control", "max-age=600"))},
 			get("Range", "bytes=0-9"), want{state: "FromCache", status: 200, body: plan(BodyAll)}},
+		{"invalid stored Content-Length: whole", o, []Pair{storedGET("p", ok200("Cache-Control", "max-age=600", "Content-Length", "+1000"))},
+			get("Range", "bytes=0-9"), want{state: "FromCache", status: 200, body: plan(BodyAll)}},
+		{"negative stored Content-Length: whole", o, []Pair{storedGET("p", ok200("Cache-Control", "max-age=600", "Content-Length", "-1"))},
+			get("Range", "bytes=0-9"), want{state: "FromCache", status: 200, body: plan(BodyAll)}},
 		{"HEAD ignores Range", o, st, rq(http.MethodHead, testURL, "Range", "bytes=0-9"),
 			want{state: "FromCache", status: 200, body: plan(BodyNone), header: map[string]string{"Content-Range": absent}}},
 	})

@@ -239,3 +239,35 @@ func TestStore_RFC9111_3_StoreAndUsePlan(t *testing.T) {
 		t.Errorf("Expires = %v, want %v", sa.Expires, want)
 	}
 }
+
+// StoreAndUse.Expires is the stale horizon: the end of freshness, plus the
+// longest window the response may still be served stale in (RFC 5861,
+// Options.StaleBudget; none when §4.2.4 forbids serving it stale), plus
+// Options.ValidatorRetention when it can be revalidated (§4.3).
+func TestStore_RFC9111_4_2_4_Horizon(t *testing.T) {
+	day := 24 * time.Hour
+	cases := []struct {
+		name string
+		opts Options
+		kv   []string
+		want time.Duration
+	}{
+		{"fresh only", private(t0), []string{"Cache-Control", "max-age=60"}, time.Minute},
+		{"stale-while-revalidate", private(t0), []string{"Cache-Control", "max-age=60, stale-while-revalidate=30"}, 90 * time.Second},
+		{"stale-if-error, the longer window", private(t0), []string{"Cache-Control", "max-age=60, stale-while-revalidate=30, stale-if-error=300"}, 360 * time.Second},
+		{"stale budget", Options{Clock: fixed(t0), StaleBudget: time.Hour}, []string{"Cache-Control", "max-age=60"}, time.Hour + time.Minute},
+		{"must-revalidate: no stale window", Options{Clock: fixed(t0), StaleBudget: time.Hour}, []string{"Cache-Control", "max-age=60, must-revalidate, stale-if-error=300"}, time.Minute},
+		{"validator retention", private(t0), []string{"Cache-Control", "max-age=60", "ETag", `"a"`}, time.Minute + day},
+		{"Options.ValidatorRetention", Options{Clock: fixed(t0), ValidatorRetention: time.Hour}, []string{"Cache-Control", "max-age=60", "Last-Modified", hd(at(-9))}, time.Minute + time.Hour},
+		{"negative ValidatorRetention keeps none", Options{Clock: fixed(t0), ValidatorRetention: -1}, []string{"Cache-Control", "max-age=60", "ETag", `"a"`}, time.Minute},
+		{"stale on arrival", private(t0), []string{"Cache-Control", "max-age=0"}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sa := as[StoreAndUse](t, missFor(t, tc.opts, get()).Next(ok200(tc.kv...)))
+			if want := t0.Add(tc.want); !sa.Expires.Equal(want) {
+				t.Errorf("Expires = t0+%v, want t0+%v", sa.Expires.Sub(t0), tc.want)
+			}
+		})
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"syscall"
 
 	"github.com/cellar-http/cellar/store"
 )
@@ -36,22 +35,6 @@ func (s *Store) Open(ctx context.Context, key, id string) (store.Body, error) {
 		return nil, fmt.Errorf("disk store: %w", err)
 	}
 	return &body{s: s, f: f, id: id, size: n.size, want: n.crc}, nil
-}
-
-// openBody opens a body file for reading. It saves os.Open's poller
-// registration attempt, which a regular file never needs: a third of the
-// cost of opening.
-func openBody(path string) (*os.File, error) {
-	for {
-		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &os.PathError{Op: "open", Path: path, Err: err}
-		}
-		return os.NewFile(uintptr(fd), path), nil
-	}
 }
 
 // hasKey reports whether index key ik belongs to the primary key key.

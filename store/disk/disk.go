@@ -25,7 +25,7 @@
 //
 // Access recency lives in memory only (a lock-protected LRU list; a hit never
 // writes to disk). After a restart the list starts ordered by commit time.
-// The in-memory index costs roughly 150 bytes plus the key length per entry.
+// The in-memory index costs roughly 200 bytes plus the key length per entry.
 // Commit evicts least-recently-used entries until the new entry fits in
 // Options.MaxBytes, which counts body bytes plus the index record of each
 // entry. Entries past Entry.Expires are never returned by Lookup and are
@@ -246,11 +246,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.lock = lock
 	if err := s.makeDirs(); err != nil {
-		lock.Close()
+		s.unlock()
 		return nil, err
 	}
 	if err := s.recover(); err != nil {
-		lock.Close()
+		s.unlock()
 		return nil, err
 	}
 	go s.sweeper()
@@ -292,6 +292,13 @@ func (s *Store) acquire() error {
 
 func (s *Store) release() { s.closeMu.RUnlock() }
 
+// unlock releases the directory lock.
+func (s *Store) unlock() {
+	if s.lock != nil {
+		s.lock.Close()
+	}
+}
+
 // Close stops the background sweep and closes the index. Bodies already open
 // stay readable; writers not yet committed fail with store.ErrClosed.
 func (s *Store) Close() error {
@@ -314,7 +321,7 @@ func (s *Store) Close() error {
 	if err == nil {
 		err = s.leaveCleanMarker()
 	}
-	s.lock.Close()
+	s.unlock()
 	if err != nil {
 		return fmt.Errorf("disk store: closing index: %w", err)
 	}

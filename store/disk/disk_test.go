@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -724,3 +725,5 @@ func TestDamagedPagesStartEmpty(t *testing.T) {
 	}
 	put(t, s, testEntry("k", ""), []byte("body"))
 }
+
+var errNoSpace = syscall.ENOSPC

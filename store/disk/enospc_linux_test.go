@@ -9,8 +9,6 @@ import (
 	"testing"
 )
 
-var errNoSpace = syscall.ENOSPC
-
 // TestENOSPC fills a real 1 MiB tmpfs. It needs permission to mount, and
 // skips without it; TestWriteErrorAbortsWrite covers the same path with an
 // injected error everywhere.

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
 package disk
 
 import (
@@ -35,5 +37,21 @@ func lockDir(dir string, timeout time.Duration) (*os.File, error) {
 			return nil, &lockedError{dir: dir}
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// openBody opens a body file for reading. It saves os.Open's poller
+// registration attempt, which a regular file never needs: a third of the
+// cost of opening.
+func openBody(path string) (*os.File, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), nil
 	}
 }

@@ -1,0 +1,18 @@
+//go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
+
+package disk
+
+import (
+	"os"
+	"time"
+)
+
+// lockDir is a no-op where flock is not available: bbolt's own lock on
+// index.db (taken with the same timeout) still keeps a second Store out,
+// though not while Open discards a damaged index.
+func lockDir(dir string, timeout time.Duration) (*os.File, error) {
+	return nil, nil
+}
+
+// openBody opens a body file for reading.
+func openBody(path string) (*os.File, error) { return os.Open(path) }

@@ -20,6 +20,7 @@ families=(
 	"Decision 1s"
 	"Hit 1s"
 	"HitParallel 1s"
+	"ServeHit 1s"
 	"Miss64MiB 3x"
 	"Coalescing 5x"
 )

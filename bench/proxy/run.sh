@@ -82,13 +82,29 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start NAME CMD...: runs CMD in the background, logging to $tmp/NAME.log.
+# start NAME CMD...: runs CMD in the background, logging to $tmp/NAME.log;
+# its pid is ${pid_of[NAME]}.
+declare -A pid_of
 start() {
 	local name=$1
 	shift
 	"$@" >"$tmp/$name.log" 2>&1 &
 	pids+=($!)
+	pid_of[$name]=$!
 }
+
+# cpu_ticks PID: user+system CPU time, in clock ticks, of PID and its
+# children (nginx's workers, Varnish's cache process).
+cpu_ticks() {
+	local p total=0 t
+	for p in "$1" $(ps -o pid= --ppid "$1"); do
+		# fields after the ")" that ends the command name: utime is the 12th, stime the 13th
+		t=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
+		total=$((total + ${t:-0}))
+	done
+	echo "$total"
+}
+hz=$(getconf CLK_TCK)
 
 # wait_http URL: until URL answers, at most 20 s.
 wait_http() {
@@ -217,7 +233,7 @@ to_ms() {
 		printf "%.3f", n }'
 }
 
-declare -A rps p50 p99 share errs
+declare -A rps p50 p99 share errs cpu
 workloads=(hit-1k hit-100k miss-10k)
 for w in "${workloads[@]}"; do
 	for s in "${servers[@]}"; do
@@ -237,8 +253,10 @@ for w in "${workloads[@]}"; do
 			prof_pid=$!
 		fi
 		before=$(origin_requests)
+		ticks0=$(cpu_ticks "${pid_of[$s]}")
 		log "$w $s: wrk ${args[*]}"
 		out=$(timeout 120 wrk "${args[@]}")
+		ticks1=$(cpu_ticks "${pid_of[$s]}")
 		after=$(origin_requests)
 		if [[ -n $prof_pid ]]; then wait "$prof_pid" || true; fi
 		echo "$out" >"$tmp/wrk-$w-$s.txt"
@@ -249,12 +267,13 @@ for w in "${workloads[@]}"; do
 		bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
 		sock=$(awk '/Socket errors:/ {gsub(/,/, ""); print $4 + $6 + $8 + $10}' <<<"$out")
 		errs[$w,$s]=$((${bad:-0} + ${sock:-0}))
+		cpu[$w,$s]=$(awk -v d=$((ticks1 - ticks0)) -v hz="$hz" -v t="$total" 'BEGIN { printf "%.1f", t ? d / hz * 1e6 / t : 0 }')
 		if [[ $s == origin ]]; then
 			share[$w,$s]=1
 		else
 			share[$w,$s]=$(awk -v a="$after" -v b="$before" -v t="$total" 'BEGIN { printf "%.3f", t ? (a - b) / t : 0 }')
 		fi
-		log "  ${rps[$w,$s]} req/s, p50 ${p50[$w,$s]} ms, p99 ${p99[$w,$s]} ms, origin share ${share[$w,$s]}, errors ${errs[$w,$s]}"
+		log "  ${rps[$w,$s]} req/s, p50 ${p50[$w,$s]} ms, p99 ${p99[$w,$s]} ms, origin share ${share[$w,$s]}, ${cpu[$w,$s]} µs CPU/req, errors ${errs[$w,$s]}"
 	done
 done
 
@@ -273,17 +292,18 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency on loopback, sharing the cores with the server measured."
 	echo "Load average (1, 5, 15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo "\"origin\" is the Go origin measured bare, serving the bytes from memory: the limit of a Go server."
-	echo "\"to origin\" is the share of requests that reached the origin during the run."
+	echo "\"to origin\" is the share of requests that reached the origin during the run (requests still in flight when wrk stops count at the origin, not in wrk's total, so a slow server can show a little over 1)."
+	echo "\"CPU µs/req\" is the user+system CPU time of the server's processes (nginx's workers, Varnish's cache process included; the origin's excluded) over the run, per request wrk completed: less sensitive than req/s to whatever else runs on the machine."
 	echo "nginx: proxy_cache (keys_zone 64m, on disk), proxy_cache_lock, upstream keepalive 64, access_log off, workers = cores."
 	echo "Varnish: -s malloc,256m, built-in VCL, default_grace=0. cellar serve: --store memory --max-size 256MiB, or --store disk:DIR; access log off."
 	echo
-	echo "| workload | server | req/s | p50 ms | p99 ms | to origin | errors | × nginx | × Varnish | × origin |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| workload | server | req/s | p50 ms | p99 ms | to origin | CPU µs/req | errors | × nginx | × Varnish | × origin |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for w in "${workloads[@]}"; do
 		for s in "${servers[@]}"; do
 			r=${rps[$w,$s]}
-			printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n' "$w" "$s" "$r" \
-				"${p50[$w,$s]}" "${p99[$w,$s]}" "${share[$w,$s]}" "${errs[$w,$s]}" \
+			printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$w" "$s" "$r" \
+				"${p50[$w,$s]}" "${p99[$w,$s]}" "${share[$w,$s]}" "${cpu[$w,$s]}" "${errs[$w,$s]}" \
 				"$(ratio "$r" "${rps[$w,nginx]}")" "$(ratio "$r" "${rps[$w,varnish]}")" "$(ratio "$r" "${rps[$w,origin]}")"
 		done
 	done

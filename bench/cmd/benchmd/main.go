@@ -26,6 +26,7 @@ var baselines = map[string]string{
 	"Decision":    "cachecontrol",
 	"Hit":         "httpcache",
 	"HitParallel": "httpcache",
+	"ServeHit":    "origin-handler",
 	"Miss64MiB":   "httpcache",
 	"Coalescing":  "httpcache",
 }

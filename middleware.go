@@ -359,8 +359,11 @@ func (p *pipe) read(b []byte) (int, error) {
 			return n, nil
 		}
 		if p.flushes {
+			// Return to the caller so that it can flush what it has.
 			p.flushes = false
 			p.signal.set()
+			p.mu.Unlock()
+			return 0, nil
 		}
 		if p.werr != nil {
 			err := p.werr

@@ -1,7 +1,6 @@
 package cellar
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -25,7 +24,6 @@ func (c *Cache) refresh(ex *exchange, rv spec.NeedRevalidation) {
 		ex.trace.event("background refresh skipped: already under way")
 		return
 	}
-	f.stopBG = context.AfterFunc(c.bgCtx, f.cancel)
 	bx := &exchange{
 		c: c, req: ex.req, ctx: f.ctx, ov: ex.ov, trace: &Trace{Key: ex.key},
 		sreq: ex.sreq, key: ex.key, entries: ex.entries, pairs: ex.pairs,

@@ -79,6 +79,7 @@ func (ex *exchange) start() (*http.Response, error) {
 		r := *req // hashBody replaces the body: do not touch the caller's request
 		ex.req = &r
 		sum, err := hashBody(&r, c.bodyKeyLimit)
+		ex.bodyForwarded = true // consumed: closed, or passed on whole
 		if errors.Is(err, errBodyTooLong) {
 			return ex.passThrough(spec.CacheStatus{Fwd: spec.FwdBypass, Detail: "body-too-long"})
 		}
@@ -278,10 +279,17 @@ func (ex *exchange) invalidate(s spec.InvalidateEntries) (*http.Response, error)
 
 // upstreamRequest builds the request to send for fwd on ctx.
 func (ex *exchange) upstreamRequest(ctx context.Context, fwd spec.Request) (*http.Request, error) {
+	ex.noteBodyForwarded()
+	return upstreamRequest(ctx, ex.req, fwd)
+}
+
+// noteBodyForwarded records that the request's body, which cannot be
+// replayed, goes upstream (and is closed there). It is called on the
+// request's goroutine, before any flight uses the request.
+func (ex *exchange) noteBodyForwarded() {
 	if ex.req.GetBody == nil && ex.req.Body != nil && ex.req.Body != http.NoBody {
 		ex.bodyForwarded = true
 	}
-	return upstreamRequest(ctx, ex.req, fwd)
 }
 
 // specResponse is the core's view of an upstream response, with the forced

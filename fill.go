@@ -52,7 +52,7 @@ func (f *flight) leaderGoneNow() bool {
 func (f *flight) exchange(ex *exchange, p pending, fill *func() error) *leaderResult {
 	c := f.c
 	res := &leaderResult{}
-	hreq, err := ex.upstreamRequest(f.ctx, p.forward())
+	hreq, err := upstreamRequest(f.ctx, ex.req, p.forward())
 	if err != nil {
 		res.err = err
 		f.publish(outcome{kind: outNone}, false)
@@ -251,6 +251,7 @@ func (f *flight) fill(ex *exchange, resp *http.Response, w store.Writer, sp *spo
 	if failure != nil {
 		abort(reason, failure)
 		unregister(false)
+		f.filled()
 		sp.finish(fmt.Errorf("cellar: upstream body: %w", failure))
 		return failure
 	}
@@ -267,6 +268,7 @@ func (f *flight) fill(ex *exchange, resp *http.Response, w store.Writer, sp *spo
 		}
 	}
 	unregister(committed)
+	f.filled()
 	sp.finish(nil)
 	return nil
 }

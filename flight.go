@@ -202,6 +202,7 @@ func (t *flightTable) lead(c *Cache, key string, parent context.Context) *flight
 	f := newFlight(c, key, parent, 0)
 	f.background, f.slot = true, true
 	f.leaderGone = true
+	f.stopBG = context.AfterFunc(c.bgCtx, f.cancel)
 	t.m[key] = f
 	return f
 }
@@ -344,6 +345,14 @@ func (f *flight) awaitLeader(ctx context.Context) (*leaderResult, error) {
 	return nil, ctx.Err()
 }
 
+// filled marks the end of the fill, before its readers learn of it: a
+// reader leaving then is no reason to detach or cancel anything.
+func (f *flight) filled() {
+	f.mu.Lock()
+	f.stage = stageDone
+	f.mu.Unlock()
+}
+
 // endRun marks the flight over: it gives back its background slot and
 // releases its context unless an upstream body is still being read directly.
 func (f *flight) endRun(direct bool) {
@@ -387,6 +396,7 @@ func (ex *exchange) forward(p pending) (*http.Response, error) {
 		return ex.followFlight(f, p)
 	case roleLeader:
 	}
+	ex.noteBodyForwarded()
 	go f.run(ex, p)
 	res, err := f.awaitLeader(ex.ctx)
 	if err != nil {

@@ -51,7 +51,7 @@ func (c *Cache) Handler(next http.Handler) http.Handler {
 		}
 		sig := &flushSignal{}
 		ctx := context.WithValue(r.Context(), inProcessKey{}, &inProcess{h: next, flush: sig})
-		out := r.Clone(ctx)
+		out := r.WithContext(ctx) // a shallow copy: the engine does not modify requests
 		u := *r.URL
 		u.Host = r.Host
 		if u.Scheme == "" {

@@ -588,3 +588,138 @@ func TestUpstreamErrorWithoutStale(t *testing.T) {
 		t.Fatal("no error from a closed origin")
 	}
 }
+
+// TestPartialCombine: two stored 206 responses with a strong validator
+// whose ranges touch combine into the complete response (RFC 9111 §3.4).
+func TestPartialCombine(t *testing.T) {
+	const content = "0123456789abcdefghij"
+	o := newOrigin(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("ETag", `"strong"`)
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader(content))
+	})
+	c := newTestCache(t, nil, true, Config{})
+	if r := do(t, c, "GET", o.URL, "Range", "bytes=0-9"); r.status != 206 || r.body != content[:10] {
+		t.Fatalf("first part: %d %q", r.status, r.body)
+	}
+	if r := do(t, c, "GET", o.URL, "Range", "bytes=10-19"); r.status != 206 || r.body != content[10:] {
+		t.Fatalf("second part: %d %q", r.status, r.body)
+	}
+	// The next lookup combines the parts, then serves the range from the
+	// combined response.
+	r := do(t, c, "GET", o.URL, "Range", "bytes=8-11")
+	if r.status != 206 || r.body != content[8:12] || !strings.Contains(r.cacheStatus(), "hit") {
+		t.Fatalf("range across the parts: %d %q %q", r.status, r.body, r.cacheStatus())
+	}
+	if r.trace.Steps[0].State != "PartialUpdate" {
+		t.Errorf("trace: %v", r.trace)
+	}
+	r = do(t, c, "GET", o.URL)
+	if r.status != 200 || r.body != content || !strings.Contains(r.cacheStatus(), "hit") {
+		t.Fatalf("combined: %d %q %q %v", r.status, r.body, r.cacheStatus(), r.trace)
+	}
+	if o.hits.Load() != 2 {
+		t.Errorf("origin hits = %d, want 2", o.hits.Load())
+	}
+	if r := do(t, c, "GET", o.URL); r.body != content || o.hits.Load() != 2 {
+		t.Errorf("after combining: %q hits=%d", r.body, o.hits.Load())
+	}
+	// The parts were made to expire (the store has no removal of one
+	// variant); a store that honours Expires on lookup no longer lists them.
+	if n := len(entries(t, c.Store(), o.URL)); n != 1 {
+		t.Logf("%d entries after combining (the parts linger until the store drops them)", n)
+	}
+}
+
+// TestHostKeying: a request whose Host differs from its URL's host (a
+// reverse proxy preserving the client's Host) is keyed on the Host.
+func TestHostKeying(t *testing.T) {
+	o := newOrigin(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "site "+r.Host)
+	})
+	c := newTestCache(t, nil, true, Config{})
+	get := func(host string) result {
+		req, _ := http.NewRequest("GET", o.URL+"/p", nil)
+		req.Host = host
+		resp, err := c.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return result{body: string(b), header: resp.Header, trace: TraceFrom(resp)}
+	}
+	for range 2 {
+		for _, h := range []string{"a.example", "b.example"} {
+			if r := get(h); r.body != "site "+h {
+				t.Fatalf("%s: %q", h, r.body)
+			}
+		}
+	}
+	if o.hits.Load() != 2 {
+		t.Errorf("origin hits = %d, want 2", o.hits.Load())
+	}
+	if r := get("a.example"); r.trace.Key != "http://a.example/p" {
+		t.Errorf("key = %q", r.trace.Key)
+	}
+}
+
+// TestCloseStopsBackgroundWork: Close cancels a refresh under way and
+// waits for it; later stale hits start none.
+func TestCloseStopsBackgroundWork(t *testing.T) {
+	clock := newClock()
+	var refreshing atomic.Bool
+	started := make(chan struct{})
+	o := newOrigin(t, clock, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=10, stale-while-revalidate=100")
+		if refreshing.Load() {
+			close(started)
+			<-r.Context().Done() // hangs until cancelled
+			return
+		}
+		io.WriteString(w, "v1")
+	})
+	c := newTestCache(t, clock, false, Config{})
+	do(t, c, "GET", o.URL)
+	refreshing.Store(true)
+	clock.Advance(20 * time.Second)
+	do(t, c, "GET", o.URL)
+	<-started
+	done := make(chan error)
+	go func() { done <- c.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not stop the refresh")
+	}
+	if r := do(t, c, "GET", o.URL); r.body != "v1" || o.hits.Load() != 2 {
+		t.Errorf("after Close: %q hits=%d", r.body, o.hits.Load())
+	}
+}
+
+func TestBodyKeyTooLong(t *testing.T) {
+	o := newOrigin(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprintf(w, "%d", len(b))
+	})
+	c := newTestCache(t, nil, false, Config{
+		Spec:         specMethods("GET", "HEAD", "POST"),
+		BodyKey:      func(*http.Request) bool { return true },
+		BodyKeyLimit: 10,
+	})
+	req, _ := http.NewRequest("POST", o.URL, strings.NewReader(strings.Repeat("x", 100)))
+	resp, err := c.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "100" || !strings.Contains(resp.Header.Get("Cache-Status"), "fwd=bypass") {
+		t.Errorf("long body: %q %q", b, resp.Header.Get("Cache-Status"))
+	}
+}

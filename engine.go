@@ -17,8 +17,9 @@ type exchange struct {
 	req   *http.Request // the client's request
 	ctx   context.Context
 	ov    overrides
-	trace *Trace
-	flush *flushSignal // the Middleware's, when serving a handler
+	trace     *Trace
+	traceData Trace        // trace points here: one allocation less
+	flush     *flushSignal // the Middleware's, when serving a handler
 
 	sreq    spec.Request
 	key     string
@@ -50,7 +51,9 @@ const maxDecides = 8
 // an error only when no response can be given (the upstream failed and
 // nothing stored may be served).
 func (c *Cache) RoundTrip(req *http.Request) (*http.Response, error) {
-	ex := &exchange{c: c, req: req, ctx: req.Context(), trace: &Trace{}, follow: true}
+	ex := &exchange{c: c, req: req, ctx: req.Context(), follow: true}
+	ex.trace = &ex.traceData
+	ex.trace.Steps = ex.traceData.steps[:0]
 	ex.ov = overridesFrom(ex.ctx)
 	ex.flush = flushFrom(ex.ctx)
 	resp, err := ex.start()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -173,7 +172,7 @@ func serveInProcess(p *inProcess, req *http.Request) (*http.Response, error) {
 		return nil, pw.startErr
 	}
 	resp := &http.Response{
-		Status:        strconv.Itoa(pw.status) + " " + http.StatusText(pw.status),
+		Status:        statusLine(pw.status),
 		StatusCode:    pw.status,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,

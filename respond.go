@@ -51,7 +51,7 @@ func spoolSource(ex *exchange, sp *spool, size int64, then func()) bodySource {
 // member cs, reading the body from src as sv's plan says.
 func (ex *exchange) respond(sv *spec.Serve, cs spec.CacheStatus, src bodySource, o Outcome) (*http.Response, error) {
 	c := ex.c
-	h := make(http.Header, 12)
+	h := make(http.Header, 8)
 	sv.WriteHeader(h)
 	if ex.collapsed != nil {
 		cs.Hit = false
@@ -66,7 +66,7 @@ func (ex *exchange) respond(sv *spec.Serve, cs spec.CacheStatus, src bodySource,
 	h["Cache-Status"] = append(h["Cache-Status"], csv)
 
 	resp := &http.Response{
-		Status:     strconv.Itoa(sv.Status) + " " + http.StatusText(sv.Status),
+		Status:     statusLine(sv.Status),
 		StatusCode: sv.Status,
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
@@ -107,6 +107,24 @@ func (ex *exchange) respond(sv *spec.Serve, cs spec.CacheStatus, src bodySource,
 	c.metrics.Served(o)
 	c.finishTrace(ex, csv)
 	return resp, nil
+}
+
+// statusLines holds "code text" for the codes in use, built once.
+var statusLines = func() (t [600]string) {
+	for code := 100; code < len(t); code++ {
+		if text := http.StatusText(code); text != "" {
+			t[code] = strconv.Itoa(code) + " " + text
+		}
+	}
+	return t
+}()
+
+// statusLine returns the Status of an http.Response with code.
+func statusLine(code int) string {
+	if code >= 0 && code < len(statusLines) && statusLines[code] != "" {
+		return statusLines[code]
+	}
+	return strconv.Itoa(code) + " " + http.StatusText(code)
 }
 
 // headerLength reads a Content-Length field, or -1.

@@ -23,6 +23,8 @@ type Trace struct {
 	// Collapsed is true when the response came from another request's
 	// upstream exchange (RFC 9211 §2.6).
 	Collapsed bool
+
+	steps [3]Step // Steps' first backing array
 }
 
 // Step is one state of a trace.

@@ -13,10 +13,10 @@ import (
 
 // exchange is one request going through the engine.
 type exchange struct {
-	c     *Cache
-	req   *http.Request // the client's request
-	ctx   context.Context
-	ov    overrides
+	c         *Cache
+	req       *http.Request // the client's request
+	ctx       context.Context
+	ov        overrides
 	trace     *Trace
 	traceData Trace        // trace points here: one allocation less
 	flush     *flushSignal // the Middleware's, when serving a handler

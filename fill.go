@@ -139,7 +139,9 @@ func (f *flight) beginStore(ex *exchange, n spec.StoreAndUse, resp *http.Respons
 	e := store.Entry{Key: f.key, Variant: n.Variant, Pair: n.Pair, Expires: n.Expires, Tags: tagsOf(n.Pair.Response.Header)}
 	w, err := c.store.Create(f.ctx, e)
 	if err != nil {
-		c.log.WarnContext(ex.ctx, "cellar: store create failed, serving without storing", "key", f.key, "err", err)
+		if f.ctx.Err() == nil { // not merely every waiter gone
+			c.log.WarnContext(ex.ctx, "cellar: store create failed, serving without storing", "key", f.key, "err", err)
+		}
 		f.publish(outcome{kind: outNone}, false)
 		sv := n.Serve
 		sv.CacheStatus.Stored = false

@@ -401,3 +401,41 @@ func TestStreamingDiskStore(t *testing.T) {
 		t.Errorf("hit from disk: %d bytes %q hits=%d", len(r.body), r.cacheStatus(), o.hits.Load())
 	}
 }
+
+// TestConditionalAfterChangeStoresNewBody: a client's conditional request
+// that the cache answers with 304 after validation brought a new full
+// response still gets that response stored, whatever its size.
+func TestConditionalAfterChangeStoresNewBody(t *testing.T) {
+	clock := newClock()
+	var version atomic.Int64
+	version.Store(1)
+	o := newOrigin(t, clock, func(w http.ResponseWriter, r *http.Request) {
+		etag := fmt.Sprintf(`"v%d"`, version.Load())
+		w.Header().Set("Cache-Control", "max-age=10")
+		w.Header().Set("ETag", etag)
+		if strings.Contains(r.Header.Get("If-None-Match"), etag) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		for range 100 { // chunked, no Content-Length
+			io.WriteString(w, strings.Repeat(etag, 1000))
+			w.(http.Flusher).Flush()
+		}
+	})
+	c := newTestCache(t, clock, false, Config{DetachedFillLimit: 1})
+	do(t, c, "GET", o.URL)
+	version.Store(2)
+	clock.Advance(time.Minute)
+	r := do(t, c, "GET", o.URL, "If-None-Match", `"v2"`)
+	if r.status != 304 {
+		t.Fatalf("conditional: %d %q %v", r.status, r.cacheStatus(), r.trace)
+	}
+	eventually(t, "the new body to be stored", func() bool {
+		es := entries(t, c.Store(), o.URL)
+		return len(es) == 1 && es[0].Pair.Response.Header.Get("ETag") == `"v2"`
+	})
+	r = do(t, c, "GET", o.URL)
+	if !strings.HasPrefix(r.body, `"v2"`) || len(r.body) != 400000 || !strings.Contains(r.cacheStatus(), "hit") {
+		t.Errorf("after: %d bytes %q", len(r.body), r.cacheStatus())
+	}
+}

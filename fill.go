@@ -52,29 +52,39 @@ func (f *flight) leaderGoneNow() bool {
 func (f *flight) exchange(ex *exchange, p pending, fill *func() error) *leaderResult {
 	c := f.c
 	res := &leaderResult{}
-	hreq, err := upstreamRequest(f.ctx, ex.req, p.forward())
-	if err != nil {
-		res.err = err
-		f.publish(outcome{kind: outNone}, false)
-		return res
-	}
-	t0 := c.now()
-	resp, err := c.send(hreq)
-	t1 := c.now()
-	if err != nil {
-		f.publish(outcome{kind: outFailed, err: err, cs: spec.CacheStatus{Fwd: fwdOf(p)}}, false)
-		if p.reval != nil {
-			if up, ok := p.reval.UpstreamFailed(); ok {
-				res.steps = append(res.steps, up)
-				res.kind, res.serve, res.pair, res.outcome = resStored, up.Serve, up.Pair, OutcomeStale
-				return res
-			}
+	for sent := 0; ; sent++ {
+		if sent == 2 {
+			// Only a 304 that matches no stored response makes the core ask
+			// for a second request (§4.3.4); it never asks for a third.
+			f.publish(outcome{kind: outNone}, false)
+			res.err = errors.New("cellar: the core asked for a third upstream request")
+			return res
 		}
-		res.err = err
-		return res
-	}
-	sresp := ex.specResponse(resp, t0, t1)
-	if p.reval != nil {
+		hreq, err := upstreamRequest(f.ctx, ex.req, p.forward())
+		if err != nil {
+			res.err = err
+			f.publish(outcome{kind: outNone}, false)
+			return res
+		}
+		t0 := c.now()
+		resp, err := c.send(hreq)
+		t1 := c.now()
+		if err != nil {
+			f.publish(outcome{kind: outFailed, err: err, cs: spec.CacheStatus{Fwd: fwdOf(p)}}, false)
+			if p.reval != nil {
+				if up, ok := p.reval.UpstreamFailed(); ok {
+					res.steps = append(res.steps, up)
+					res.kind, res.serve, res.pair, res.outcome = resStored, up.Serve, up.Pair, OutcomeStale
+					return res
+				}
+			}
+			res.err = err
+			return res
+		}
+		sresp := ex.specResponse(resp, t0, t1)
+		if p.reval == nil {
+			return f.missResponse(ex, *p.miss, resp, sresp, res, fill)
+		}
 		next := p.reval.Next(sresp)
 		res.steps = append(res.steps, next)
 		switch n := next.(type) {
@@ -98,12 +108,19 @@ func (f *flight) exchange(ex *exchange, p pending, fill *func() error) *leaderRe
 			return res
 		case spec.CacheMiss:
 			c.metrics.Revalidated(false)
+			if !n.Received {
+				// The core wants n.Forward sent (a 304 it could not match):
+				// this response is not the answer.
+				discardBody(resp)
+				p = pending{miss: &n}
+				continue
+			}
 			return f.missResponse(ex, n, resp, sresp, res, fill)
 		}
+		discardBody(resp)
 		res.err = fmt.Errorf("cellar: unexpected state %T", next)
 		return res
 	}
-	return f.missResponse(ex, *p.miss, resp, sresp, res, fill)
 }
 
 // fwdOf is the Cache-Status fwd parameter of a pending state.

@@ -35,6 +35,7 @@ type flight struct {
 	waiters    int
 	noJoin     bool // cancelled, or its result cannot be shared any more
 	background bool // runs on without waiters (a refresh, or a detached fill)
+	anySize    bool // the fill may detach whatever its size (the leader never wanted the body)
 	slot       bool // holds a background worker slot
 	stopBG     func() bool
 	stage      stage
@@ -145,7 +146,7 @@ type flightTable struct {
 	mu   sync.Mutex
 	m    map[string]*flight
 	seed maphash.Seed
-	gens [256]atomic.Uint64
+	gens [1024]atomic.Uint64
 	ids  atomic.Uint64
 }
 
@@ -155,7 +156,7 @@ func (t *flightTable) init() {
 }
 
 func (t *flightTable) shard(key string) *atomic.Uint64 {
-	return &t.gens[maphash.String(t.seed, key)&255]
+	return &t.gens[maphash.String(t.seed, key)%uint64(len(t.gens))]
 }
 
 func (t *flightTable) gen(key string) uint64 { return t.shard(key).Load() }
@@ -286,6 +287,8 @@ func (f *flight) mayDetach() bool {
 	}
 	remaining := int64(-1)
 	switch {
+	case f.anySize:
+		remaining = 0
 	case f.noBody:
 		remaining = 0
 	case f.expected >= 0:
@@ -411,6 +414,15 @@ func (ex *exchange) forward(p pending) (*http.Response, error) {
 	}
 	switch res.kind {
 	case resSpool:
+		if res.serve.Body == spec.BodyNone {
+			// The client gets a 304 for its own conditional while the
+			// full response the validation brought is stored: the fill
+			// was never the client's to read, so it goes on detached
+			// whatever its size.
+			f.mu.Lock()
+			f.anySize = true
+			f.mu.Unlock()
+		}
 		return ex.respond(&res.serve, res.serve.CacheStatus, spoolSource(ex, res.spool, res.size, f.release), res.outcome)
 	case resDirect:
 		src := directSource(res.resp)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -438,4 +440,54 @@ func TestConditionalAfterChangeStoresNewBody(t *testing.T) {
 	if !strings.HasPrefix(r.body, `"v2"`) || len(r.body) != 400000 || !strings.Contains(r.cacheStatus(), "hit") {
 		t.Errorf("after: %d bytes %q", len(r.body), r.cacheStatus())
 	}
+}
+
+// TestNoGoroutineLeak: flights, fills, spools and in-process handlers leave
+// no goroutine behind once their responses are done with.
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		tr := &http.Transport{}
+		defer tr.CloseIdleConnections()
+		o := newOrigin(t, nil, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			if r.URL.Path == "/nostore" {
+				w.Header().Set("Cache-Control", "no-store")
+			}
+			for range 20 {
+				io.WriteString(w, strings.Repeat("z", 10000))
+			}
+		})
+		defer o.Close()
+		c := newTestCache(t, nil, true, Config{Upstream: tr})
+		defer c.Close()
+		for i := range 20 {
+			path := fmt.Sprintf("%s/%d", o.URL, i%5)
+			if i%3 == 0 {
+				path = o.URL + "/nostore"
+			}
+			req, _ := http.NewRequest("GET", path, nil)
+			resp, err := c.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 0 {
+				io.ReadFull(resp.Body, make([]byte, 10)) // stop early
+			} else {
+				io.Copy(io.Discard, resp.Body)
+			}
+			resp.Body.Close()
+		}
+		mw := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			io.WriteString(w, "in-process")
+		}))
+		srv := httptest.NewServer(mw)
+		defer srv.Close()
+		for range 3 {
+			get(t, srv.URL)
+		}
+	}()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	eventually(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before+2 })
 }

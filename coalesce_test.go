@@ -491,3 +491,27 @@ func TestNoGoroutineLeak(t *testing.T) {
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	eventually(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before+2 })
 }
+
+// TestNoCollapseAfterUnstorable: once a key's response could not be
+// stored, concurrent requests for it go upstream at once instead of
+// waiting for each other.
+func TestNoCollapseAfterUnstorable(t *testing.T) {
+	release := make(chan struct{})
+	var n atomic.Int64
+	o := newOrigin(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) > 1 {
+			<-release
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		io.WriteString(w, "x")
+	})
+	c := newTestCache(t, nil, true, Config{})
+	do(t, c, "GET", o.URL)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() { do(t, c, "GET", o.URL) })
+	}
+	eventually(t, "all three at the origin together", func() bool { return o.hits.Load() == 4 })
+	close(release)
+	wg.Wait()
+}

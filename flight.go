@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store"
@@ -143,8 +144,12 @@ func (r *leaderResult) discard() {
 // or updated something: a request that found no flight, but whose lookup is
 // older than the last generation change, looks up again before leading.
 type flightTable struct {
-	mu   sync.Mutex
-	m    map[string]*flight
+	mu sync.Mutex
+	m  map[string]*flight
+	// pass remembers, for a few seconds, keys whose last response could not
+	// be stored: collapsing requests for them would only make each wait
+	// for another's response header before going upstream anyway.
+	pass map[string]time.Time
 	seed maphash.Seed
 	gens [1024]atomic.Uint64
 	ids  atomic.Uint64
@@ -152,6 +157,7 @@ type flightTable struct {
 
 func (t *flightTable) init() {
 	t.m = make(map[string]*flight)
+	t.pass = make(map[string]time.Time)
 	t.seed = maphash.MakeSeed()
 }
 
@@ -180,6 +186,12 @@ func (t *flightTable) join(c *Cache, ex *exchange, register bool) (*flight, role
 	if f := t.m[ex.key]; f != nil && f.tryJoin() {
 		return f, roleFollower
 	}
+	if until, ok := t.pass[ex.key]; ok {
+		if time.Now().Before(until) {
+			return newFlight(c, ex.key, ex.ctx, 1), roleLeader
+		}
+		delete(t.pass, ex.key)
+	}
 	if t.shard(ex.key).Load() != ex.gen {
 		return nil, roleRelook
 	}
@@ -206,6 +218,31 @@ func (t *flightTable) lead(c *Cache, key string, parent context.Context) *flight
 	f.stopBG = context.AfterFunc(c.bgCtx, f.cancel)
 	t.m[key] = f
 	return f
+}
+
+// passTime is how long a key whose response could not be stored is not
+// collapsed; passMax bounds how many such keys are remembered.
+const (
+	passTime = 5 * time.Second
+	passMax  = 4096
+)
+
+// markPass remembers that key's response could not be stored.
+func (t *flightTable) markPass(key string) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.pass) >= passMax {
+		for k, until := range t.pass {
+			if now.After(until) {
+				delete(t.pass, k)
+			}
+		}
+		if len(t.pass) >= passMax {
+			clear(t.pass)
+		}
+	}
+	t.pass[key] = now.Add(passTime)
 }
 
 // remove unregisters f; bump moves its shard's generation (something was

@@ -40,7 +40,11 @@
 // fill ends, the fill goes on in the background if the remaining length is
 // known and at most Config.DetachedFillLimit and a background worker is
 // free; otherwise the upstream request is cancelled and the store write
-// aborted.
+// aborted. (A fill whose leader never wanted the body, because the cache
+// answered its own conditional request with 304 after a validation brought
+// a new response, goes on whatever its size.) The spool duplicates on disk
+// the bodies of misses larger than 64 KiB while they are being filled: plan
+// SpoolDir's space for the largest bodies filled at once.
 //
 // # Coalescing
 //
@@ -55,6 +59,9 @@
 // revalidation the followers re-run their lookup on the updated metadata.
 // When the upstream cannot be reached, followers get the error (and may
 // serve stale if spec allows it). Followers carry Cache-Status "collapsed".
+// For a few seconds after a key's response could not be stored, requests
+// for it are not collapsed at all: they would only wait for each other's
+// response header before going upstream anyway.
 //
 // # Errors
 //

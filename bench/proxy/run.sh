@@ -4,7 +4,9 @@
 # bare (the limit of a Go server). Loopback only, bounded in time (about five
 # minutes with the defaults), every process it starts stopped on exit.
 #
-# Workloads, each for DURATION with CONNS connections on THREADS wrk threads:
+# Workloads, each for ROUNDS rounds of DURATION with CONNS connections on
+# THREADS wrk threads (the servers take turns within a round; the best round
+# is reported):
 #   hit-1k     GET /obj/1k again and again (warmed first)
 #   hit-100k   GET /obj/100k again and again (warmed first)
 #   miss-10k   GET /miss/N, N random in [0, 10000), cold at the start;
@@ -14,13 +16,15 @@
 # that reached the origin during the run, and each cache's requests/s as a
 # ratio to nginx's, Varnish's and the bare origin's in the same workload.
 #
-# Writes bench/results/proxy.md and rebuilds bench/RESULTS.md.
-#   DURATION=10s CONNS=64 THREADS=2 PORT_BASE=18700 bench/proxy/run.sh
+# Writes bench/results/proxy.md (the table), bench/results/proxy-raw.txt
+# (every round) and rebuilds bench/RESULTS.md.
+#   DURATION=4s ROUNDS=3 CONNS=64 THREADS=2 PORT_BASE=18700 bench/proxy/run.sh
 #   PROFILE=1 bench/proxy/run.sh   also saves CPU profiles of cellar serve
 #                                  (hit runs) in bench/results/pprof/
 set -euo pipefail
 
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-4s}
+ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 PORT_BASE=${PORT_BASE:-18700}
@@ -233,47 +237,59 @@ to_ms() {
 		printf "%.3f", n }'
 }
 
-declare -A rps p50 p99 share errs cpu
+declare -A rps p50 p99 share errs cpu all
 workloads=(hit-1k hit-100k miss-10k)
+raw=$results/proxy-raw.txt
+echo "# workload server round req/s p50ms p99ms to-origin cpu-us/req errors" >"$raw"
 for w in "${workloads[@]}"; do
-	for s in "${servers[@]}"; do
-		url="http://127.0.0.1:${port[$s]}"
-		args=(-t "$THREADS" -c "$CONNS" -d "$DURATION" --latency --timeout 5s)
-		case $w in
-		hit-1k) args+=("$url/obj/1k") ;;
-		hit-100k) args+=("$url/obj/100k") ;;
-		miss-10k) args+=(-s "$tmp/miss.lua" "$url") ;;
-		esac
-		prof_pid=
-		if [[ -n ${PROFILE:-} && -n ${admin[$s]:-} && $w == hit-* ]]; then
-			mkdir -p "$results/pprof"
-			secs=$(($(to_ms "$DURATION" | cut -d. -f1) / 1000 - 2))
-			curl -fsS --max-time $((secs + 10)) -o "$results/pprof/$s-$w.cpu" \
-				"http://127.0.0.1:${admin[$s]}/debug/pprof/profile?seconds=$((secs > 1 ? secs : 1))" &
-			prof_pid=$!
-		fi
-		before=$(origin_requests)
-		ticks0=$(cpu_ticks "${pid_of[$s]}")
-		log "$w $s: wrk ${args[*]}"
-		out=$(timeout 120 wrk "${args[@]}")
-		ticks1=$(cpu_ticks "${pid_of[$s]}")
-		after=$(origin_requests)
-		if [[ -n $prof_pid ]]; then wait "$prof_pid" || true; fi
-		echo "$out" >"$tmp/wrk-$w-$s.txt"
-		rps[$w,$s]=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-		p50[$w,$s]=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
-		p99[$w,$s]=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-		total=$(awk '/requests in/ {print $1}' <<<"$out")
-		bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
-		sock=$(awk '/Socket errors:/ {gsub(/,/, ""); print $4 + $6 + $8 + $10}' <<<"$out")
-		errs[$w,$s]=$((${bad:-0} + ${sock:-0}))
-		cpu[$w,$s]=$(awk -v d=$((ticks1 - ticks0)) -v hz="$hz" -v t="$total" 'BEGIN { printf "%.1f", t ? d / hz * 1e6 / t : 0 }')
-		if [[ $s == origin ]]; then
-			share[$w,$s]=1
-		else
-			share[$w,$s]=$(awk -v a="$after" -v b="$before" -v t="$total" 'BEGIN { printf "%.3f", t ? (a - b) / t : 0 }')
-		fi
-		log "  ${rps[$w,$s]} req/s, p50 ${p50[$w,$s]} ms, p99 ${p99[$w,$s]} ms, origin share ${share[$w,$s]}, ${cpu[$w,$s]} µs CPU/req, errors ${errs[$w,$s]}"
+	# Rounds go through every server in turn, so that a burst of other work on
+	# the machine hits one round of each rather than all of one server's; the
+	# best round is reported (other work only ever slows a run down).
+	for round in $(seq "$ROUNDS"); do
+		for s in "${servers[@]}"; do
+			url="http://127.0.0.1:${port[$s]}"
+			args=(-t "$THREADS" -c "$CONNS" -d "$DURATION" --latency --timeout 5s)
+			case $w in
+			hit-1k) args+=("$url/obj/1k") ;;
+			hit-100k) args+=("$url/obj/100k") ;;
+			miss-10k) args+=(-s "$tmp/miss.lua" "$url") ;;
+			esac
+			prof_pid=
+			if [[ -n ${PROFILE:-} && -n ${admin[$s]:-} && $w == hit-* && $round == 1 ]]; then
+				mkdir -p "$results/pprof"
+				secs=$(($(to_ms "$DURATION" | cut -d. -f1) / 1000 - 1))
+				secs=$((secs > 1 ? secs : 1))
+				curl -fsS --max-time $((secs + 10)) -o "$results/pprof/$s-$w.cpu" \
+					"http://127.0.0.1:${admin[$s]}/debug/pprof/profile?seconds=$secs" &
+				prof_pid=$!
+			fi
+			before=$(origin_requests)
+			ticks0=$(cpu_ticks "${pid_of[$s]}")
+			log "$w $s round $round: wrk ${args[*]}"
+			out=$(timeout 120 wrk "${args[@]}")
+			ticks1=$(cpu_ticks "${pid_of[$s]}")
+			after=$(origin_requests)
+			if [[ -n $prof_pid ]]; then wait "$prof_pid" || true; fi
+			r=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+			q50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+			q99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+			total=$(awk '/requests in/ {print $1}' <<<"$out")
+			bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+			sock=$(awk '/Socket errors:/ {gsub(/,/, ""); print $4 + $6 + $8 + $10}' <<<"$out")
+			e=$((${bad:-0} + ${sock:-0}))
+			c=$(awk -v d=$((ticks1 - ticks0)) -v hz="$hz" -v t="$total" 'BEGIN { printf "%.1f", t ? d / hz * 1e6 / t : 0 }')
+			sh=1
+			if [[ $s != origin ]]; then
+				sh=$(awk -v a="$after" -v b="$before" -v t="$total" 'BEGIN { printf "%.3f", t ? (a - b) / t : 0 }')
+			fi
+			log "  $r req/s, p50 $q50 ms, p99 $q99 ms, to origin $sh, $c µs CPU/req, errors $e"
+			echo "$w $s $round $r $q50 $q99 $sh $c $e" >>"$raw"
+			all[$w,$s]+="$(printf '%.0f' "$r") "
+			if [[ -z ${rps[$w,$s]:-} ]] || awk -v a="$r" -v b="${rps[$w,$s]}" 'BEGIN { exit !(a > b) }'; then
+				rps[$w,$s]=$r p50[$w,$s]=$q50 p99[$w,$s]=$q99 share[$w,$s]=$sh cpu[$w,$s]=$c
+			fi
+			errs[$w,$s]=$((${errs[$w,$s]:-0} + e))
+		done
 	done
 done
 
@@ -289,7 +305,7 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "## Reverse proxies (\`bench/proxy/run.sh\`)"
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $cpu, $(nproc) cores; $nginx_v, $varnish_v, $wrk_v, $go_v, Cellar at $commit."
-	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency on loopback, sharing the cores with the server measured."
+	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency on loopback, sharing the cores with the server measured; $ROUNDS rounds in which the servers take turns, the best round shown (req/s of every round in the last column, all figures in \`bench/results/proxy-raw.txt\`)."
 	echo "Load average (1, 5, 15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo "\"origin\" is the Go origin measured bare, serving the bytes from memory: the limit of a Go server."
 	echo "\"to origin\" is the share of requests that reached the origin during the run (requests still in flight when wrk stops count at the origin, not in wrk's total, so a slow server can show a little over 1)."
@@ -297,14 +313,14 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "nginx: proxy_cache (keys_zone 64m, on disk), proxy_cache_lock, upstream keepalive 64, access_log off, workers = cores."
 	echo "Varnish: -s malloc,256m, built-in VCL, default_grace=0. cellar serve: --store memory --max-size 256MiB, or --store disk:DIR; access log off."
 	echo
-	echo "| workload | server | req/s | p50 ms | p99 ms | to origin | CPU µs/req | errors | × nginx | × Varnish | × origin |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| workload | server | req/s | p50 ms | p99 ms | to origin | CPU µs/req | errors | × nginx | × Varnish | × origin | req/s of each round |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 	for w in "${workloads[@]}"; do
 		for s in "${servers[@]}"; do
 			r=${rps[$w,$s]}
-			printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$w" "$s" "$r" \
+			printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$w" "$s" "$r" \
 				"${p50[$w,$s]}" "${p99[$w,$s]}" "${share[$w,$s]}" "${cpu[$w,$s]}" "${errs[$w,$s]}" \
-				"$(ratio "$r" "${rps[$w,nginx]}")" "$(ratio "$r" "${rps[$w,varnish]}")" "$(ratio "$r" "${rps[$w,origin]}")"
+				"$(ratio "$r" "${rps[$w,nginx]}")" "$(ratio "$r" "${rps[$w,varnish]}")" "$(ratio "$r" "${rps[$w,origin]}")" "${all[$w,$s]% }"
 		done
 	done
 	echo

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	_ "net/http/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -25,7 +26,11 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:18700", "`ADDR` to listen on")
 	missMaxAge := flag.Int("miss-max-age", 1, "max-age in `SECONDS` of /miss/N responses")
+	pprofAddr := flag.String("pprof", "", "serve /debug/pprof/ on this `ADDR` too (to compare profiles with cellar serve's)")
 	flag.Parse()
+	if *pprofAddr != "" {
+		go func() { log.Print(http.ListenAndServe(*pprofAddr, nil)) }() // net/http/pprof registers on DefaultServeMux
+	}
 
 	lastModified := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Format(http.TimeFormat)
 	type object struct {

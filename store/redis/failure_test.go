@@ -11,15 +11,18 @@ import (
 	"github.com/cellar-http/cellar/store/redis/redistest"
 )
 
-// failFast checks that op failed with ErrUnavailable within a second.
+// failFast checks that op failed with ErrUnavailable rather than hanging.
+// The bound is loose on purpose: the store's own timeouts are hundreds of
+// milliseconds, and a shared CI machine must not turn scheduling delays into
+// failures; a hung client would take far longer.
 func failFast(t *testing.T, op string, start time.Time, err error) {
 	t.Helper()
 	took := time.Since(start)
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("%s with the server down: %v, want ErrUnavailable", op, err)
 	}
-	if took > time.Second {
-		t.Errorf("%s took %v to fail, want under a second", op, took)
+	if took > 5*time.Second {
+		t.Errorf("%s took %v to fail, want it to fail fast", op, took)
 	}
 }
 

@@ -204,7 +204,7 @@ func entries(t testing.TB, s store.Store, url string) []store.Entry {
 // eventually polls cond for up to 5 seconds.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

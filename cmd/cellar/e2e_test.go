@@ -269,7 +269,7 @@ func newOrigin(t *testing.T) *origin {
 			select {
 			case <-r.Context().Done():
 				return
-			case <-time.After(300 * time.Millisecond):
+			case <-time.After(5 * time.Second): // far apart: a buffering proxy cannot pass for a streaming one
 			}
 		}
 	})

@@ -279,7 +279,7 @@ func TestExpiry(t *testing.T) {
 	if es := lookup(t, s, "k"); len(es) != 2 {
 		t.Fatalf("lookup after expiry: %d entries", len(es))
 	}
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for s.Stats().Entries != 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("expired entry not swept: %+v", s.Stats())
@@ -672,7 +672,7 @@ func TestConcurrentChurn(t *testing.T) {
 	wg.Wait()
 	// Let the sweeper remove what has expired (everything that expires does
 	// so within a millisecond), then check at rest.
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for len(s.idx.expiredBefore(time.Now().UnixNano())) > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}

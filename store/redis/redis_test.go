@@ -188,7 +188,7 @@ func TestCancelDeletesChunks(t *testing.T) {
 		t.Fatalf("%d chunks written, want 3", n)
 	}
 	cancel()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for len(keys(t, srv, pat)) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("chunks still there after the context was cancelled")

@@ -2,7 +2,6 @@ package cellar
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/cellar-http/cellar/spec"
@@ -46,14 +45,7 @@ func (c *Cache) refresh(ex *exchange, rv spec.NeedRevalidation) {
 }
 
 // forceHeader applies a forced TTL (Config.ForceTTL) to an upstream
-// response header: this opt-in policy lies outside RFC 9111, and replaces
-// the origin's freshness information with max-age.
+// response header, through the core's opt-in override (outside RFC 9111).
 func (c *Cache) forceHeader(h http.Header, ttl time.Duration) {
-	h["Cache-Control"] = []string{"max-age=" + strconv.FormatInt(int64(ttl/time.Second), 10)}
-	delete(h, "Expires")
-	delete(h, "Pragma")
-	delete(h, "Cdn-Cache-Control")
-	if c.opts.TargetedField != "" {
-		delete(h, http.CanonicalHeaderKey(c.opts.TargetedField))
-	}
+	spec.OverrideFreshness(c.opts, h, ttl)
 }

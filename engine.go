@@ -317,34 +317,20 @@ func (c *Cache) send(req *http.Request) (*http.Response, error) {
 }
 
 // update writes the metadata of pairs updated after a validation
-// (RFC 9111 §4.3.4). spec gives no new stale horizon for them, so each
-// entry's horizon moves by as much as its response time did: the windows
-// past freshness stay as long as they were (see the report on spec).
-func (c *Cache) update(ctx context.Context, key string, entries []store.Entry, ups []spec.Pair, served *spec.Pair, ttl int64) error {
+// (RFC 9111 §4.3.4), with the new stale horizons the core computed.
+func (c *Cache) update(ctx context.Context, key string, entries []store.Entry, n spec.NeedToBeUpdated) error {
 	byID := make(map[string]*store.Entry, len(entries))
 	for i := range entries {
 		byID[entries[i].ID] = &entries[i]
 	}
-	out := make([]store.Entry, 0, len(ups))
-	now := c.now()
-	for i := range ups {
-		p := ups[i]
+	out := make([]store.Entry, 0, len(n.Updates))
+	for i, p := range n.Updates {
 		old, ok := byID[p.ID]
 		if !ok {
 			continue // not (yet) stored: an in-flight pair
 		}
 		e := *old
-		e.Pair = p
-		if !e.Expires.IsZero() {
-			if shift := p.Response.ResponseTime.Sub(old.Pair.Response.ResponseTime); shift > 0 {
-				e.Expires = e.Expires.Add(shift)
-			}
-			if served != nil && p.ID == served.ID {
-				if fresh := now.Add(time.Duration(ttl) * time.Second); fresh.After(e.Expires) {
-					e.Expires = fresh
-				}
-			}
-		}
+		e.Pair, e.Expires = p, n.Expires[i]
 		out = append(out, e)
 	}
 	if len(out) == 0 {

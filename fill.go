@@ -90,7 +90,7 @@ func (f *flight) exchange(ex *exchange, p pending, fill *func() error) *leaderRe
 		switch n := next.(type) {
 		case spec.NeedToBeUpdated:
 			discardBody(resp)
-			if len(n.Updates) == 0 {
+			if n.Stale() {
 				// The origin failed (5xx) and the core serves stale.
 				header := sresp
 				header.Header = resp.Header.Clone()
@@ -100,7 +100,7 @@ func (f *flight) exchange(ex *exchange, p pending, fill *func() error) *leaderRe
 			}
 			c.metrics.Revalidated(true)
 			uctx := context.WithoutCancel(f.ctx)
-			if err := c.update(uctx, f.key, ex.entries, n.Updates, n.Pair, n.Serve.CacheStatus.TTL); err != nil {
+			if err := c.update(uctx, f.key, ex.entries, n); err != nil {
 				c.log.WarnContext(ex.ctx, "cellar: updating stored metadata failed", "key", f.key, "err", err)
 			}
 			f.publish(outcome{kind: outUpdated, updates: n.Updates, cs: n.Serve.CacheStatus}, true)

@@ -521,7 +521,7 @@ func (ex *exchange) followFlight(f *flight, p pending) (*http.Response, error) {
 			return ex.upstreamFailed(p, o.err)
 		}
 		if o.resp != nil && p.reval != nil {
-			if n, ok := p.reval.Next(*o.resp).(spec.NeedToBeUpdated); ok && len(n.Updates) == 0 {
+			if n, ok := p.reval.Next(*o.resp).(spec.NeedToBeUpdated); ok && n.Stale() {
 				f.release()
 				ex.trace.add(n)
 				ex.collapsed = &o.cs

@@ -32,6 +32,9 @@ type NeedRevalidation struct {
 // a shared cache): Pair is then the updated response for this request only.
 type NeedToBeUpdated struct {
 	Updates []Pair
+	// Expires[i] is the new stale horizon of Updates[i] (as
+	// StoreAndUse.Expires), measured from the validation.
+	Expires []time.Time
 	Pair    *Pair
 	Serve   Serve
 	Reason  Reason
@@ -197,7 +200,13 @@ func (s NeedRevalidation) update(idx []int, resp Response, why Reason) NeedToBeU
 		// what it had.
 		return NeedToBeUpdated{Pair: p, Serve: sv, Reason: forbid}
 	}
-	return NeedToBeUpdated{Updates: ups, Pair: p, Serve: sv, Reason: why}
+	now := o.now()
+	exp := make([]time.Time, len(ups))
+	for j := range ups {
+		pol := responsePolicy(o, ups[j].Response.Header)
+		exp[j] = horizon(o, &ups[j].Response, &pol, computeFreshness(o, &ups[j].Response, &pol, now), now)
+	}
+	return NeedToBeUpdated{Updates: ups, Expires: exp, Pair: p, Serve: sv, Reason: why}
 }
 
 // updateForbidden reports whether the validation response resp may not go
@@ -301,4 +310,11 @@ func headAgrees(stored, head http.Header) bool {
 		}
 	}
 	return true
+}
+
+// Stale reports whether s serves a stale response because the origin failed
+// (stale-if-error, RFC 5861 §4, or the stale budget, §4.2.4), rather than one
+// the origin just confirmed.
+func (s NeedToBeUpdated) Stale() bool {
+	return s.Reason.Code == "stale-if-error" || s.Reason.Code == "stale-budget"
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 )
 
 // old is a stale 200 stored for a plain GET at t0+date with max-age=10
@@ -185,6 +186,11 @@ func TestRevalidate_RFC9111_3_2_HeaderUpdate(t *testing.T) {
 	}
 	if !u.Response.ResponseTime.Equal(now150) || !u.Response.RequestTime.Equal(at(149)) {
 		t.Errorf("times = %v, %v; want the 304's", u.Response.RequestTime, u.Response.ResponseTime)
+	}
+	// The new stale horizon counts from the validation: 499 s of freshness
+	// left, then the default 24 h kept for a response with a validator.
+	if want := now150.Add(499*time.Second + 24*time.Hour); len(up.Expires) != 1 || !up.Expires[0].Equal(want) {
+		t.Errorf("Expires = %v, want [%v]", up.Expires, want)
 	}
 	if u.ID != "a" || u.Request.URL.String() != testURL {
 		t.Errorf("updated pair lost its identity: %q %v", u.ID, u.Request.URL)

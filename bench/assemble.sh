@@ -10,7 +10,8 @@ cd "$(dirname "$0")"
 	echo "Go origin as reverse proxies (\`bench/proxy/run.sh\`). Everything on loopback, on the machine named"
 	echo "in each section; every ratio compares figures measured in the same run."
 	echo
-	for part in results/go.md results/proxy.md; do
+	# findings.md is written by hand from the runs and their profiles.
+	for part in results/go.md results/proxy.md results/findings.md; do
 		if [[ -s $part ]]; then
 			cat "$part"
 			echo

@@ -53,7 +53,7 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 {
 	echo "## Go benchmarks (\`bench/run.sh\`)"
 	echo
-	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $cpu, $(nproc) cores, $(go version | cut -d' ' -f3-), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $cpu, $(nproc) cores, $(go version | cut -d' ' -f3-), working tree at $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
 	echo "Load average (1, 5, 15 min) $load_start at the start, $load_end at the end: on a shared 2-core machine, other work skews absolute figures; the libraries alternate within each run, so ratios suffer less."
 	echo "Medians of $COUNT runs; \"speed vs X\" is X's ns/op ÷ the row's (above 1 is faster). Raw output: \`bench/results/go-bench.txt\`."
 	echo

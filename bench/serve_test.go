@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cellar-http/cellar"
+	"github.com/cellar-http/cellar/prommetrics"
 	"github.com/cellar-http/cellar/proxy"
 	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store/memory"
@@ -65,7 +66,7 @@ func BenchmarkServeHit(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				m, err := proxy.NewEngineMetrics(reg)
+				m, err := prommetrics.New(reg)
 				if err != nil {
 					b.Fatal(err)
 				}

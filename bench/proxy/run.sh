@@ -304,7 +304,7 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 {
 	echo "## Reverse proxies (\`bench/proxy/run.sh\`)"
 	echo
-	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $cpu, $(nproc) cores; $nginx_v, $varnish_v, $wrk_v, $go_v, Cellar at $commit."
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $cpu, $(nproc) cores; $nginx_v, $varnish_v, $wrk_v, $go_v, Cellar built from the working tree at $commit."
 	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency on loopback, sharing the cores with the server measured; $ROUNDS rounds in which the servers take turns, the best round shown (req/s of every round in the last column, all figures in \`bench/results/proxy-raw.txt\`)."
 	echo "Load average (1, 5, 15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo "\"origin\" is the Go origin measured bare, serving the bytes from memory: the limit of a Go server."

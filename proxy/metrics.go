@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/cellar-http/cellar/store"
 )
 
 // Metrics is the proxy's own Prometheus instrumentation: requests by cache
@@ -75,37 +73,4 @@ func statusClass(code int) string {
 		return "other"
 	}
 	return strconv.Itoa(code/100) + "xx"
-}
-
-// StoreCollector exports a store's counters (store.Stats) at each scrape:
-// entries, bytes, hits, misses and evictions.
-func StoreCollector(st store.Store) prometheus.Collector {
-	return &storeCollector{st: st}
-}
-
-type storeCollector struct{ st store.Store }
-
-var (
-	storeEntriesDesc   = prometheus.NewDesc("cellar_store_entries", "Entries currently in the store.", nil, nil)
-	storeBytesDesc     = prometheus.NewDesc("cellar_store_bytes", "Bytes currently counted against the store's budget.", nil, nil)
-	storeHitsDesc      = prometheus.NewDesc("cellar_store_lookup_hits_total", "Store lookups that found at least one entry.", nil, nil)
-	storeMissesDesc    = prometheus.NewDesc("cellar_store_lookup_misses_total", "Store lookups that found none.", nil, nil)
-	storeEvictionsDesc = prometheus.NewDesc("cellar_store_evictions_total", "Entries removed to keep the budget or past their horizon.", nil, nil)
-)
-
-func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- storeEntriesDesc
-	ch <- storeBytesDesc
-	ch <- storeHitsDesc
-	ch <- storeMissesDesc
-	ch <- storeEvictionsDesc
-}
-
-func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.st.Stats()
-	ch <- prometheus.MustNewConstMetric(storeEntriesDesc, prometheus.GaugeValue, float64(s.Entries))
-	ch <- prometheus.MustNewConstMetric(storeBytesDesc, prometheus.GaugeValue, float64(s.Bytes))
-	ch <- prometheus.MustNewConstMetric(storeHitsDesc, prometheus.CounterValue, float64(s.Hits))
-	ch <- prometheus.MustNewConstMetric(storeMissesDesc, prometheus.CounterValue, float64(s.Misses))
-	ch <- prometheus.MustNewConstMetric(storeEvictionsDesc, prometheus.CounterValue, float64(s.Evictions))
 }

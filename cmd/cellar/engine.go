@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cellar-http/cellar"
+	"github.com/cellar-http/cellar/prommetrics"
 	"github.com/cellar-http/cellar/proxy"
 	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store"
@@ -36,7 +37,7 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return nil, err
 	}
-	metrics, err := proxy.NewEngineMetrics(reg)
+	metrics, err := prommetrics.New(reg)
 	if err != nil {
 		return nil, err
 	}

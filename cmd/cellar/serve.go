@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cellar-http/cellar/prommetrics"
 	"github.com/cellar-http/cellar/proxy"
 	"github.com/cellar-http/cellar/store"
 	"github.com/cellar-http/cellar/store/disk"
@@ -213,7 +214,7 @@ func openStore(cfg *serveConfig, log *slog.Logger) (store.Store, error) {
 // registerStoreCollector exports the store's counters unless the engine's
 // metrics already do.
 func registerStoreCollector(reg *prometheus.Registry, st store.Store) error {
-	err := reg.Register(proxy.StoreCollector(st))
+	err := reg.Register(prommetrics.NewStoreCollector(st))
 	if errors.As(err, new(prometheus.AlreadyRegisteredError)) {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cellar-http/cellar/store"
@@ -90,6 +91,43 @@ func BenchmarkWrite1MiB(b *testing.B) {
 		if _, err := w.Commit(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkCommitParallel is the store's side of a proxy miss: many
+// goroutines each create, write and commit a 1 KiB body, over 10,000 keys
+// (so that after the first 10,000 commits each one replaces a version), as
+// concurrent fills do. Sixteen goroutines per core stand for the requests in
+// flight while commits wait on the disk.
+func BenchmarkCommitParallel(b *testing.B) {
+	for _, f := range []Fsync{FsyncIndex, FsyncNone} {
+		b.Run("fsync="+f.String(), func(b *testing.B) {
+			s := openTest(b, Options{Fsync: f})
+			body := make([]byte, 1<<10)
+			ctx := context.Background()
+			var next atomic.Int64
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := next.Add(1)
+					w, err := s.Create(ctx, testEntry(fmt.Sprint("https://example.com/miss/", i%10000), ""))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if _, err := w.Write(body); err != nil {
+						b.Error(err)
+						return
+					}
+					if _, err := w.Commit(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }
 

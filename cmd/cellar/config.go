@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cellar-http/cellar/proxy"
+	"github.com/cellar-http/cellar/store/disk"
 	"github.com/cellar-http/cellar/store/redis"
 )
 
@@ -31,6 +32,7 @@ type serveConfig struct {
 	AdminToken  string
 	Store       storeSpec
 	MaxSize     int64
+	DiskFsync   disk.Fsync // what the disk store syncs; ignored by the others
 	Name        string
 	Targeted    string
 	StaleBudget time.Duration
@@ -85,6 +87,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.StringVar(&v.adminToken, "admin-token", "", "bearer `TOKEN` required by the purge endpoints; mandatory when --admin is not a loopback address (prefer $CELLAR_ADMIN_TOKEN)")
 	fs.StringVar(&v.store, "store", defaultStore, "where entries live: memory | disk:PATH | redis://HOST:PORT[/DB] | redis+cluster://H1:P1,H2:P2")
 	fs.Var(&v.maxSize, "max-size", "byte budget of the store, with units (e.g. 512MiB, 1GiB, 10GB)")
+	fs.TextVar(&v.diskFsync, "disk-fsync", disk.FsyncIndex, "what the disk store syncs before a commit returns: index (the index; after power loss recent bodies may be lost, and are then dropped) | none (nothing: fastest; after power loss the store may start empty) | always (bodies and index)")
 	fs.StringVar(&v.name, "name", defaultName, "cache `NAME` in Cache-Status (RFC 9211) and Via (RFC 9110 §7.6.3)")
 	fs.StringVar(&v.targeted, "targeted-field", "", "an RFC 9213 targeted cache-control field `NAME` honoured before CDN-Cache-Control (e.g. Cellar-Cache-Control)")
 	fs.DurationVar(&v.staleBudget, "stale-budget", 0, "serve stale responses for up to this long past their lifetime when the origin cannot be reached (RFC 9111 §4.2.4)")
@@ -113,6 +116,7 @@ type serveFlagValues struct {
 	upstream, demoOrigin, listen, admin, adminToken, store, name, targeted string
 	maxSize, fillLimit, maxHeaderBytes, maxBodySize                        byteSize
 	staleBudget                                                            time.Duration
+	diskFsync                                                              disk.Fsync
 	workers                                                                int
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout              time.Duration
 	dialTimeout, upstreamTimeout, shutdownTimeout                          time.Duration
@@ -136,6 +140,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		Admin:             v.admin,
 		AdminToken:        v.adminToken,
 		MaxSize:           int64(v.maxSize),
+		DiskFsync:         v.diskFsync,
 		Name:              v.name,
 		Targeted:          v.targeted,
 		StaleBudget:       v.staleBudget,

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cellar-http/cellar/store/disk"
 )
 
 func env(kv ...string) func(string) string {
@@ -25,22 +27,22 @@ func TestServeDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Listen != ":8080" || c.Admin != "127.0.0.1:9090" || c.Store.Kind != "disk" || c.Store.Path != "./cellar-data" ||
-		c.MaxSize != 1<<30 || c.Name != "Cellar" || c.LogFormat != "text" || !c.AccessLog || c.Upstream.String() != "http://127.0.0.1:9000" {
+		c.MaxSize != 1<<30 || c.DiskFsync != disk.FsyncIndex || c.Name != "Cellar" || c.LogFormat != "text" || !c.AccessLog || c.Upstream.String() != "http://127.0.0.1:9000" {
 		t.Errorf("defaults: %+v", c)
 	}
 }
 
 func TestServeFlagsAndEnv(t *testing.T) {
 	c, err := parseServeConfig(
-		[]string{"--max-size", "512MiB", "--store", "redis://127.0.0.1:6380/2", "--targeted-field", "Cellar-Cache-Control", "--h2c"},
-		env("CELLAR_UPSTREAM", "https://origin.example/base", "CELLAR_MAX_SIZE", "1GB", "CELLAR_LISTEN", "127.0.0.1:0",
+		[]string{"--max-size", "512MiB", "--store", "redis://127.0.0.1:6380/2", "--targeted-field", "Cellar-Cache-Control", "--h2c", "--disk-fsync", "always"},
+		env("CELLAR_UPSTREAM", "https://origin.example/base", "CELLAR_MAX_SIZE", "1GB", "CELLAR_LISTEN", "127.0.0.1:0", "CELLAR_DISK_FSYNC", "none",
 			"CELLAR_ADMIN", "off", "CELLAR_LOG_LEVEL", "debug", "CELLAR_UPSTREAM_TIMEOUT", "5s"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The command line wins over the environment.
-	if c.MaxSize != 512<<20 {
-		t.Errorf("max-size %d", c.MaxSize)
+	if c.MaxSize != 512<<20 || c.DiskFsync != disk.FsyncAlways {
+		t.Errorf("max-size %d, disk-fsync %v", c.MaxSize, c.DiskFsync)
 	}
 	if c.Upstream.String() != "https://origin.example/base" || c.Listen != "127.0.0.1:0" || c.Admin != "" ||
 		c.LogLevel.String() != "DEBUG" || c.UpstreamTimeout != 5*time.Second || !c.H2C || c.Targeted != "Cellar-Cache-Control" {
@@ -52,6 +54,10 @@ func TestServeFlagsAndEnv(t *testing.T) {
 	c, err = parseServeConfig([]string{"--store", "redis+cluster://10.0.0.1:7000,10.0.0.2:7000", "--demo-origin", "127.0.0.1:0", "--store", "memory"}, env(), io.Discard)
 	if err != nil || c.Store.Kind != "memory" || c.Upstream.String() != "http://127.0.0.1:0" {
 		t.Errorf("demo origin as upstream: %v %+v", err, c)
+	}
+	c, err = parseServeConfig([]string{"--upstream", "http://o", "--store", "disk:/var/cache/cellar"}, env("CELLAR_DISK_FSYNC", "none"), io.Discard)
+	if err != nil || c.Store.Kind != "disk" || c.DiskFsync != disk.FsyncNone {
+		t.Errorf("disk-fsync from the environment: %v %+v", err, c)
 	}
 	c, err = parseServeConfig([]string{"--upstream", "http://o", "--store", "redis+cluster://10.0.0.1:7000,10.0.0.2:7000"}, env(), io.Discard)
 	if err != nil || len(c.Store.Redis.Addrs) != 2 {
@@ -100,6 +106,9 @@ func TestServeRefusesInvalidConfig(t *testing.T) {
 		{append(up, "--max-size", "0"), nil, "--max-size must be positive"},
 		{up, []string{"CELLAR_MAX_SIZE", "1 potato"}, "invalid value \"1 potato\" for --max-size (from $CELLAR_MAX_SIZE)"},
 		{up, []string{"CELLAR_SHUTDOWN_TIMEOUT", "soon"}, "--shutdown-timeout (from $CELLAR_SHUTDOWN_TIMEOUT)"},
+		{append(up, "--disk-fsync", "sometimes"), nil, "invalid value \"sometimes\" for flag -disk-fsync: disk store: unknown fsync policy \"sometimes\" (want index, none or always)"},
+		{append(up, "--disk-fsync", "Index"), nil, "invalid value \"Index\" for flag -disk-fsync"},
+		{up, []string{"CELLAR_DISK_FSYNC", "fdatasync"}, "invalid value \"fdatasync\" for --disk-fsync (from $CELLAR_DISK_FSYNC)"},
 		{append(up, "--store", "s3://bucket"), nil, "--store \"s3://bucket\": redis: URL \"s3://bucket\": unknown scheme"},
 		{append(up, "--store", "tape"), nil, "--store \"tape\": want memory, disk:PATH"},
 		{append(up, "--store", "disk:"), nil, "the disk store needs a directory"},

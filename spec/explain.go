@@ -88,7 +88,7 @@ func Explain(req Request, resp Response, opts Options) Explanation {
 		return true
 	})
 	if e.Storable {
-		e.Expires = horizon(o, &resp, &pol, f, now)
+		e.Expires = horizon(o, &resp, &pol, &f, now)
 	}
 	return e
 }

@@ -37,11 +37,7 @@ func storedServe(req Request, p *Pair, pol *policy, f freshness) Serve {
 	// without successful validation; a just-validated pair has a fresh age
 	// measured from the validation, but the caller cannot tell, so the
 	// rule is applied whenever the response is served from storage.
-	if pol.cc.noCacheFields != "" {
-		forEachFieldName(pol.cc.noCacheFields, func(n string) {
-			s.drop = append(s.drop, http.CanonicalHeaderKey(n))
-		})
-	}
+	s.noCache = pol.cc.noCacheFields
 	applyClient(&s, req, p.Response.Header, f.date, true)
 	return s
 }
@@ -75,8 +71,9 @@ var notModifiedFields = []string{"Cache-Control", "Content-Location", "Date", "E
 // notModifiedServe turns s into a 304 (Not Modified) for the client.
 func notModifiedServe(s *Serve) {
 	h := make(http.Header, len(notModifiedFields))
+	conn := s.connection()
 	for _, k := range notModifiedFields {
-		if v, ok := s.base[k]; ok && !s.dropped(k) {
+		if v, ok := s.base[k]; ok && !s.dropped(k, conn) {
 			h[k] = v
 		}
 	}

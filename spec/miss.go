@@ -62,14 +62,14 @@ type CouldNotBeStored struct {
 func (s CacheMiss) Next(resp Response) MissNext {
 	o := s.o
 	pol := responsePolicy(o, resp.Header)
-	serve := upstreamServe(s, resp)
+	serve := upstreamServe(&s, &resp)
 	why, ok := storable(o, s.req, &resp, &pol)
 	if !ok {
 		serve.CacheStatus.Detail = why.Code
 		return CouldNotBeStored{Serve: serve, Reason: why}
 	}
 	now := o.now()
-	stored := cleanForStorage(o, s.req, resp, &pol)
+	stored := cleanForStorage(o, &s.req, &resp, &pol)
 	f := computeFreshness(o, &stored.Response, &pol, now)
 	serve.CacheStatus.Stored = true
 	serve.CacheStatus.TTL, serve.CacheStatus.HasTTL = f.ttlSeconds(), true
@@ -80,8 +80,8 @@ func (s CacheMiss) Next(resp Response) MissNext {
 	return StoreAndUse{
 		Pair:           stored,
 		Key:            Key(s.req),
-		Variant:        variantKey(&s.req, resp.Header) + partialSuffix(resp),
-		Expires:        horizon(o, &stored.Response, &pol, f, now),
+		Variant:        variantKey(&s.req, resp.Header) + partialSuffix(&resp),
+		Expires:        horizon(o, &stored.Response, &pol, &f, now),
 		ExpectedLength: length,
 		Serve:          serve,
 		Reason:         why,
@@ -91,14 +91,11 @@ func (s CacheMiss) Next(resp Response) MissNext {
 // upstreamServe is what to send the client for an upstream response: the
 // response itself, or a 304 when the cache replaced the client's
 // conditionals with its own and the new response satisfies them (§4.3.2).
-func upstreamServe(s CacheMiss, resp Response) Serve {
-	sv := Serve{Status: resp.Status, base: resp.Header}
-	forEachListMember(resp.Header["Connection"], func(m string) bool {
-		sv.drop = append(sv.drop, http.CanonicalHeaderKey(m))
-		return true
-	})
+// The fields Connection names are left out when the header is written.
+func upstreamServe(s *CacheMiss, resp *Response) Serve {
+	sv := Serve{Status: resp.Status, base: resp.Header, conn: true}
 	if s.evalClient {
-		applyClient(&sv, s.req, resp.Header, dateOf(&resp), false)
+		applyClient(&sv, s.req, resp.Header, dateOf(resp), false)
 	}
 	sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: resp.Status}
 	return sv
@@ -108,7 +105,7 @@ func upstreamServe(s CacheMiss, resp Response) Serve {
 // freshness plus the longest stale window it may be served in (RFC 5861
 // stale-while-revalidate and stale-if-error, Options.StaleBudget), plus,
 // when it has validators, Options.ValidatorRetention for revalidation.
-func horizon(o *Options, r *Response, pol *policy, f freshness, now time.Time) time.Time {
+func horizon(o *Options, r *Response, pol *policy, f *freshness, now time.Time) time.Time {
 	end := now.Add(max(0, f.ttl()))
 	var window time.Duration
 	if _, prohibited := staleProhibited(o, &pol.cc); !prohibited {
@@ -131,7 +128,7 @@ func hasValidator(h http.Header) bool {
 }
 
 // partialSuffix keeps stored 206 responses of different ranges apart.
-func partialSuffix(resp Response) string {
+func partialSuffix(resp *Response) string {
 	if resp.Status != http.StatusPartialContent {
 		return ""
 	}

@@ -204,7 +204,8 @@ func (s NeedRevalidation) update(idx []int, resp Response, why Reason) NeedToBeU
 	exp := make([]time.Time, len(ups))
 	for j := range ups {
 		pol := responsePolicy(o, ups[j].Response.Header)
-		exp[j] = horizon(o, &ups[j].Response, &pol, computeFreshness(o, &ups[j].Response, &pol, now), now)
+		f := computeFreshness(o, &ups[j].Response, &pol, now)
+		exp[j] = horizon(o, &ups[j].Response, &pol, &f, now)
 	}
 	return NeedToBeUpdated{Updates: ups, Expires: exp, Pair: p, Serve: sv, Reason: why}
 }

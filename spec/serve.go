@@ -34,9 +34,16 @@ type Serve struct {
 	base   http.Header // not modified: may be a stored pair's header
 	age    int64       // the Age to send (§5.1), when hasAge
 	hasAge bool
-	drop   []string    // canonical fields to leave out (qualified no-cache/private)
-	set    http.Header // fields to add or replace
-	parts  *multipart  // framing when several ranges are sent
+	// conn leaves out the fields base's Connection names (RFC 9110
+	// §7.6.1): set for an upstream response, whose header is base. The
+	// names are read from base when the header is written, so that a
+	// response nobody writes costs nothing.
+	conn bool
+	// noCache is the field list of a qualified no-cache (§5.2.2.4), as
+	// written: the fields it names are left out.
+	noCache string
+	set     http.Header // fields to add or replace
+	parts   *multipart  // framing when several ranges are sent
 }
 
 // Header returns a new header holding what to send to the client.
@@ -49,8 +56,9 @@ func (s *Serve) Header() http.Header {
 // WriteHeader copies the header to send into dst (typically a
 // ResponseWriter's header), without touching the stored header.
 func (s *Serve) WriteHeader(dst http.Header) {
+	conn := s.connection()
 	for k, vv := range s.base {
-		if s.dropped(k) {
+		if s.dropped(k, conn) {
 			continue
 		}
 		dst[k] = vv[:len(vv):len(vv)]
@@ -67,16 +75,19 @@ func (s *Serve) WriteHeader(dst http.Header) {
 	}
 }
 
-func (s *Serve) dropped(k string) bool {
-	if hopByHop(k) {
-		return true
+// connection returns the Connection field lines whose members name fields
+// to leave out (see Serve.conn).
+func (s *Serve) connection() []string {
+	if !s.conn {
+		return nil
 	}
-	for _, d := range s.drop {
-		if d == k {
-			return true
-		}
-	}
-	return false
+	return s.base["Connection"]
+}
+
+// dropped reports whether field k of base is left out: a hop-by-hop field,
+// one named by conn (s.connection()) or by a qualified no-cache.
+func (s *Serve) dropped(k string, conn []string) bool {
+	return hopByHop(k) || s.noCache != "" && namesField(s.noCache, k) || len(conn) > 0 && listNamesField(conn, k)
 }
 
 // setField sets a field to add or replace; an empty value removes it.

@@ -54,9 +54,41 @@ func explicitlyCacheable(o *Options, resp *Response, pol *policy) (Reason, bool)
 	case !o.Shared && cc.private:
 		return reason("private-cache", "RFC 9111 §3", "private allows a private cache to store it"), true
 	case heuristicallyCacheable(resp.Status):
-		return reason("heuristic", "RFC 9111 §3", "status "+strconv.Itoa(resp.Status)+" is heuristically cacheable (RFC 9110 §15.1)"), true
+		return reason("heuristic", "RFC 9111 §3", heuristicText(resp.Status)), true
 	}
 	return reason("not-cacheable", "RFC 9111 §3", "no explicit freshness, no public and status "+strconv.Itoa(resp.Status)+" is not heuristically cacheable"), false
+}
+
+// heuristicText is the Reason text of a heuristically cacheable status,
+// spelled out so that deciding to store allocates no string.
+func heuristicText(status int) string {
+	switch status {
+	case 200:
+		return "status 200 is heuristically cacheable (RFC 9110 §15.1)"
+	case 203:
+		return "status 203 is heuristically cacheable (RFC 9110 §15.1)"
+	case 204:
+		return "status 204 is heuristically cacheable (RFC 9110 §15.1)"
+	case 206:
+		return "status 206 is heuristically cacheable (RFC 9110 §15.1)"
+	case 300:
+		return "status 300 is heuristically cacheable (RFC 9110 §15.1)"
+	case 301:
+		return "status 301 is heuristically cacheable (RFC 9110 §15.1)"
+	case 308:
+		return "status 308 is heuristically cacheable (RFC 9110 §15.1)"
+	case 404:
+		return "status 404 is heuristically cacheable (RFC 9110 §15.1)"
+	case 405:
+		return "status 405 is heuristically cacheable (RFC 9110 §15.1)"
+	case 410:
+		return "status 410 is heuristically cacheable (RFC 9110 §15.1)"
+	case 414:
+		return "status 414 is heuristically cacheable (RFC 9110 §15.1)"
+	case 501:
+		return "status 501 is heuristically cacheable (RFC 9110 §15.1)"
+	}
+	return "status " + strconv.Itoa(status) + " is heuristically cacheable (RFC 9110 §15.1)"
 }
 
 // understoodStatus reports whether the cache implements the caching-related
@@ -84,27 +116,92 @@ func storablePartial(h http.Header) bool {
 // fields removed, fields named by a qualified private removed in a shared
 // cache (§5.2.2.7), Date added when missing (RFC 9110 §6.6.1), and of the
 // request only the fields Vary nominates kept.
-func cleanForStorage(o *Options, req Request, resp Response, pol *policy) Pair {
-	r := resp.clone()
-	forEachListMember(r.Header["Connection"], func(m string) bool {
-		r.Header.Del(m)
-		return true
-	})
-	for k := range r.Header {
-		if hopByHop(k) {
-			delete(r.Header, k)
+//
+// The stored header is built in one pass, leaving the unstored fields out
+// as it copies rather than cloning and then deleting, and the values of
+// both stored headers (and the Date added) share one backing array in
+// slices of capped capacity, as http.Header.Clone does: the pair shares
+// nothing with req or resp but the strings.
+func cleanForStorage(o *Options, req *Request, resp *Response, pol *policy) Pair {
+	src := resp.Header
+	var private string
+	if o.Shared {
+		private = pol.cc.privateFields
+	}
+	conn := src["Connection"]
+	var skip unstoredNames
+	skip.init(conn, private)
+	addDate := !resp.ResponseTime.IsZero() &&
+		(len(src["Date"]) == 0 || skip.has("Date"))
+	// Sized for single field lines, a Date and one Vary field: more
+	// lines take another backing array.
+	vals := valueSlab{sv: make([]string, len(src)+2)}
+	hint := len(src)
+	if len(conn) > 0 {
+		hint-- // Connection itself: a small map holds up to 8 fields
+	}
+	h := make(http.Header, hint)
+	for k, vv := range src {
+		if skip.has(k) {
+			continue
 		}
+		h[k] = vals.copy(vv)
 	}
-	if o.Shared && pol.cc.privateFields != "" {
-		forEachFieldName(pol.cc.privateFields, func(n string) { r.Header.Del(n) })
+	if addDate {
+		h["Date"] = vals.copy([]string{formatHTTPDate(resp.ResponseTime)})
 	}
-	if len(r.Header["Date"]) == 0 && !r.ResponseTime.IsZero() {
-		r.Header["Date"] = []string{formatHTTPDate(r.ResponseTime)}
-	}
-	stored := Request{Method: req.Method, Header: varyRequestHeader(req.Header, resp.Header)}
+	stored := Request{Method: req.Method, Header: varyRequestHeader(req.Header, src, &vals)}
 	if req.URL != nil { // a caller's mistake, but bad input must not panic
+		// A copy, not req.URL: a store may keep the pair past the
+		// client's exchange (the Redis store encodes it at Commit, after
+		// the body) while the client reuses its request.
 		u := *req.URL
 		stored.URL = &u
 	}
+	r := *resp
+	r.Header = h
 	return Pair{Request: stored, Response: r}
+}
+
+// valueSlab hands out copies of header values from one backing array.
+type valueSlab struct{ sv []string }
+
+// copy returns a copy of vv as http.Header.Clone makes it: nil for nil, a
+// slice whose capacity ends at its length otherwise.
+func (s *valueSlab) copy(vv []string) []string {
+	if vv == nil {
+		return nil
+	}
+	if len(s.sv) < len(vv) {
+		s.sv = make([]string, len(vv)+8)
+	}
+	n := copy(s.sv, vv)
+	c := s.sv[:n:n]
+	s.sv = s.sv[n:]
+	return c
+}
+
+// varyRequestHeader keeps only the request fields that resp's Vary
+// nominates: all §4.1 needs to select the response later, and nothing more
+// (Authorization or Cookie values are not written to storage needlessly).
+// The values are copied from vals; a field present without values is kept
+// with nil values.
+func varyRequestHeader(req http.Header, resp http.Header, vals *valueSlab) http.Header {
+	vary := resp["Vary"]
+	if len(vary) == 0 {
+		return http.Header{}
+	}
+	h := make(http.Header, 2)
+	it := fieldListIter{sep: ',', quotes: true}
+	for name, ok := it.next(vary); ok; name, ok = it.next(vary) {
+		k, v, ok := canonicalGet(req, name)
+		if !ok {
+			continue
+		}
+		if len(v) == 0 {
+			v = nil
+		}
+		h[k] = vals.copy(v)
+	}
+	return h
 }

@@ -63,15 +63,31 @@ func variantKey(req *Request, resp http.Header) string {
 	if len(vary) == 0 {
 		return ""
 	}
-	b := make([]byte, 0, 64)
-	forEachListMember(vary, func(name string) bool {
-		k := http.CanonicalHeaderKey(name)
-		b = append(b, strings.ToLower(k)...)
-		b = appendVaryCanonical(append(b, '='), k, req.Header[k])
+	var buf [128]byte
+	b := buf[:0]
+	it := fieldListIter{sep: ',', quotes: true}
+	for name, ok := it.next(vary); ok; name, ok = it.next(vary) {
+		_, vals, _ := canonicalGet(req.Header, name)
+		// The lower-cased canonical name is the lower-cased name, and
+		// varyCmpRuleFor ignores case.
+		b = appendLowerName(b, name)
+		b = appendVaryCanonical(append(b, '='), name, vals)
 		b = append(b, '\n')
-		return true
-	})
+	}
 	return string(b)
+}
+
+// appendLowerName appends strings.ToLower(http.CanonicalHeaderKey(name)).
+func appendLowerName(b []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 { // not a token: strings.ToLower's Unicode rules
+			return append(b, strings.ToLower(name)...)
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		b = append(b, lowerASCII(name[i]))
+	}
+	return b
 }
 
 // appendVaryCanonical appends the canonical form of a request's values of
@@ -102,23 +118,4 @@ func appendVaryCanonical(b []byte, name string, values []string) []byte {
 		b = append(b, 0)
 	}
 	return b
-}
-
-// varyRequestHeader keeps only the request fields that resp's Vary
-// nominates: all §4.1 needs to select the response later, and nothing more
-// (Authorization or Cookie values are not written to storage needlessly).
-func varyRequestHeader(req http.Header, resp http.Header) http.Header {
-	vary := resp["Vary"]
-	if len(vary) == 0 {
-		return http.Header{}
-	}
-	h := make(http.Header, 2)
-	forEachListMember(vary, func(name string) bool {
-		k := http.CanonicalHeaderKey(name)
-		if v, ok := req[k]; ok {
-			h[k] = append([]string(nil), v...)
-		}
-		return true
-	})
-	return h
 }

@@ -60,7 +60,18 @@ func TestCrashChild(t *testing.T) {
 		os.Exit(2)
 	}
 	fmt.Println("ready")
-	r := rand.New(rand.NewPCG(seed, 1))
+	// Several writers, so that commits share index transactions.
+	for i := range crashWriters {
+		go crashWriter(s, rand.New(rand.NewPCG(seed, uint64(i+1))))
+	}
+	select {}
+}
+
+const crashWriters = 4
+
+// crashWriter writes, replaces, updates and purges entries until the
+// process is killed.
+func crashWriter(s *Store, r *rand.Rand) {
 	ctx := context.Background()
 	for {
 		key := fmt.Sprintf("https://crash.example/%d", r.IntN(60))

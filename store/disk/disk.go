@@ -13,7 +13,11 @@
 //
 // A body is written to tmp/ while its CRC-32C is computed; Commit renames it
 // into bodies/ and then indexes it in one bbolt transaction, which also drops
-// the replaced version and any entries evicted to make room. Files are
+// the replaced version and any entries evicted to make room. Commits that
+// run concurrently share that transaction (group commit: N concurrent
+// commits pay for one index write and, under FsyncIndex and FsyncAlways,
+// one fdatasync), and none returns before the transaction that records it
+// has committed. Files are
 // removed only after the index no longer names them, so a crash can leave
 // unreferenced files behind but never an index record without its file; Open
 // sweeps such orphans, empties tmp/ and drops records whose file is missing or
@@ -180,6 +184,9 @@ type Store struct {
 	// always mirrors bbolt once the holder releases it.
 	wmu sync.Mutex
 	idx lru
+
+	commits commitQueue  // Commits waiting for the index transaction
+	batches atomic.Int64 // index transactions Commits have run, for tests
 
 	hits, misses, evictions atomic.Int64
 

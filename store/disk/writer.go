@@ -12,8 +12,6 @@ import (
 	"slices"
 	"sync"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/cellar-http/cellar/store"
 )
 
@@ -256,79 +254,6 @@ func syncDir(dir string) error {
 		err = cerr
 	}
 	return err
-}
-
-// index records the committed entry e (its body already in bodies/) in one
-// bbolt transaction that also drops the version it replaces and any entries
-// evicted to make room, then mirrors the change in memory and removes the
-// files that are no longer referenced.
-func (s *Store) index(e store.Entry) error {
-	if err := s.acquire(); err != nil {
-		return err
-	}
-	defer s.release()
-	ik := indexKey(e.Key, e.Variant)
-	now := s.now().UnixNano()
-	rec := encodeRecord(e, now)
-	cost := recordCost(e.Size, ik, rec)
-	if cost > s.budget {
-		return fmt.Errorf("disk store: entry of %d bytes exceeds the %d-byte budget: %w", cost, s.budget, store.ErrTooLarge)
-	}
-	n := &node{id: e.ID, ikey: string(ik), size: e.Size, cost: cost, crc: e.Checksum, expires: unixNano(e), stored: now}
-
-	s.wmu.Lock()
-	var oldID string
-	var victims []node
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		oldID, victims = "", nil
-		b := tx.Bucket(bucketEntries)
-		var freed int64
-		if old := b.Get(ik); old != nil {
-			if h, _, err := parseHeader(old); err == nil {
-				oldID = h.id
-				if on, ok := s.idx.peek(oldID); ok {
-					freed = on.cost
-				}
-			}
-			if err := deleteEntry(tx, ik, old); err != nil {
-				return err
-			}
-		}
-		_, total := s.idx.totals()
-		if need := total - freed + cost - s.budget; need > 0 {
-			victims = s.idx.victims(need, map[string]bool{oldID: true})
-			for _, v := range victims {
-				vk := []byte(v.ikey)
-				if rec := b.Get(vk); rec != nil {
-					if err := deleteEntry(tx, vk, rec); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		if err := b.Put(ik, rec); err != nil {
-			return err
-		}
-		return putTags(tx, ik, e)
-	})
-	if err != nil {
-		s.wmu.Unlock()
-		return fmt.Errorf("disk store: indexing entry: %w", err)
-	}
-	gone := make([]string, 0, len(victims)+1)
-	if oldID != "" {
-		s.idx.remove(oldID)
-		gone = append(gone, oldID)
-	}
-	for _, v := range victims {
-		s.idx.remove(v.id)
-		gone = append(gone, v.id)
-	}
-	s.idx.add(n)
-	s.wmu.Unlock()
-	s.evictions.Add(int64(len(victims)))
-	s.unlinkBodies(gone)
-	return nil
 }
 
 // unlinkBodies removes the body files of entries no longer indexed. A reader

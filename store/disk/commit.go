@@ -1,0 +1,241 @@
+package disk
+
+import (
+	"fmt"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cellar-http/cellar/store"
+)
+
+// Group commit.
+//
+// Every Commit ends in a bbolt transaction, and under FsyncIndex and
+// FsyncAlways each transaction costs two fdatasyncs. Commits that arrive
+// while a transaction is being written queue up, and the next transaction
+// records all of them: N concurrent commits pay for one transaction, not N.
+//
+// There is no committer goroutine. The first Commit to find no transaction
+// in progress leads: it takes the queue (itself included), records it in one
+// transaction, and on its way out wakes the oldest Commit that queued
+// meanwhile to lead the next batch, then tells the others in its batch that
+// they are done. No Commit returns before the transaction that records it
+// has committed (and, under FsyncIndex and FsyncAlways, reached the disk),
+// and its body was renamed into bodies/ before it queued, so the guarantees
+// of the package documentation hold for each entry of a batch.
+
+// commitReq is one Commit waiting for the transaction that records it.
+type commitReq struct {
+	e   store.Entry
+	ik  []byte // index key
+	rec []byte // index record
+	n   *node  // the entry's node, linked into the LRU once committed
+
+	// Set by the leader of the batch.
+	oldID   string // the version replaced, if any
+	victims []*node
+	err     error
+
+	// signal receives exactly once: true to lead the next batch, false
+	// once the request's batch is done.
+	signal chan bool
+}
+
+// commitQueue holds the Commits waiting for a transaction.
+type commitQueue struct {
+	mu      sync.Mutex
+	waiting []*commitReq
+	leading bool // a Commit is recording a batch
+}
+
+// index records the committed entry e (its body already in bodies/) in a
+// bbolt transaction that also drops the version it replaces and any entries
+// evicted to make room, then mirrors the change in memory and removes the
+// files no longer referenced. Concurrent calls share one transaction.
+func (s *Store) index(e store.Entry) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.release()
+	r, err := s.newCommitReq(e)
+	if err != nil {
+		return err
+	}
+
+	q := &s.commits
+	q.mu.Lock()
+	q.waiting = append(q.waiting, r)
+	if q.leading {
+		q.mu.Unlock()
+		if lead := <-r.signal; !lead {
+			return s.finishCommit(r)
+		}
+		q.mu.Lock()
+	}
+	q.leading = true
+	batch := q.waiting
+	q.waiting = nil
+	q.mu.Unlock()
+
+	s.indexBatch(batch)
+
+	q.mu.Lock()
+	var next *commitReq
+	if len(q.waiting) > 0 {
+		next = q.waiting[0]
+	} else {
+		q.leading = false
+	}
+	q.mu.Unlock()
+	if next != nil {
+		next.signal <- true
+	}
+	for _, o := range batch {
+		if o != r {
+			o.signal <- false
+		}
+	}
+	return s.finishCommit(r)
+}
+
+// newCommitReq encodes e's index record and node.
+func (s *Store) newCommitReq(e store.Entry) (*commitReq, error) {
+	ik := indexKey(e.Key, e.Variant)
+	now := s.now().UnixNano()
+	rec := encodeRecord(e, now)
+	cost := recordCost(e.Size, ik, rec)
+	if cost > s.budget {
+		return nil, fmt.Errorf("disk store: entry of %d bytes exceeds the %d-byte budget: %w", cost, s.budget, store.ErrTooLarge)
+	}
+	return &commitReq{
+		e: e, ik: ik, rec: rec,
+		n:      &node{id: e.ID, ikey: string(ik), size: e.Size, cost: cost, crc: e.Checksum, expires: unixNano(e), stored: now},
+		signal: make(chan bool, 1),
+	}, nil
+}
+
+// finishCommit removes the files of the entries r's transaction dropped
+// (outside any lock, by each Commit for its own) and returns r's result.
+func (s *Store) finishCommit(r *commitReq) error {
+	if r.err != nil {
+		return r.err
+	}
+	gone := make([]string, 0, len(r.victims)+1)
+	if r.oldID != "" {
+		gone = append(gone, r.oldID)
+	}
+	for _, v := range r.victims {
+		gone = append(gone, v.id)
+	}
+	s.evictions.Add(int64(len(r.victims)))
+	s.unlinkBodies(gone)
+	return nil
+}
+
+// indexBatch records batch in one transaction and mirrors it in memory. When
+// that transaction fails and the batch has more than one commit, it records
+// each commit in a transaction of its own, so that one commit bbolt refuses
+// (say, a key over its size limit) fails alone.
+func (s *Store) indexBatch(batch []*commitReq) {
+	s.batches.Add(1)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.db.Update(func(tx *bolt.Tx) error { return s.applyBatch(tx, batch) }); err == nil {
+		s.mirror(batch)
+		return
+	} else if len(batch) == 1 {
+		batch[0].err = fmt.Errorf("disk store: indexing entry: %w", err)
+		return
+	}
+	for _, r := range batch {
+		one := []*commitReq{r}
+		if err := s.db.Update(func(tx *bolt.Tx) error { return s.applyBatch(tx, one) }); err != nil {
+			r.err = fmt.Errorf("disk store: indexing entry: %w", err)
+			continue
+		}
+		s.mirror(one)
+	}
+}
+
+// applyBatch writes the commits of batch, in order, into tx: each replaces
+// the previous version of its Key and Variant, then evicts least-recently
+// used entries until it fits the budget, as if each had its own transaction.
+// The in-memory LRU is not changed yet (mirror does that once tx has
+// committed), so what the batch has added and removed so far is tracked
+// here. s.wmu is held.
+func (s *Store) applyBatch(tx *bolt.Tx, batch []*commitReq) error {
+	b := tx.Bucket(bucketEntries)
+	_, total := s.idx.totals()
+	var added []*node            // entries of this batch, oldest first
+	byID := map[string]*node{}   // the same, by ID
+	removed := map[string]bool{} // IDs this batch has dropped
+	for _, r := range batch {
+		r.oldID, r.victims = "", nil
+		if old := b.Get(r.ik); old != nil {
+			if h, _, err := parseHeader(old); err == nil {
+				r.oldID = h.id
+				removed[h.id] = true
+				if n := byID[h.id]; n != nil {
+					total -= n.cost
+				} else if n, ok := s.idx.peek(h.id); ok {
+					total -= n.cost
+				}
+			}
+			if err := deleteEntry(tx, r.ik, old); err != nil {
+				return err
+			}
+		}
+		if need := total + r.n.cost - s.budget; need > 0 {
+			for _, v := range s.idx.victims(need, removed) {
+				r.victims = append(r.victims, &v)
+				need -= v.cost
+			}
+			// Older entries of this batch are more recent than every
+			// entry already in the LRU: they go last.
+			for _, n := range added {
+				if need <= 0 {
+					break
+				}
+				if !removed[n.id] {
+					r.victims = append(r.victims, n)
+					need -= n.cost
+				}
+			}
+			for _, v := range r.victims {
+				removed[v.id] = true
+				total -= v.cost
+				vk := []byte(v.ikey)
+				if rec := b.Get(vk); rec != nil {
+					if err := deleteEntry(tx, vk, rec); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := b.Put(r.ik, r.rec); err != nil {
+			return err
+		}
+		if err := putTags(tx, r.ik, r.e); err != nil {
+			return err
+		}
+		total += r.n.cost
+		added = append(added, r.n)
+		byID[r.n.id] = r.n
+	}
+	return nil
+}
+
+// mirror applies a committed batch to the in-memory LRU, in commit order.
+// s.wmu is held.
+func (s *Store) mirror(batch []*commitReq) {
+	for _, r := range batch {
+		if r.oldID != "" {
+			s.idx.remove(r.oldID)
+		}
+		for _, v := range r.victims {
+			s.idx.remove(v.id)
+		}
+		s.idx.add(r.n)
+	}
+}

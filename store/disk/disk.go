@@ -214,18 +214,16 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("disk store: unknown fsync policy %d", int(opts.Fsync))
 	}
 	s := &Store{
-		dir:       dir,
-		bodies:    filepath.Join(dir, "bodies") + string(filepath.Separator),
-		opts:      opts,
-		log:       opts.Logger,
-		now:       opts.Clock,
-		budget:    opts.MaxBytes,
-		drops:     make(chan drop, 1024),
-		stopSweep: make(chan struct{}),
-		sweepDone: make(chan struct{}),
-		createFile: func(path string) (bodyFile, error) {
-			return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		},
+		dir:        dir,
+		bodies:     filepath.Join(dir, "bodies") + string(filepath.Separator),
+		opts:       opts,
+		log:        opts.Logger,
+		now:        opts.Clock,
+		budget:     opts.MaxBytes,
+		drops:      make(chan drop, 1024),
+		stopSweep:  make(chan struct{}),
+		sweepDone:  make(chan struct{}),
+		createFile: createBody,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

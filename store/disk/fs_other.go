@@ -16,3 +16,8 @@ func lockDir(dir string, timeout time.Duration) (*os.File, error) {
 
 // openBody opens a body file for reading.
 func openBody(path string) (*os.File, error) { return os.Open(path) }
+
+// createBody creates a temporary body file, which must not exist yet.
+func createBody(path string) (bodyFile, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+}

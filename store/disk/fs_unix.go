@@ -55,3 +55,19 @@ func openBody(path string) (*os.File, error) {
 		return os.NewFile(uintptr(fd), path), nil
 	}
 }
+
+// createBody creates a temporary body file, which must not exist yet. Like
+// openBody it skips os.OpenFile's poller registration attempt (an
+// epoll_ctl that fails for every regular file).
+func createBody(path string) (bodyFile, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o600)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), nil
+	}
+}

@@ -109,6 +109,7 @@ func BenchmarkCommitParallel(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			b.SetParallelism(16)
+			b.ResetTimer() // not Open
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := next.Add(1)

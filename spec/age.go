@@ -33,13 +33,8 @@ func currentAge(r *Response, date, now time.Time) time.Duration {
 	return t.CorrectedInitial + t.ResidentTime
 }
 
-// ageTerms computes the terms of §4.2.3 for r at now.
-func ageTerms(r *Response, now time.Time) AgeTerms {
-	return ageTermsAt(r, dateOf(r), now)
-}
-
-// ageTermsAt is ageTerms with date_value already read, so that a lookup
-// parses Date once.
+// ageTermsAt computes the terms of §4.2.3 for r at now, with date_value
+// already read (dateOf(r)), so that a lookup parses Date once.
 func ageTermsAt(r *Response, date, now time.Time) AgeTerms {
 	var t AgeTerms
 	if secs, ok := parseAge(r.Header["Age"]); ok {

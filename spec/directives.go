@@ -358,8 +358,15 @@ func forEachFieldName(list string, fn func(name string)) {
 // Parameters are parsed and ignored; unknown keys are ignored (RFC 9111
 // §5.2.3) but still make the field non-empty.
 func parseTargetedDirectives(values []string) (d directives, ok bool) {
+	ok = d.parseTargeted(values)
+	return d, ok
+}
+
+// parseTargeted is parseTargetedDirectives into d, which must be zero; d is
+// left zero when it returns false.
+func (d *directives) parseTargeted(values []string) bool {
 	if len(values) == 0 {
-		return directives{}, false
+		return false
 	}
 	in := dictInput{lines: values, last: 2*len(values) - 2}
 	// RFC 9651 §4.2: discard leading SP.
@@ -369,18 +376,21 @@ func parseTargetedDirectives(values []string) (d directives, ok bool) {
 	for !in.empty() {
 		key, good := in.key()
 		if !good {
-			return directives{}, false
+			*d = directives{}
+			return false
 		}
 		var v dictValue
 		if in.peek() == '=' {
 			in.advance()
 			if !in.itemOrInnerList(&v) {
-				return directives{}, false
+				*d = directives{}
+				return false
 			}
 		} else {
 			v.kind = dictBoolTrue
 			if !in.params() {
-				return directives{}, false
+				*d = directives{}
+				return false
 			}
 		}
 		d.present = true
@@ -390,18 +400,21 @@ func parseTargetedDirectives(values []string) (d directives, ok bool) {
 			break
 		}
 		if in.peek() != ',' {
-			return directives{}, false
+			*d = directives{}
+			return false
 		}
 		in.advance()
 		in.skipOWS()
 		if in.empty() {
-			return directives{}, false // trailing comma
+			*d = directives{} // trailing comma
+			return false
 		}
 	}
 	if !d.present {
-		return directives{}, false
+		*d = directives{}
+		return false
 	}
-	return d, true
+	return true
 }
 
 // assignTargeted records a Dictionary member; later members overwrite

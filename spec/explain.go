@@ -47,24 +47,29 @@ type Explanation struct {
 
 // Explain explains resp, received for req, under opts at opts' clock time.
 func Explain(req Request, resp Response, opts Options) Explanation {
-	o := NewIdleClient(opts).o
+	// The options as NewIdleClient keeps them, without its copy on the heap.
+	if opts.TargetedField != "" {
+		opts.TargetedField = http.CanonicalHeaderKey(opts.TargetedField)
+	}
+	o := &opts
 	now := o.now()
 	if req.Method == "" {
 		req.Method = http.MethodGet
 	}
-	if req.Header == nil {
-		req.Header = http.Header{}
-	}
 	pol := responsePolicy(o, resp.Header)
-	f := computeFreshness(o, &resp, &pol, now)
+	// computeFreshness, keeping the age terms it sums.
+	date := dateOf(&resp)
+	terms := ageTermsAt(&resp, date, now)
+	f := freshness{age: terms.CorrectedInitial + terms.ResidentTime, date: date}
+	f.lifetime, f.heuristic, f.why = lifetime(o, &resp, &pol, date)
 	e := Explanation{
 		Shared: o.Shared, Policy: pol.source,
 		Lifetime: f.lifetime, LifetimeReason: f.why, Heuristic: f.heuristic,
-		Age: f.age, AgeTerms: ageTerms(&resp, now), TTL: f.ttl(),
+		Age: f.age, AgeTerms: terms, TTL: f.ttl(),
 		VariantKey: variantKey(&req, resp.Header),
 	}
 	e.Store, e.Storable = storable(o, req, &resp, &pol)
-	if why, must := mustValidate(o, directives{}, &pol.cc, f); must {
+	if why, must := mustValidate(&directives{}, &pol.cc, &f); must {
 		e.MustValidate = &why
 	}
 	if why, prohibited := staleProhibited(o, &pol.cc); prohibited {
@@ -77,18 +82,57 @@ func Explain(req Request, resp Response, opts Options) Explanation {
 			e.StaleIfError = secs(d.secs)
 		}
 	}
-	cond := conditionalRequest(Request{Header: http.Header{}}, []Pair{{Response: resp}}, 0)
-	for _, k := range []string{"If-None-Match", "If-Modified-Since"} {
-		if v := cond.Header.Get(k); v != "" {
-			e.Validators = append(e.Validators, k+": "+v)
-		}
-	}
-	forEachListMember(resp.Header["Vary"], func(m string) bool {
-		e.Vary = append(e.Vary, m)
-		return true
-	})
+	e.Validators = validatorLines(resp.Header)
+	e.Vary = varyNames(resp.Header["Vary"])
 	if e.Storable {
 		e.Expires = horizon(o, &resp, &pol, &f, now)
 	}
 	return e
+}
+
+// validatorLines are the validator fields conditionalRequest would send to
+// revalidate a response with header h alone (§4.3.1): If-None-Match with
+// its entity tag, If-Modified-Since with its Last-Modified.
+func validatorLines(h http.Header) []string {
+	inm := first(h["Etag"])
+	var ims string
+	if lm := h["Last-Modified"]; len(lm) > 0 {
+		ims = lm[0]
+	}
+	n := 0
+	if inm != "" {
+		n++
+	}
+	if ims != "" {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	v := make([]string, 0, n)
+	if inm != "" {
+		v = append(v, "If-None-Match: "+inm)
+	}
+	if ims != "" {
+		v = append(v, "If-Modified-Since: "+ims)
+	}
+	return v
+}
+
+// varyNames lists the members of Vary as written.
+func varyNames(vary []string) []string {
+	n := 0
+	it := fieldListIter{sep: ',', quotes: true}
+	for _, ok := it.next(vary); ok; _, ok = it.next(vary) {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	names := make([]string, 0, n)
+	it = fieldListIter{sep: ',', quotes: true}
+	for m, ok := it.next(vary); ok; m, ok = it.next(vary) {
+		names = append(names, m)
+	}
+	return names
 }

@@ -18,18 +18,25 @@ type policy struct {
 // first valid, non-empty field of its target list (the configured field, then
 // CDN-Cache-Control) and then ignores Cache-Control and Expires (RFC 9213
 // §2.2); a private cache always uses Cache-Control.
-func responsePolicy(o *Options, h http.Header) policy {
+//
+// The directives are parsed in place, not returned from the parsers, to
+// keep the frame of the lookup small.
+func responsePolicy(o *Options, h http.Header) (p policy) {
 	if o.Shared && !o.IgnoreTargeted {
-		if o.TargetedField != "" {
-			if d, ok := parseTargetedDirectives(h[o.TargetedField]); ok {
-				return policy{cc: d, source: o.TargetedField, targeted: true}
-			}
+		if o.TargetedField != "" && p.cc.parseTargeted(h[o.TargetedField]) {
+			p.source, p.targeted = o.TargetedField, true
+			return p
 		}
-		if d, ok := parseTargetedDirectives(h["Cdn-Cache-Control"]); ok {
-			return policy{cc: d, source: "CDN-Cache-Control", targeted: true}
+		if p.cc.parseTargeted(h["Cdn-Cache-Control"]) {
+			p.source, p.targeted = "CDN-Cache-Control", true
+			return p
 		}
 	}
-	return policy{cc: parseDirectives(h["Cache-Control"]), source: "Cache-Control"}
+	for _, s := range h["Cache-Control"] {
+		p.cc.parseLine(s)
+	}
+	p.source = "Cache-Control"
+	return p
 }
 
 // freshness is a response's freshness lifetime and current age, and the rule

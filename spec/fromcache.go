@@ -24,22 +24,30 @@ type FromCache struct {
 // serveStored builds the FromCache answer from stored pair p (§4): Age,
 // qualified no-cache fields left out, then the client's conditionals and
 // ranges applied. detail names why a stale response is served, if it is.
-func serveStored(o *Options, req Request, p *Pair, pol *policy, f freshness, detail string, why Reason) FromCache {
-	s := storedServe(req, p, pol, f)
-	s.CacheStatus = CacheStatus{Hit: true, TTL: f.ttlSeconds(), HasTTL: true, Detail: detail}
-	return FromCache{Pair: p, Serve: s, Reason: why}
+func serveStored(o *Options, req *Request, p *Pair, pol *policy, f *freshness, detail string, why Reason) FromCache {
+	fc := FromCache{Pair: p, Reason: why}
+	initStoredServe(&fc.Serve, req, p, pol, f)
+	fc.Serve.CacheStatus = CacheStatus{Hit: true, TTL: f.ttlSeconds(), HasTTL: true, Detail: detail}
+	return fc
 }
 
 // storedServe answers req from stored pair p, whether just validated or not.
-func storedServe(req Request, p *Pair, pol *policy, f freshness) Serve {
-	s := Serve{Status: p.Response.Status, base: p.Response.Header, age: ageSeconds(f.age), hasAge: true}
+func storedServe(req *Request, p *Pair, pol *policy, f *freshness) Serve {
+	var s Serve
+	initStoredServe(&s, req, p, pol, f)
+	return s
+}
+
+// initStoredServe is storedServe into s, which must be zero: a hit builds
+// its FromCache in place.
+func initStoredServe(s *Serve, req *Request, p *Pair, pol *policy, f *freshness) {
+	s.Status, s.base, s.age, s.hasAge = p.Response.Status, p.Response.Header, ageSeconds(f.age), true
 	// §5.2.2.4: fields named by a qualified no-cache must not be sent
 	// without successful validation; a just-validated pair has a fresh age
 	// measured from the validation, but the caller cannot tell, so the
 	// rule is applied whenever the response is served from storage.
 	s.noCache = pol.cc.noCacheFields
-	applyClient(&s, req, p.Response.Header, f.date, true)
-	return s
+	applyClient(s, req, p.Response.Header, f.date, true)
 }
 
 // applyClient adapts a response about to be served to the client's request:
@@ -48,7 +56,7 @@ func storedServe(req Request, p *Pair, pol *policy, f freshness) Serve {
 //
 // multi allows several ranges (multipart/byteranges); a caller streaming an
 // upstream body sets it false, since it can only skip forward once.
-func applyClient(s *Serve, req Request, h http.Header, date time.Time, multi bool) {
+func applyClient(s *Serve, req *Request, h http.Header, date time.Time, multi bool) {
 	if s.Status == http.StatusOK || s.Status == http.StatusPartialContent {
 		if notModified(req.Header, h, date) {
 			notModifiedServe(s)

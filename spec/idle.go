@@ -38,13 +38,22 @@ func (s IdleClient) Next(req Request, stored []Pair) IdleNext {
 		req.Method = http.MethodGet
 	}
 	if !o.cacheableMethod(req.Method) {
-		if !safeMethod(req.Method) {
-			return newInvalidate(o, req)
-		}
-		return newMiss(o, req, FwdMethod, reason("method-not-cacheable", "RFC 9111 §3",
-			"the cache does not store responses to "+req.Method))
+		return uncacheableMethod(o, req)
 	}
-	return lookup(o, req, requestPolicy(req.Header), stored, o.now())
+	rq := requestPolicy(req.Header)
+	return lookupWith(o, &req, &rq, stored, true)
+}
+
+// uncacheableMethod answers a request whose responses are not stored: an
+// invalidation for an unsafe method (§4.4), else a miss.
+//
+//go:noinline
+func uncacheableMethod(o *Options, req Request) IdleNext {
+	if !safeMethod(req.Method) {
+		return newInvalidate(o, req)
+	}
+	return newMiss(o, req, FwdMethod, reason("method-not-cacheable", "RFC 9111 §3",
+		"the cache does not store responses to "+req.Method))
 }
 
 // safeMethod reports whether m is safe (RFC 9110 §9.2.1). Unsafe and
@@ -142,66 +151,103 @@ func methodServes(stored, m string) bool {
 	return stored == m || stored == "GET" && m == "HEAD" || stored == "" && (m == "GET" || m == "HEAD")
 }
 
-// lookup decides how to answer req from stored (RFC 9111 §4).
-func lookup(o *Options, req Request, rq directives, stored []Pair, now time.Time) IdleNext {
-	return lookupWith(o, req, rq, stored, now, true)
+// lookupWith decides how to answer req from stored (RFC 9111 §4), with
+// combining of partial responses on or off. The clock is read only when a
+// stored response is selected or partial ones may answer.
+func lookupWith(o *Options, req *Request, rq *directives, stored []Pair, combine bool) IdleNext {
+	sel := selectStored(req, stored)
+	if sel.best >= 0 {
+		return decide(o, req, rq, stored, &sel, o.now())
+	}
+	return noneSelected(o, req, rq, stored, &sel, combine)
 }
 
-// lookupWith is lookup, with combining of partial responses on or off.
-func lookupWith(o *Options, req Request, rq directives, stored []Pair, now time.Time, combine bool) IdleNext {
-	sel := selectStored(&req, stored)
-	if sel.best < 0 {
-		if next, ok := fromPartial(o, req, rq, stored, sel, now, combine); ok {
+// noneSelected answers when no complete stored response was selected: from
+// stored partial responses, or upstream. Out of line, so that the frame of
+// a hit does not hold a CacheMiss.
+//
+//go:noinline
+func noneSelected(o *Options, req *Request, rq *directives, stored []Pair, sel *selection, combine bool) IdleNext {
+	if len(sel.partial) > 0 {
+		if next, ok := fromPartial(o, *req, rq, stored, *sel, o.now(), combine); ok {
 			return next
 		}
-		if rq.onlyIfCached {
-			return gatewayTimeout(req)
-		}
-		fwd, why := FwdURIMiss, reason("uri-miss", "RFC 9111 §4", "nothing is stored for this URI")
-		if len(sel.partial) > 0 {
-			fwd, why = FwdPartial, reason("partial", "RFC 9111 §3.3", "the stored partial responses do not cover the request")
-		} else if sel.anyURI {
-			fwd, why = FwdVaryMiss, reason("vary-miss", "RFC 9111 §4.1", "stored responses exist but none matches this request's Vary fields")
-		}
-		return newMiss(o, req, fwd, why)
 	}
-	return decide(o, req, rq, stored, sel, now)
+	if rq.onlyIfCached {
+		return gatewayTimeout()
+	}
+	fwd, why := FwdURIMiss, reason("uri-miss", "RFC 9111 §4", "nothing is stored for this URI")
+	if len(sel.partial) > 0 {
+		fwd, why = FwdPartial, reason("partial", "RFC 9111 §3.3", "the stored partial responses do not cover the request")
+	} else if sel.anyURI {
+		fwd, why = FwdVaryMiss, reason("vary-miss", "RFC 9111 §4.1", "stored responses exist but none matches this request's Vary fields")
+	}
+	return newMiss(o, *req, fwd, why)
 }
 
 // decide chooses between serving the selected response, serving it stale
-// and validating it (RFC 9111 §4, §4.2.4, §5.2.1).
-func decide(o *Options, req Request, rq directives, stored []Pair, sel selection, now time.Time) IdleNext {
+// and validating it (RFC 9111 §4, §4.2.4, §5.2.1). A fresh hit is the hot
+// path: the other outcomes are out of line, so that the stack frame of a
+// hit stays small (a goroutine's stack shrinks at each GC and grows again
+// on the next deep call).
+func decide(o *Options, req *Request, rq *directives, stored []Pair, sel *selection, now time.Time) IdleNext {
 	p := &stored[sel.best]
 	pol := responsePolicy(o, p.Response.Header)
 	f := computeFreshness(o, &p.Response, &pol, now)
-	if why, must := mustValidate(o, rq, &pol.cc, f); must {
-		// RFC 9211 §2.2: "request" is for a fresh response the request
-		// would not take; a stale one is "stale" whatever else applies.
-		fwd := FwdRequest
-		if why.Code == "no-cache" || !f.fresh() {
-			fwd = FwdStale
-		}
-		if rq.onlyIfCached {
-			return gatewayTimeout(req)
-		}
-		return newRevalidation(o, req, stored, sel, f, fwd, why)
+	if why, must := mustValidate(rq, &pol.cc, &f); must {
+		return validateFirst(o, req, rq, stored, sel, &f, why)
 	}
 	if f.fresh() {
-		return serveStored(o, req, p, &pol, f, "", reason("fresh", "RFC 9111 §4.2", "the stored response is fresh"))
+		return freshHit(req, p, &pol, &f)
 	}
+	return decideStale(o, req, rq, stored, sel, &pol, &f)
+}
+
+// freshHit serves the selected fresh response. It is serveStored, written
+// out so that the FromCache is built once, in the frame it is boxed from.
+func freshHit(req *Request, p *Pair, pol *policy, f *freshness) IdleNext {
+	fc := FromCache{Pair: p, Reason: reason("fresh", "RFC 9111 §4.2", "the stored response is fresh")}
+	initStoredServe(&fc.Serve, req, p, pol, f)
+	fc.Serve.CacheStatus = CacheStatus{Hit: true, TTL: f.ttlSeconds(), HasTTL: true}
+	return fc
+}
+
+// validateFirst answers a request whose directives require validating the
+// selected response (mustValidate said why).
+//
+//go:noinline
+func validateFirst(o *Options, req *Request, rq *directives, stored []Pair, sel *selection, f *freshness, why Reason) IdleNext {
+	// RFC 9211 §2.2: "request" is for a fresh response the request
+	// would not take; a stale one is "stale" whatever else applies.
+	fwd := FwdRequest
+	if why.Code == "no-cache" || !f.fresh() {
+		fwd = FwdStale
+	}
+	if rq.onlyIfCached {
+		return gatewayTimeout()
+	}
+	return newRevalidation(o, *req, stored, *sel, *f, fwd, why)
+}
+
+// decideStale answers from a stale selected response: served stale when
+// allowed (§4.2.4), with a background revalidation under
+// stale-while-revalidate, else validated.
+//
+//go:noinline
+func decideStale(o *Options, req *Request, rq *directives, stored []Pair, sel *selection, pol *policy, f *freshness) IdleNext {
 	if why, ok := staleAllowed(o, rq, &pol.cc, f); ok {
-		fc := serveStored(o, req, p, &pol, f, why.Code, why)
+		fc := serveStored(o, req, &stored[sel.best], pol, f, why.Code, why)
 		if why.Code == "stale-while-revalidate" {
-			rv := newRevalidation(o, req, stored, sel, f, FwdStale, why)
+			rv := newRevalidation(o, *req, stored, *sel, *f, FwdStale, why)
 			rv.Forward.Header.Del("Range")
 			fc.Refresh = &rv
 		}
 		return fc
 	}
 	if rq.onlyIfCached {
-		return gatewayTimeout(req)
+		return gatewayTimeout()
 	}
-	return newRevalidation(o, req, stored, sel, f, FwdStale,
+	return newRevalidation(o, *req, stored, *sel, *f, FwdStale,
 		reason("stale", "RFC 9111 §4.2.4", "the stored response is stale and must be validated"))
 }
 
@@ -210,7 +256,7 @@ func decide(o *Options, req Request, rq directives, stored []Pair, sel selection
 // request (§5.2.1.4), request max-age (§5.2.1.1) and min-fresh (§5.2.1.3).
 // RFC 8246 immutable lets a fresh response skip validation a request's
 // max-age would otherwise ask for (a reload), but not no-cache.
-func mustValidate(o *Options, rq directives, cc *directives, f freshness) (Reason, bool) {
+func mustValidate(rq, cc *directives, f *freshness) (Reason, bool) {
 	switch {
 	case cc.noCache && cc.noCacheFields == "":
 		return reason("no-cache", "RFC 9111 §5.2.2.4", "the response's no-cache requires validation before each use"), true
@@ -229,7 +275,7 @@ func mustValidate(o *Options, rq directives, cc *directives, f freshness) (Reaso
 // validation (RFC 9111 §4.2.4): when no directive prohibits it and either the
 // request's max-stale (§5.2.1.2) accepts the staleness or the response's
 // stale-while-revalidate (RFC 5861 §3) window still covers it.
-func staleAllowed(o *Options, rq directives, cc *directives, f freshness) (Reason, bool) {
+func staleAllowed(o *Options, rq, cc *directives, f *freshness) (Reason, bool) {
 	if _, prohibited := staleProhibited(o, cc); prohibited {
 		return Reason{}, false
 	}
@@ -245,7 +291,9 @@ func staleAllowed(o *Options, rq directives, cc *directives, f freshness) (Reaso
 
 // gatewayTimeout answers an only-if-cached request that nothing stored can
 // satisfy with 504 (RFC 9111 §5.2.1.7).
-func gatewayTimeout(req Request) FromCache {
+//
+//go:noinline
+func gatewayTimeout() FromCache {
 	s := Serve{Status: http.StatusGatewayTimeout, Body: BodyNone}
 	s.setField("Content-Length", "0")
 	s.CacheStatus = CacheStatus{Detail: "only-if-cached"}

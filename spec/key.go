@@ -65,7 +65,18 @@ func normalizeHost(scheme, host string) string {
 func writeNormalPercent(b *strings.Builder, s string) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c != '%' || i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+		if c != '%' {
+			// Copy the run up to the next '%' at once.
+			j := strings.IndexByte(s[i:], '%')
+			if j < 0 {
+				b.WriteString(s[i:])
+				return
+			}
+			b.WriteString(s[i : i+j])
+			i += j - 1
+			continue
+		}
+		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
 			b.WriteByte(c)
 			continue
 		}

@@ -95,7 +95,7 @@ func (s CacheMiss) Next(resp Response) MissNext {
 func upstreamServe(s *CacheMiss, resp *Response) Serve {
 	sv := Serve{Status: resp.Status, base: resp.Header, conn: true}
 	if s.evalClient {
-		applyClient(&sv, s.req, resp.Header, dateOf(resp), false)
+		applyClient(&sv, &s.req, resp.Header, dateOf(resp), false)
 	}
 	sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: resp.Status}
 	return sv

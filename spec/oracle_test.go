@@ -195,3 +195,117 @@ func TestHeuristicText(t *testing.T) {
 		}
 	}
 }
+
+// oracleExplain is Explain as first written: NewIdleClient's options, and
+// the validators read from a conditional request built for the response.
+func oracleExplain(req Request, resp Response, opts Options) Explanation {
+	o := NewIdleClient(opts).o
+	now := o.now()
+	if req.Method == "" {
+		req.Method = http.MethodGet
+	}
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	pol := responsePolicy(o, resp.Header)
+	f := computeFreshness(o, &resp, &pol, now)
+	e := Explanation{
+		Shared: o.Shared, Policy: pol.source,
+		Lifetime: f.lifetime, LifetimeReason: f.why, Heuristic: f.heuristic,
+		Age: f.age, AgeTerms: ageTermsAt(&resp, dateOf(&resp), now), TTL: f.ttl(),
+		VariantKey: oracleVariantKey(&req, resp.Header),
+	}
+	e.Store, e.Storable = storable(o, req, &resp, &pol)
+	if why, must := mustValidate(&directives{}, &pol.cc, &f); must {
+		e.MustValidate = &why
+	}
+	if why, prohibited := staleProhibited(o, &pol.cc); prohibited {
+		e.StaleProhibited = &why
+	} else {
+		if d := pol.cc.staleWhileRevalidate; d.set && !d.invalid {
+			e.StaleWhileRevalidate = secs(d.secs)
+		}
+		if d := pol.cc.staleIfError; d.set && !d.invalid {
+			e.StaleIfError = secs(d.secs)
+		}
+	}
+	cond := conditionalRequest(Request{Header: http.Header{}}, []Pair{{Response: resp}}, 0)
+	for _, k := range []string{"If-None-Match", "If-Modified-Since"} {
+		if v := cond.Header.Get(k); v != "" {
+			e.Validators = append(e.Validators, k+": "+v)
+		}
+	}
+	forEachListMember(resp.Header["Vary"], func(m string) bool {
+		e.Vary = append(e.Vary, m)
+		return true
+	})
+	if e.Storable {
+		f := f
+		e.Expires = horizon(o, &resp, &pol, &f, now)
+	}
+	return e
+}
+
+func checkExplainOracle(t *testing.T, respHdr, reqHdr string, status int, isShared bool, targeted string) {
+	t.Helper()
+	opts := Options{Shared: isShared, Clock: fixed(at(30)), TargetedField: targeted}
+	resp := Response{Status: status, Header: rawHeader(respHdr), RequestTime: t0, ResponseTime: t0}
+	req := Request{URL: mustURL(testURL), Header: rawHeader(reqHdr)}
+	if reqHdr == "" {
+		req.Header = nil
+	}
+	if got, want := Explain(req, resp, opts), oracleExplain(req, resp, opts); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Explain:\n got %#v\nwant %#v", got, want)
+	}
+}
+
+func TestExplainOracle(t *testing.T) {
+	checkExplainOracle(t, "Cache-Control: max-age=60, stale-while-revalidate=30\nETag: \"a\"\nLast-Modified: Fri, 01 Mar 2024 11:00:00 GMT\nVary: Accept-Encoding, , accept", "Accept-Encoding: gzip", 200, true, "")
+	checkExplainOracle(t, "Cache-Control: no-cache\nETag: \nLast-Modified: <empty>", "", 200, false, "")
+	checkExplainOracle(t, "cellar-cache-control: max-age=5\nCellar-Cache-Control: max-age=9\nLast-Modified: \nLast-Modified: x", "", 404, true, "cellar-cache-control")
+	checkExplainOracle(t, "", "", 599, true, "")
+}
+
+// FuzzExplainOracle holds Explain to the oracle on fuzzed headers.
+func FuzzExplainOracle(f *testing.F) {
+	f.Add("Cache-Control: max-age=60\nETag: \"a\"\nVary: a, b", "A: 1", 200, true, "")
+	f.Add("CDN-Cache-Control: max-age=5\nLast-Modified: Fri, 01 Mar 2024 11:00:00 GMT", "Cache-Control: no-store", 206, true, "x-cc")
+	f.Fuzz(func(t *testing.T, respHdr, reqHdr string, status int, isShared bool, targeted string) {
+		checkExplainOracle(t, respHdr, reqHdr, status, isShared, targeted)
+	})
+}
+
+// oracleNormalPercent is writeNormalPercent as first written, byte by byte.
+func oracleNormalPercent(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' || i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			b.WriteByte(c)
+			continue
+		}
+		v := unhex(s[i+1])<<4 | unhex(s[i+2])
+		if isUnreserved(v) {
+			b.WriteByte(v)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(upperHex(s[i+1]))
+			b.WriteByte(upperHex(s[i+2]))
+		}
+		i += 2
+	}
+	return b.String()
+}
+
+func FuzzNormalPercentOracle(f *testing.F) {
+	for _, s := range []string{"", "/a%2fb%7E%7e%", "%%41%4", "/plain/path", "%41%zz%2F/x%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b strings.Builder
+		writeNormalPercent(&b, s)
+		if got, want := b.String(), oracleNormalPercent(s); got != want {
+			t.Fatalf("writeNormalPercent(%q) = %q, want %q", s, got, want)
+		}
+	})
+}

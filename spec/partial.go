@@ -44,7 +44,7 @@ func partRange(h http.Header) (ByteRange, int64, bool) {
 
 // fromPartial answers from stored 206 responses when it can (§3.3, §3.4):
 // by combining them, or by serving a requested range one of them holds.
-func fromPartial(o *Options, req Request, rq directives, stored []Pair, sel selection, now time.Time, combine bool) (IdleNext, bool) {
+func fromPartial(o *Options, req Request, rq *directives, stored []Pair, sel selection, now time.Time, combine bool) (IdleNext, bool) {
 	if len(sel.partial) == 0 {
 		return nil, false
 	}
@@ -79,7 +79,8 @@ func servePartial(o *Options, req Request, p *Pair, now time.Time) (FromCache, b
 	}
 	pol := responsePolicy(o, p.Response.Header)
 	f := computeFreshness(o, &p.Response, &pol, now)
-	if _, must := mustValidate(o, requestPolicy(req.Header), &pol.cc, f); must || !f.fresh() {
+	rq := requestPolicy(req.Header)
+	if _, must := mustValidate(&rq, &pol.cc, &f); must || !f.fresh() {
 		return FromCache{}, false
 	}
 	w := want[0]
@@ -94,7 +95,7 @@ func servePartial(o *Options, req Request, p *Pair, now time.Time) (FromCache, b
 
 // combinable finds stored 206 responses sharing a strong validator whose
 // ranges touch or overlap, so that they combine into one (§3.4).
-func combinable(o *Options, req Request, rq directives, stored []Pair, partial []int) (PartialUpdate, bool) {
+func combinable(o *Options, req Request, rq *directives, stored []Pair, partial []int) (PartialUpdate, bool) {
 	type part struct {
 		i    int
 		r    ByteRange
@@ -124,7 +125,7 @@ func combinable(o *Options, req Request, rq directives, stored []Pair, partial [
 		if len(group) < 2 {
 			continue
 		}
-		pu := PartialUpdate{o: o, req: req, rq: rq, Key: Key(req), Reason: reason("combine-partial", "RFC 9111 §3.4",
+		pu := PartialUpdate{o: o, req: req, rq: *rq, Key: Key(req), Reason: reason("combine-partial", "RFC 9111 §3.4",
 			"stored partial responses share a strong validator and adjacent ranges, so they combine into one")}
 		in := map[int]bool{}
 		for _, g := range group {
@@ -176,7 +177,7 @@ func combinedResponse(o *Options, parts []Pair, union ByteRange, size int64) (Re
 // Next goes on answering the request once the combined pair is stored.
 func (s PartialUpdate) Next(combined Pair) PartialNext {
 	stored := append(append([]Pair(nil), s.rest...), combined)
-	switch n := lookupWith(s.o, s.req, s.rq, stored, s.o.now(), false).(type) {
+	switch n := lookupWith(s.o, &s.req, &s.rq, stored, false).(type) {
 	case CacheMiss:
 		return n
 	case FromCache:

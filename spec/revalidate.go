@@ -130,7 +130,7 @@ func (s NeedRevalidation) staleOnError(status int) (NeedToBeUpdated, bool) {
 	if !ok {
 		return NeedToBeUpdated{}, false
 	}
-	sv := storedServe(s.req, p, &pol, f)
+	sv := storedServe(&s.req, p, &pol, &f)
 	sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: status, TTL: f.ttlSeconds(), HasTTL: true, Detail: why.Code}
 	return NeedToBeUpdated{Pair: p, Serve: sv, Reason: why}, true
 }
@@ -187,7 +187,7 @@ func (s NeedRevalidation) update(idx []int, resp Response, why Reason) NeedToBeU
 	p := &ups[serve]
 	pol := responsePolicy(o, p.Response.Header)
 	f := computeFreshness(o, &p.Response, &pol, o.now())
-	sv := storedServe(s.req, p, &pol, f)
+	sv := storedServe(&s.req, p, &pol, &f)
 	// Fields kept out of storage (private=field in a shared cache,
 	// Set-Cookie without Options.StoreSetCookie) still reach the client
 	// this response answers: §5.2.2.7 restricts storing them, not sending.

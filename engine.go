@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/cellar-http/cellar/spec"
@@ -20,6 +22,14 @@ type exchange struct {
 	trace     *Trace
 	traceData Trace        // trace points here: one allocation less
 	flush     *flushSignal // the Middleware's, when serving a handler
+	// inproc, when serving a handler (Cache.Handler), is where requests go
+	// upstream: to that handler, in-process.
+	inproc *inProcess
+	// dst, when serving a handler, is its ResponseWriter's header: respond
+	// writes the response header there (wroteDst) rather than into a new
+	// map that the handler would copy.
+	dst      http.Header
+	wroteDst bool
 
 	sreq    spec.Request
 	key     string
@@ -40,6 +50,17 @@ type exchange struct {
 	collapsed *spec.CacheStatus
 
 	bodyForwarded bool
+
+	// Storage for what a hit needs, so that it costs no allocation of its
+	// own: the key URL when it differs from the request's, the pairs of
+	// the first lookup, the response, its body and its Cache-Status value.
+	keyURL   url.URL
+	pairBuf  [2]spec.Pair
+	pairUsed bool
+	respData http.Response
+	bodyData body
+	respUsed bool
+	csBuf    [1]string
 }
 
 // maxDecides bounds how many times one request asks the core again after a
@@ -51,19 +72,28 @@ const maxDecides = 8
 // an error only when no response can be given (the upstream failed and
 // nothing stored may be served).
 func (c *Cache) RoundTrip(req *http.Request) (*http.Response, error) {
-	ex := &exchange{c: c, req: req, ctx: req.Context(), follow: true}
+	ex := &exchange{}
+	ex.init(c, req, overridesFrom(req.Context()))
+	return ex.roundTrip()
+}
+
+func (ex *exchange) init(c *Cache, req *http.Request, ov overrides) {
+	ex.c, ex.req, ex.ctx, ex.ov, ex.follow = c, req, req.Context(), ov, true
 	ex.trace = &ex.traceData
 	ex.trace.Steps = ex.traceData.steps[:0]
-	ex.ov = overridesFrom(ex.ctx)
-	ex.flush = flushFrom(ex.ctx)
+}
+
+// roundTrip answers the exchange's request as RoundTrip does.
+func (ex *exchange) roundTrip() (*http.Response, error) {
+	req := ex.req
 	resp, err := ex.start()
 	if !ex.bodyForwarded && req.Body != nil && req.Body != http.NoBody {
 		req.Body.Close()
 	}
 	if err != nil {
-		c.metrics.Served(OutcomeError)
+		ex.c.metrics.Served(OutcomeError)
 		ex.trace.event("error: " + err.Error())
-		c.finishTrace(ex, "")
+		ex.c.finishTrace(ex, "")
 	}
 	return resp, err
 }
@@ -76,7 +106,7 @@ func (ex *exchange) start() (*http.Response, error) {
 	if isBypass(req, &ex.ov) {
 		return ex.passThrough(spec.CacheStatus{Fwd: spec.FwdBypass})
 	}
-	ex.sreq = spec.Request{Method: req.Method, URL: keyURL(req), Header: req.Header}
+	ex.sreq = spec.Request{Method: req.Method, URL: keyURL(req, &ex.keyURL), Header: req.Header}
 	ex.key = spec.Key(ex.sreq)
 	if c.bodyKeyFor(req, &ex.ov) {
 		r := *req // hashBody replaces the body: do not touch the caller's request
@@ -107,12 +137,24 @@ func (ex *exchange) lookup() error {
 		return err
 	}
 	ex.entries = entries
-	ex.pairs = pairsOf(entries)
+	// The first lookup's pairs go in the exchange; later ones (a relook
+	// while the core's earlier states may still hold the first) do not.
+	var buf []spec.Pair
+	if !ex.pairUsed && len(entries) <= len(ex.pairBuf) {
+		ex.pairUsed = true
+		buf = ex.pairBuf[:len(entries)]
+	}
+	ex.pairs = pairsOf(entries, buf)
 	return nil
 }
 
-func pairsOf(entries []store.Entry) []spec.Pair {
-	pairs := make([]spec.Pair, len(entries))
+// pairsOf returns the entries' pairs with their IDs, in buf when it has
+// their length.
+func pairsOf(entries []store.Entry, buf []spec.Pair) []spec.Pair {
+	pairs := buf
+	if len(pairs) != len(entries) {
+		pairs = make([]spec.Pair, len(entries))
+	}
 	for i := range entries {
 		pairs[i] = entries[i].Pair
 		pairs[i].ID = entries[i].ID
@@ -202,7 +244,9 @@ func (ex *exchange) openBody(pair *spec.Pair) (bodySource, error) {
 	if err != nil {
 		return bodySource{}, err
 	}
-	return bodySource{r: b, ra: b, size: b.Size(), close: func() { b.Close() }, from: SourceCache}, nil
+	src := bodySource{r: b, ra: b, size: b.Size(), closer: b, from: SourceCache}
+	src.wt, _ = b.(io.WriterTo)
+	return src, nil
 }
 
 // dropPair removes the pair with id from the candidates.
@@ -230,7 +274,7 @@ func (ex *exchange) storeFailed(op string, err error) (*http.Response, error) {
 func (ex *exchange) passThrough(cs spec.CacheStatus) (*http.Response, error) {
 	c := ex.c
 	ex.bodyForwarded = true
-	resp, err := c.send(ex.req)
+	resp, err := ex.send(ex.req)
 	if err != nil {
 		return nil, err
 	}
@@ -245,8 +289,7 @@ func (ex *exchange) passThrough(cs spec.CacheStatus) (*http.Response, error) {
 	if resp.StatusCode == http.StatusSwitchingProtocols || ex.req.Method == http.MethodConnect || resp.Body == nil {
 		return resp, nil
 	}
-	ub := resp.Body
-	resp.Body = newBody(ex, bodySource{r: ub, close: func() { ub.Close() }, from: SourceUpstream})
+	resp.Body = ex.newBody(bodySource{r: resp.Body, closer: resp.Body, from: SourceUpstream})
 	return resp, nil
 }
 
@@ -260,7 +303,7 @@ func (ex *exchange) invalidate(s spec.InvalidateEntries) (*http.Response, error)
 		return nil, err
 	}
 	t0 := c.now()
-	resp, err := c.send(hreq)
+	resp, err := ex.send(hreq)
 	if err != nil {
 		return nil, err
 	}
@@ -307,13 +350,13 @@ func (ex *exchange) specResponse(resp *http.Response, t0, t1 time.Time) spec.Res
 	return spec.Response{Status: resp.StatusCode, Header: resp.Header, RequestTime: t0, ResponseTime: t1}
 }
 
-// send sends req upstream: to the handler in its context (Middleware), or
-// to the configured upstream.
-func (c *Cache) send(req *http.Request) (*http.Response, error) {
-	if h := handlerFrom(req.Context()); h != nil {
-		return serveInProcess(h, req)
+// send sends req upstream: to the handler the exchange serves
+// (Cache.Handler), in-process, or to the configured upstream.
+func (ex *exchange) send(req *http.Request) (*http.Response, error) {
+	if ex.inproc != nil {
+		return serveInProcess(ex.inproc, req)
 	}
-	return c.upstream.RoundTrip(req)
+	return ex.c.upstream.RoundTrip(req)
 }
 
 // update writes the metadata of pairs updated after a validation

@@ -1,6 +1,8 @@
 package cellar
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"mime"
@@ -723,3 +725,66 @@ func TestBodyKeyTooLong(t *testing.T) {
 		t.Errorf("long body: %q %q", b, resp.Header.Get("Cache-Status"))
 	}
 }
+
+// TestBodyWriteTo: io.Copy of a response body (which uses its WriteTo)
+// gives the same bytes as reading it, for a miss, a hit, a range of a hit,
+// and a hit in a disk-like store without WriteTo, and counts them; reading
+// after the copy finds the end.
+func TestBodyWriteTo(t *testing.T) {
+	body := strings.Repeat("0123456789", 20<<10) // 200 KiB
+	o := newOrigin(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, body)
+	})
+	for _, name := range []string{"memory", "no-writeto"} {
+		t.Run(name, func(t *testing.T) {
+			m := newCountingMetrics()
+			var st store.Store = newMemStore(t)
+			if name == "no-writeto" {
+				st = readOnlyBodies{st}
+			}
+			c := newTestCache(t, nil, false, Config{Store: st, Metrics: m})
+			copyBody := func(rng string, want string) {
+				t.Helper()
+				req, _ := http.NewRequest("GET", o.URL+"/b", nil)
+				if rng != "" {
+					req.Header.Set("Range", rng)
+				}
+				resp, err := c.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var buf bytes.Buffer
+				if _, err := io.Copy(&buf, resp.Body); err != nil || buf.String() != want {
+					t.Fatalf("range %q: %d bytes, %v", rng, buf.Len(), err)
+				}
+				if n, err := resp.Body.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+					t.Errorf("read after the copy: %d, %v", n, err)
+				}
+				resp.Body.Close()
+			}
+			copyBody("", body) // miss
+			copyBody("", body) // hit
+			copyBody("bytes=5-14", body[5:15])
+			m.snapshot(func(m *countingMetrics) {
+				if m.bytes[SourceUpstream] != int64(len(body)) || m.bytes[SourceCache] != int64(len(body)+10) {
+					t.Errorf("bytes counted: %v", m.bytes)
+				}
+			})
+		})
+	}
+}
+
+// readOnlyBodies hides the stored bodies' WriteTo, as the disk store's
+// have none.
+type readOnlyBodies struct{ store.Store }
+
+func (s readOnlyBodies) Open(ctx context.Context, key, id string) (store.Body, error) {
+	b, err := s.Store.Open(ctx, key, id)
+	if err != nil {
+		return nil, err
+	}
+	return readOnlyBody{b}, nil
+}
+
+type readOnlyBody struct{ store.Body } // only store.Body's methods

@@ -67,7 +67,7 @@ func (f *flight) exchange(ex *exchange, p pending, fill *func() error) *leaderRe
 			return res
 		}
 		t0 := c.now()
-		resp, err := c.send(hreq)
+		resp, err := ex.send(hreq)
 		t1 := c.now()
 		if err != nil {
 			f.publish(outcome{kind: outFailed, err: err, cs: spec.CacheStatus{Fwd: fwdOf(p)}}, false)

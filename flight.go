@@ -464,9 +464,7 @@ func (ex *exchange) forward(p pending) (*http.Response, error) {
 	case resDirect:
 		src := directSource(res.resp)
 		stop := context.AfterFunc(ex.ctx, f.cancel)
-		inner := src.close
-		src.close = func() {
-			inner()
+		src.close = func() { // after the upstream body is closed
 			stop()
 			f.cancel()
 			f.release()

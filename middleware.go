@@ -38,53 +38,113 @@ func Middleware(cfg Config) (func(http.Handler) http.Handler, error) {
 // ResponseWriter (so it may hijack the connection). When next fails after
 // its response has started, or the body cannot be completed, the client
 // connection is aborted (http.ErrAbortHandler) rather than ended as if the
-// body were complete.
+// body were complete. When there is no response at all, the client gets a
+// 502 (504 after a timeout): see [Cache.HandlerWith] to answer otherwise.
 func (c *Cache) Handler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ov := overridesFrom(r.Context())
-		if isBypass(r, &ov) {
-			w.Header().Add("Cache-Status", spec.CacheStatus{Fwd: spec.FwdBypass}.Value(c.name))
-			c.metrics.Served(OutcomeBypass)
-			next.ServeHTTP(w, r)
+	return c.HandlerWith(next, HandlerOptions{})
+}
+
+// HandlerOptions configure [Cache.HandlerWith].
+type HandlerOptions struct {
+	// ErrorHandler answers a request the cache has no response for: next
+	// failed before its response started (it panicked, or reported an
+	// upstream failure with [FailUpstream]) and nothing stored may be
+	// served instead, or the client went away. err wraps the failure. Nil
+	// answers 502 (504 after a timeout) with a Cache-Status, and nothing to
+	// a client that went away.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// HandlerWith is [Cache.Handler] with options.
+func (c *Cache) HandlerWith(next http.Handler, opts HandlerOptions) http.Handler {
+	return &cacheHandler{c: c, next: next, onError: opts.ErrorHandler,
+		bypass: spec.CacheStatus{Fwd: spec.FwdBypass}.Value(c.name)}
+}
+
+type cacheHandler struct {
+	c       *Cache
+	next    http.Handler
+	onError func(http.ResponseWriter, *http.Request, error)
+	bypass  string // the Cache-Status of a bypassed request
+}
+
+// handlerCall is what one request through a cacheHandler needs, in one
+// allocation.
+type handlerCall struct {
+	ex   exchange
+	proc inProcess
+	out  trackedWriter
+}
+
+// ServeHTTP answers r from the cache. The engine keys on the request's
+// Host (and URL scheme, if it has one) and sends next requests made from r:
+// path-only URL and RequestURI, as a server would.
+func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := h.c
+	ov := overridesFrom(r.Context())
+	if isBypass(r, &ov) {
+		w.Header().Add("Cache-Status", h.bypass)
+		c.metrics.Served(OutcomeBypass)
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	call := &handlerCall{proc: inProcess{h: h.next}}
+	ex := &call.ex
+	ex.init(c, r, ov)
+	ex.inproc, ex.flush, ex.dst = &call.proc, &call.proc.flush, w.Header()
+	resp, err := ex.roundTrip()
+	if err != nil {
+		if h.onError != nil {
+			h.onError(w, r, err)
 			return
 		}
-		sig := &flushSignal{}
-		ctx := context.WithValue(r.Context(), inProcessKey{}, &inProcess{h: next, flush: sig})
-		out := r.WithContext(ctx) // a shallow copy: the engine does not modify requests
-		u := *r.URL
-		u.Host = r.Host
-		if u.Scheme == "" {
-			u.Scheme = "http"
-			if r.TLS != nil {
-				u.Scheme = "https"
-			}
+		status := http.StatusBadGateway
+		if errors.Is(err, context.DeadlineExceeded) {
+			status = http.StatusGatewayTimeout
 		}
-		out.URL = &u
-		out.RequestURI = ""
-		resp, err := c.RoundTrip(out)
-		if err != nil {
-			status := http.StatusBadGateway
-			if errors.Is(err, context.DeadlineExceeded) {
-				status = http.StatusGatewayTimeout
-			}
-			if r.Context().Err() != nil {
-				return // the client is gone
-			}
-			w.Header().Set("Cache-Status", spec.CacheStatus{Fwd: spec.FwdMiss, Detail: "upstream-error"}.Value(c.name))
-			http.Error(w, http.StatusText(status), status)
-			return
+		if r.Context().Err() != nil {
+			return // the client is gone
 		}
-		defer resp.Body.Close()
-		h := w.Header()
+		w.Header().Set("Cache-Status", spec.CacheStatus{Fwd: spec.FwdMiss, Detail: "upstream-error"}.Value(c.name))
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	defer resp.Body.Close()
+	if !ex.wroteDst {
+		hdr := w.Header()
 		for k, vv := range resp.Header {
-			h[k] = vv
+			hdr[k] = vv
 		}
-		w.WriteHeader(resp.StatusCode)
-		if r.Method == http.MethodHead {
-			return
+	}
+	w.WriteHeader(resp.StatusCode)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if b, ok := resp.Body.(*body); ok && b.src.from == SourceCache {
+		// A stored body is all there: nothing to flush before its end,
+		// and it is written in as few writes as it can be.
+		call.out.w = w
+		if _, err := b.WriteTo(&call.out); err != nil && call.out.err == nil {
+			panic(http.ErrAbortHandler) // the stored body failed: do not end it as if complete
 		}
-		copyFlushing(w, resp.Body, sig)
-	})
+		return
+	}
+	copyFlushing(w, resp.Body, &call.proc.flush)
+}
+
+// trackedWriter remembers whether a write failed (the client went away),
+// to tell it from a failure of the body being copied.
+type trackedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (t *trackedWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if err != nil {
+		t.err = err
+	}
+	return n, err
 }
 
 // copyFlushing copies body to w, flushing when the origin flushed or a
@@ -128,24 +188,34 @@ func (s *flushSignal) take() bool {
 	return s != nil && s.pending.Swap(false)
 }
 
-type inProcessKey struct{}
-
-// inProcess is the handler a Middleware request goes upstream to.
+// inProcess is the handler a Handler's requests go upstream to, and the
+// flush signal of the request being served.
 type inProcess struct {
 	h     http.Handler
-	flush *flushSignal
+	flush flushSignal
 }
 
-func handlerFrom(ctx context.Context) *inProcess {
-	p, _ := ctx.Value(inProcessKey{}).(*inProcess)
-	return p
-}
-
-func flushFrom(ctx context.Context) *flushSignal {
-	if p := handlerFrom(ctx); p != nil {
-		return p.flush
+// FailUpstream is for a handler behind [Cache.Handler] that forwards
+// requests further (a reverse proxy) and could not get a response: called
+// before anything is written, it hands err to the cache as if a
+// RoundTripper had returned it. The cache then serves a stored response
+// when the core allows it (stale-if-error, RFC 5861 §4) and otherwise
+// passes the error (wrapped) to HandlerOptions.ErrorHandler. It reports
+// false, and does nothing, when w is not the writer the cache gave the
+// handler (the request bypassed the cache) or the response has started:
+// the handler must then answer itself. The handler should return soon
+// after; what it writes then is discarded.
+func FailUpstream(w http.ResponseWriter, err error) bool {
+	pw, ok := w.(*pipeWriter)
+	if !ok || pw.wrote || err == nil {
+		return false
 	}
-	return nil
+	pw.startErr = fmt.Errorf("cellar: upstream: %w", err)
+	pw.wrote = true
+	close(pw.started)
+	pw.pipe.closeRead(pw.startErr)
+	pw.pipe.closeWrite(pw.startErr)
+	return true
 }
 
 // serveInProcess runs the handler for req and returns its response as soon
@@ -160,7 +230,7 @@ func serveInProcess(p *inProcess, req *http.Request) (*http.Response, error) {
 	if sreq.Body == nil {
 		sreq.Body = http.NoBody
 	}
-	pw := newPipeWriter(req.Method == http.MethodHead, p.flush)
+	pw := newPipeWriter(req.Method == http.MethodHead, &p.flush)
 	go pw.serve(p.h, sreq)
 	select {
 	case <-pw.started:

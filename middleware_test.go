@@ -2,6 +2,7 @@ package cellar
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -175,4 +176,93 @@ func TestMiddlewareHandlerError(t *testing.T) {
 	if r.status != http.StatusBadGateway {
 		t.Errorf("status %d, want 502", r.status)
 	}
+}
+
+// TestHandlerFailUpstream: a handler that reports an upstream failure with
+// FailUpstream gets a stale response served when one may be
+// (stale-if-error), and otherwise the ErrorHandler gets the error; a
+// bypassed request's writer is not the cache's, so FailUpstream refuses it.
+func TestHandlerFailUpstream(t *testing.T) {
+	clock := newClock()
+	errDown := errors.New("upstream down")
+	var failing atomic.Bool
+	var refused atomic.Int64
+	c := newTestCache(t, clock, true, Config{})
+	var gotErr error
+	h := c.HandlerWith(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			if !FailUpstream(w, errDown) {
+				refused.Add(1)
+				http.Error(w, "answered by the handler", http.StatusServiceUnavailable)
+			}
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=1, stale-if-error=600")
+		w.Header().Set("Date", clock.Now().UTC().Format(http.TimeFormat))
+		io.WriteString(w, "stored")
+	}), HandlerOptions{ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		gotErr = err
+		w.WriteHeader(599)
+	}})
+	serve := func(path string, hdr ...string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "http://example.com"+path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := serve("/s"); rec.Code != 200 || rec.Body.String() != "stored" {
+		t.Fatalf("fill: %d %q", rec.Code, rec.Body.String())
+	}
+	clock.Advance(10 * time.Second)
+	failing.Store(true)
+	if rec := serve("/s"); rec.Code != 200 || rec.Body.String() != "stored" || !strings.Contains(rec.Header().Get("Cache-Status"), "stale-if-error") {
+		t.Errorf("stale-if-error: %d %q %v", rec.Code, rec.Body.String(), rec.Header())
+	}
+	if rec := serve("/none"); rec.Code != 599 || !errors.Is(gotErr, errDown) {
+		t.Errorf("nothing stored: %d, ErrorHandler got %v", rec.Code, gotErr)
+	}
+	if rec := serve("/ws", "Upgrade", "websocket", "Connection", "Upgrade"); rec.Code != http.StatusServiceUnavailable || refused.Load() != 1 {
+		t.Errorf("bypass: %d, refused %d times", rec.Code, refused.Load())
+	}
+}
+
+// TestHandlerWritesStoredBodyWhole: a hit's body from the memory store
+// reaches the handler's writer in as few writes as the store holds it
+// (one per 64 KiB chunk), and a stored body of unknown type is counted.
+func TestHandlerWritesStoredBodyWhole(t *testing.T) {
+	body := strings.Repeat("b", 100<<10)
+	m := newCountingMetrics()
+	c := newTestCache(t, nil, true, Config{Metrics: m})
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, body)
+	}))
+	for i := range 2 {
+		w := &countingWriter{ResponseRecorder: httptest.NewRecorder()}
+		h.ServeHTTP(w, httptest.NewRequest("GET", "http://example.com/big", nil))
+		if w.Body.String() != body {
+			t.Fatalf("request %d: %d bytes", i, w.Body.Len())
+		}
+		if i == 1 && w.writes > 2 {
+			t.Errorf("hit: %d writes for 100 KiB", w.writes)
+		}
+	}
+	m.snapshot(func(m *countingMetrics) {
+		if m.bytes[SourceCache] != int64(len(body)) {
+			t.Errorf("bytes from cache %d", m.bytes[SourceCache])
+		}
+	})
+}
+
+type countingWriter struct {
+	*httptest.ResponseRecorder
+	writes int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.ResponseRecorder.Write(p)
 }

@@ -77,8 +77,9 @@ func isBypass(req *http.Request, ov *overrides) bool {
 
 // keyURL returns the absolute URL the cache keys req on: req.URL, made
 // absolute, with req.Host in place of its host when they differ (a reverse
-// proxy preserving the client's Host, or a server request).
-func keyURL(req *http.Request) *url.URL {
+// proxy preserving the client's Host, or a server request). A changed URL
+// is written to buf.
+func keyURL(req *http.Request, buf *url.URL) *url.URL {
 	u := req.URL
 	host := req.Host
 	if host == "" {
@@ -94,9 +95,9 @@ func keyURL(req *http.Request) *url.URL {
 	if host == u.Host && scheme == u.Scheme {
 		return u
 	}
-	v := *u
-	v.Host, v.Scheme = host, scheme
-	return &v
+	*buf = *u
+	buf.Host, buf.Scheme = host, scheme
+	return buf
 }
 
 // forceTTLFor returns the forced TTL for req, if any.

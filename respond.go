@@ -15,13 +15,28 @@ import (
 
 // bodySource is where a response's body bytes come from: a stored body, a
 // spool being filled or an upstream body. r reads it from the start; ra,
-// when not nil, reads at offsets (ranges); size is its full length or -1.
+// when not nil, reads at offsets (ranges); wt, when not nil, writes it from
+// the start (a stored body held in memory); size is its full length or -1.
 type bodySource struct {
-	r     io.Reader
-	ra    io.ReaderAt
-	size  int64
-	close func() // releases the source; called once
-	from  Source
+	r      io.Reader
+	ra     io.ReaderAt
+	wt     io.WriterTo
+	size   int64
+	closer io.Closer // releases the source; closed once, before close
+	close  func()    // releases what else the source holds; called once
+	from   Source
+}
+
+// release releases the source.
+func (src *bodySource) release() {
+	if src.closer != nil {
+		src.closer.Close()
+		src.closer = nil
+	}
+	if src.close != nil {
+		src.close()
+		src.close = nil
+	}
 }
 
 // directSource reads an upstream response's body as it arrives.
@@ -30,7 +45,7 @@ func directSource(resp *http.Response) bodySource {
 	if b == nil {
 		b = http.NoBody
 	}
-	return bodySource{r: b, size: resp.ContentLength, close: func() { b.Close() }, from: SourceUpstream}
+	return bodySource{r: b, size: resp.ContentLength, closer: b, from: SourceUpstream}
 }
 
 // spoolSource reads sp for ex; the caller holds a spool reference for it,
@@ -48,11 +63,31 @@ func spoolSource(ex *exchange, sp *spool, size int64, then func()) bodySource {
 }
 
 // respond builds the response the core described in sv, with Cache-Status
-// member cs, reading the body from src as sv's plan says.
+// member cs, reading the body from src as sv's plan says. Serving a
+// handler, it writes the header into the handler's ResponseWriter header
+// (ex.dst) and the response carries that map.
 func (ex *exchange) respond(sv *spec.Serve, cs spec.CacheStatus, src bodySource, o Outcome) (*http.Response, error) {
 	c := ex.c
-	h := make(http.Header, 8)
-	sv.WriteHeader(h)
+	var r io.Reader
+	var length int64
+	switch sv.Body {
+	case spec.BodyNone:
+		src.release()
+		r = http.NoBody
+	case spec.BodyAll:
+		r = src.r
+		length = sv.ContentLength(src.size)
+	case spec.BodyRanges:
+		var err error
+		if r, err = rangeReader(sv, src); err != nil {
+			src.release()
+			return nil, err
+		}
+		length = sv.ContentLength(src.size)
+	}
+	if sv.Body != spec.BodyAll {
+		src.wt = nil // it would write the whole body
+	}
 	if ex.collapsed != nil {
 		cs.Hit = false
 		cs.Fwd, cs.FwdStatus, cs.Stored = ex.collapsed.Fwd, ex.collapsed.FwdStatus, ex.collapsed.Stored
@@ -61,49 +96,49 @@ func (ex *exchange) respond(sv *spec.Serve, cs spec.CacheStatus, src bodySource,
 		o = OutcomeCollapsed
 	}
 	csv := cs.Value(c.name)
+
+	h := ex.dst
+	if h != nil {
+		// Cache-Status is the stored response's, if any, and this cache's
+		// member, whatever the writer held.
+		delete(h, "Cache-Status")
+		ex.wroteDst = true
+	} else {
+		h = make(http.Header, 8)
+	}
+	sv.WriteHeader(h)
 	// RFC 9211 §2: each cache appends its member; the last is nearest the
 	// client.
-	h["Cache-Status"] = append(h["Cache-Status"], csv)
+	if prev := h["Cache-Status"]; len(prev) > 0 {
+		h["Cache-Status"] = append(prev[:len(prev):len(prev)], csv)
+	} else {
+		ex.csBuf[0] = csv
+		h["Cache-Status"] = ex.csBuf[:1:1]
+	}
+	if sv.Body == spec.BodyNone && ex.req.Method == http.MethodHead {
+		length = headerLength(h)
+	}
+	if length < 0 {
+		length = -1
+	}
 
-	resp := &http.Response{
-		Status:     statusLine(sv.Status),
-		StatusCode: sv.Status,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     h,
-		Request:    ex.req,
+	resp := &ex.respData
+	if ex.respUsed {
+		resp = new(http.Response)
 	}
-	var r io.Reader
-	switch sv.Body {
-	case spec.BodyNone:
-		if src.close != nil {
-			src.close()
-			src.close = nil
-		}
-		r = http.NoBody
-		resp.ContentLength = 0
-		if ex.req.Method == http.MethodHead {
-			resp.ContentLength = headerLength(h)
-		}
-	case spec.BodyAll:
-		r = src.r
-		resp.ContentLength = sv.ContentLength(src.size)
-	case spec.BodyRanges:
-		var err error
-		if r, err = rangeReader(sv, src); err != nil {
-			if src.close != nil {
-				src.close()
-			}
-			return nil, err
-		}
-		resp.ContentLength = sv.ContentLength(src.size)
-	}
-	if resp.ContentLength < 0 {
-		resp.ContentLength = -1
+	ex.respUsed = true
+	*resp = http.Response{
+		Status:        statusLine(sv.Status),
+		StatusCode:    sv.Status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		ContentLength: length,
+		Request:       ex.req,
 	}
 	src.r = r
-	resp.Body = newBody(ex, src)
+	resp.Body = ex.newBody(src)
 	c.metrics.Served(o)
 	c.finishTrace(ex, csv)
 	return resp, nil
@@ -207,22 +242,59 @@ type body struct {
 	m      Metrics
 	n      atomic.Int64
 	closed atomic.Bool
+	ended  atomic.Bool // read to the end: later reads find it too
 	once   sync.Once
 }
 
-func newBody(ex *exchange, src bodySource) *body {
-	return &body{r: src.r, src: src, trace: ex.trace, m: ex.c.metrics}
+// newBody returns the body reading src, the exchange's own the first time.
+func (ex *exchange) newBody(src bodySource) *body {
+	b := &ex.bodyData
+	if b.trace != nil {
+		b = new(body)
+	}
+	b.r, b.src, b.trace, b.m = src.r, src, ex.trace, ex.c.metrics
+	return b
 }
 
 func (b *body) Read(p []byte) (int, error) {
 	if b.closed.Load() {
 		return 0, errBodyClosed
 	}
+	if b.ended.Load() {
+		return 0, io.EOF
+	}
 	n, err := b.r.Read(p)
 	if n > 0 {
 		b.n.Add(int64(n))
 	}
 	if err == io.EOF {
+		b.ended.Store(true)
+		b.finish()
+	}
+	return n, err
+}
+
+// WriteTo writes the rest of the body to w (io.Copy uses it): a stored body
+// held in memory straight from the store, with no copy; anything else
+// through a pooled buffer sized for the body, so that a body of up to
+// maxCopyBuffer takes one read and one write.
+func (b *body) WriteTo(w io.Writer) (int64, error) {
+	if b.closed.Load() {
+		return 0, errBodyClosed
+	}
+	if b.ended.Load() {
+		return 0, nil
+	}
+	var n int64
+	var err error
+	if b.src.wt != nil {
+		n, err = b.src.wt.WriteTo(w)
+	} else {
+		n, err = copyBody(w, b.r, b.src.size)
+	}
+	b.n.Add(n)
+	if err == nil {
+		b.ended.Store(true)
 		b.finish()
 	}
 	return n, err
@@ -236,11 +308,72 @@ func (b *body) Close() error {
 
 func (b *body) finish() {
 	b.once.Do(func() {
-		if b.src.close != nil {
-			b.src.close()
-		}
+		b.src.release()
 		if b.src.from != "" {
 			b.m.Bytes(b.src.from, b.n.Load())
 		}
 	})
+}
+
+// Copy buffers come in sizes from minCopyBuffer to maxCopyBuffer, doubling:
+// a body gets the smallest that holds it whole, or the largest. A response
+// being copied holds one; idle ones stay in the pools until the GC drops
+// them.
+const (
+	minCopyBuffer = 32 << 10
+	maxCopyBuffer = 256 << 10
+)
+
+var copyBuffers [4]sync.Pool // 32, 64, 128 and 256 KiB
+
+func init() {
+	for i := range copyBuffers {
+		size := minCopyBuffer << i
+		copyBuffers[i].New = func() any { b := make([]byte, size); return &b }
+	}
+}
+
+// copyBufferClass returns the index in copyBuffers for a body of size
+// bytes: the smallest buffer when the size is unknown (-1).
+func copyBufferClass(size int64) int {
+	if size < 0 {
+		return 0
+	}
+	for i := range copyBuffers {
+		if size <= int64(minCopyBuffer)<<i {
+			return i
+		}
+	}
+	return len(copyBuffers) - 1
+}
+
+// copyBody copies r to w until EOF through a pooled buffer for a body of
+// size bytes; like io.Copy, it returns nil at EOF. Reads and writes are
+// plain calls: an http.ResponseWriter's ReadFrom would write the first 512
+// bytes on their own.
+func copyBody(w io.Writer, r io.Reader, size int64) (int64, error) {
+	pool := &copyBuffers[copyBufferClass(size)]
+	bp := pool.Get().(*[]byte)
+	defer pool.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+			if m < n {
+				return total, io.ErrShortWrite
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }

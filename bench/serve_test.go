@@ -26,8 +26,9 @@ import (
 //     Go origin does per request, less the HTTP parsing and the syscall);
 //   - cellar-roundtrip: Cache.RoundTrip and copying the body;
 //   - cellar-handler: Cache.Handler in front of that handler (Middleware);
-//   - cellar-proxy: proxy.Proxy (httputil.ReverseProxy over the Cache), as
-//     cellar serve runs it, without metrics;
+//   - cellar-proxy: proxy.Proxy (the Cache's Handler in front of an
+//     httputil.ReverseProxy to the origin), as cellar serve runs it, without
+//     metrics;
 //   - cellar-proxy-metrics: the same with the Prometheus metrics cellar serve
 //     registers (proxy and engine).
 func BenchmarkServeHit(b *testing.B) {
@@ -72,7 +73,8 @@ func BenchmarkServeHit(b *testing.B) {
 				}
 				obs, em = pm, m
 			}
-			p, err := proxy.New(proxy.Config{Upstream: u, Cache: newCache(b, em), Name: "Cellar", Metrics: obs})
+			p, err := proxy.New(proxy.Config{Upstream: u, Cache: newCache(b, em), Transport: upstreamTransport(b),
+				Name: "Cellar", Metrics: obs})
 			if err != nil {
 				b.Fatal(err)
 			}

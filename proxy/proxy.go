@@ -1,15 +1,16 @@
 // Package proxy is the caching reverse proxy that the cellar binary serves:
-// an [httputil.ReverseProxy] whose Transport is a shared Cellar cache, plus
-// an access log, request metrics and the admin endpoints (metrics, health,
-// purge).
+// a shared Cellar cache in front of an [httputil.ReverseProxy] to the
+// upstream, plus an access log, request metrics and the admin endpoints
+// (metrics, health, purge).
 //
-// The proxy decides nothing about caching: every request goes through the
-// cache (its Transport), which answers from the store or forwards upstream,
-// and every response carries the cache's Cache-Status (RFC 9211). The proxy
-// only does what an intermediary must: rewrite the target to the upstream,
-// add Via (RFC 9110 §7.6.3) and X-Forwarded-*, drop hop-by-hop fields (RFC
-// 9110 §7.6.1, done by ReverseProxy), pass Upgrade (WebSocket) through, and
-// bound request bodies.
+// The proxy decides nothing about caching. Every request goes to the cache
+// (its Handler), which answers from the store or forwards upstream through
+// the proxy's ReverseProxy, called in-process; every response carries the
+// cache's Cache-Status (RFC 9211). A hit is answered without building an
+// upstream request or copying a response. The proxy only does what an
+// intermediary must: rewrite the target to the upstream, add Via (RFC 9110
+// §7.6.3) and X-Forwarded-*, drop hop-by-hop fields (RFC 9110 §7.6.1), pass
+// Upgrade (WebSocket) through, and bound request bodies.
 package proxy
 
 import (
@@ -26,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cellar-http/cellar"
 )
 
 // Config configures a Proxy.
@@ -33,9 +36,14 @@ type Config struct {
 	// Upstream is the origin requests are forwarded to. Its path, if any,
 	// prefixes every request's path.
 	Upstream *url.URL
-	// Cache is the RoundTripper requests go through: a *cellar.Cache in
-	// shared mode whose own upstream transport reaches Upstream.
-	Cache http.RoundTripper
+	// Cache answers requests before they are forwarded: a *cellar.Cache in
+	// shared mode. The proxy serves its Handler in front of the proxy's
+	// forwarding to Upstream, which the cache calls in-process for what it
+	// cannot answer from storage. Nil forwards every request.
+	Cache Cache
+	// Transport carries forwarded requests to Upstream; nil means
+	// http.DefaultTransport.
+	Transport http.RoundTripper
 	// Name is the pseudonym this proxy adds to Via (RFC 9110 §7.6.3); it
 	// should match the cache's Cache-Status name. Empty means "cellar".
 	Name string
@@ -55,6 +63,11 @@ type Config struct {
 	FlushInterval time.Duration
 }
 
+// Cache is the cache a Proxy serves through: *cellar.Cache.
+type Cache interface {
+	HandlerWith(next http.Handler, opts cellar.HandlerOptions) http.Handler
+}
+
 // Observer records one finished request for metrics.
 type Observer interface {
 	// ObserveRequest is called once per request after the response is
@@ -65,10 +78,27 @@ type Observer interface {
 
 // Proxy is the caching reverse proxy, an http.Handler.
 type Proxy struct {
-	cfg Config
-	rp  *httputil.ReverseProxy
-	log *slog.Logger
-	via string // pseudonym in Via
+	cfg     Config
+	handler http.Handler // the cache in front of forward, or forward
+	// rp forwards what the cache sends upstream, in-process: the request
+	// the cache got is already the one to send (see outgoing), and the
+	// response goes back to the cache.
+	rp *httputil.ReverseProxy
+	// direct forwards what does not go through the cache (Upgrade,
+	// CONNECT, or every request without a cache): the client's request,
+	// and a response straight to the client.
+	direct *httputil.ReverseProxy
+	log    *slog.Logger
+	via    string // pseudonym in Via
+	// respVia is the Via member added to the cache's responses, which it
+	// builds as HTTP/1.1 messages.
+	respVia string
+	// reqVia holds the Via members of requests received as HTTP/1.0,
+	// HTTP/1.1, HTTP/2 and HTTP/3.
+	reqVia [4]string
+	// reencodeQueries mirrors GODEBUG=urlmaxqueryparams, under which
+	// ReverseProxy re-encodes every query.
+	reencodeQueries bool
 }
 
 // New returns a Proxy forwarding to cfg.Upstream through cfg.Cache.
@@ -79,9 +109,6 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Upstream.Scheme != "http" && cfg.Upstream.Scheme != "https" {
 		return nil, fmt.Errorf("proxy: Config.Upstream %q: scheme must be http or https", cfg.Upstream)
 	}
-	if cfg.Cache == nil {
-		return nil, errors.New("proxy: Config.Cache is nil")
-	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, via: cfg.Name}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -89,22 +116,50 @@ func New(cfg Config) (*Proxy, error) {
 	if p.via == "" {
 		p.via = "cellar"
 	}
+	p.respVia = viaValue(1, 1, p.via)
+	p.reqVia = [4]string{viaValue(1, 0, p.via), viaValue(1, 1, p.via), viaValue(2, 0, p.via), viaValue(3, 0, p.via)}
+	p.reencodeQueries = godebugSet("urlmaxqueryparams")
+	errorLog := slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)
 	p.rp = &httputil.ReverseProxy{
+		Rewrite:       p.rewriteOutgoing,
+		Transport:     cfg.Transport,
+		FlushInterval: cfg.FlushInterval,
+		ErrorHandler:  p.upstreamError,
+		ErrorLog:      errorLog,
+		BufferPool:    copyBuffers,
+	}
+	p.direct = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
-		Transport:      cfg.Cache,
+		Transport:      cfg.Transport,
 		FlushInterval:  cfg.FlushInterval,
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
-		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+		ErrorLog:       errorLog,
 		BufferPool:     copyBuffers,
 	}
+	p.handler = http.HandlerFunc(p.forward)
+	if cfg.Cache != nil {
+		p.handler = cfg.Cache.HandlerWith(p.handler, cellar.HandlerOptions{ErrorHandler: p.errorHandler})
+	}
 	return p, nil
+}
+
+// call is what one request needs, in one allocation: the writer that
+// records the response, the request as it goes upstream, and the backing
+// arrays of the header values the proxy adds to it.
+type call struct {
+	rec                recorder
+	out                http.Request
+	url                url.URL
+	xff, xfh, xfp, via [1]string
+	ua                 [1]string
 }
 
 // ServeHTTP proxies r through the cache.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w, name: p.via}
+	c := &call{rec: recorder{ResponseWriter: w, client: r, flushAlways: p.cfg.FlushInterval != 0}}
+	rec := &c.rec
 	defer func() {
 		p.finish(rec, r, start)
 	}()
@@ -116,7 +171,56 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = http.MaxBytesReader(rec, r.Body, limit)
 	}
-	p.rp.ServeHTTP(rec, r)
+	if p.cfg.Cache == nil || bypassed(r) {
+		// The cache hands these to forward as they are.
+		p.handler.ServeHTTP(rec, r)
+		return
+	}
+	rec.via = p.respVia
+	p.handler.ServeHTTP(rec, p.outgoing(c, r))
+}
+
+// bypassed reports whether the cache passes r to its handler untouched
+// (cellar.Cache.Handler does for protocol switches and tunnels): the
+// upgrade must then reach ReverseProxy with its Connection and Upgrade
+// fields.
+func bypassed(r *http.Request) bool {
+	return r.Method == http.MethodConnect || len(r.Header["Upgrade"]) > 0
+}
+
+// forward is the handler behind the cache. The cache calls it in-process
+// with a request built from outgoing's (for its misses, revalidations and
+// unsafe methods); it calls it with the client's writer, the recorder, for
+// what it bypasses; without a cache, it is the proxy's handler.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
+	rec, ok := w.(*recorder)
+	if !ok {
+		p.rp.ServeHTTP(w, r)
+		return
+	}
+	// The client's request is forwarded as it came (even if the cache was
+	// given outgoing's, to bypass it for another reason), and the response
+	// goes to the client as it comes: direct adds Via, and the Cache-Status
+	// of a bypass goes after the upstream's own members (RFC 9211 §2), as
+	// for any forwarded response.
+	r = rec.client
+	rec.via = ""
+	if cs := rec.Header()["Cache-Status"]; len(cs) > 0 {
+		rec.pendingStatus = cs
+		delete(rec.Header(), "Cache-Status")
+		r = r.WithContext(context.WithValue(r.Context(), recorderKey{}, rec))
+	}
+	p.direct.ServeHTTP(w, r)
+}
+
+type recorderKey struct{}
+
+// upstreamError reports a failed forward to the cache, which may serve a
+// stored response instead (stale-if-error) or else calls errorHandler.
+func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if !cellar.FailUpstream(w, err) {
+		p.errorHandler(w, r, err)
+	}
 }
 
 // rewrite targets the upstream, keeping the client's Host (so the origin
@@ -127,19 +231,36 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Host = pr.In.Host
 	pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 	pr.SetXForwarded()
-	pr.Out.Header.Add("Via", viaValue(pr.In.ProtoMajor, pr.In.ProtoMinor, p.via))
+	pr.Out.Header.Add("Via", p.requestVia(pr.In.ProtoMajor, pr.In.ProtoMinor))
 }
 
 // modifyResponse adds this proxy to the response's Via (RFC 9110 §7.6.3:
 // "a proxy MUST send an appropriate Via header field ... in each message
-// that it forwards").
+// that it forwards"), after the Cache-Status of a bypass.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
+	if resp.Request != nil {
+		if rec, _ := resp.Request.Context().Value(recorderKey{}).(*recorder); rec != nil {
+			resp.Header["Cache-Status"] = append(resp.Header["Cache-Status"], rec.pendingStatus...)
+		}
+	}
 	major, minor := resp.ProtoMajor, resp.ProtoMinor
 	if major == 0 {
 		major, minor = 1, 1
 	}
 	resp.Header.Add("Via", viaValue(major, minor, p.via))
 	return nil
+}
+
+// requestVia returns the Via member for a request received over HTTP
+// major.minor.
+func (p *Proxy) requestVia(major, minor int) string {
+	switch {
+	case major == 1 && (minor == 0 || minor == 1):
+		return p.reqVia[minor]
+	case major == 2 || major == 3:
+		return p.reqVia[major]
+	}
+	return viaValue(major, minor, p.via)
 }
 
 // viaValue renders one Via member: received-protocol and pseudonym. The
@@ -154,15 +275,20 @@ func viaValue(major, minor int, pseudonym string) string {
 
 // errorHandler answers when the request could not be forwarded: 413 when
 // the body was too large, 504 on an upstream timeout, 502 otherwise. A
-// client that went away gets nothing.
+// client that went away gets nothing. The answer is this proxy's own: it
+// carries no Via.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	var tooLarge *http.MaxBytesError
 	var netErr net.Error
 	status := http.StatusBadGateway
+	rec, _ := w.(*recorder)
+	if rec != nil {
+		rec.via = ""
+	}
 	switch {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		p.log.Debug("client went away", "method", r.Method, "path", r.URL.Path, "err", err)
-		if rec, ok := w.(*recorder); ok {
+		if rec != nil {
 			rec.status = 499 // nginx's "client closed request", for the log only
 		}
 		return
@@ -181,6 +307,9 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 
 // finish writes the access-log line and records metrics.
 func (p *Proxy) finish(rec *recorder, r *http.Request, start time.Time) {
+	if p.cfg.Metrics == nil && !p.cfg.AccessLog {
+		return
+	}
 	d := time.Since(start)
 	status := rec.status
 	if status == 0 {

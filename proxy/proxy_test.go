@@ -61,7 +61,7 @@ func TestProxyRewrite(t *testing.T) {
 	tr := &echoTransport{}
 	obs := &countObserver{}
 	var logs bytes.Buffer
-	p, err := New(Config{Upstream: up, Cache: tr, Name: "Cellar", Metrics: obs, AccessLog: true,
+	p, err := New(Config{Upstream: up, Transport: tr, Name: "Cellar", Metrics: obs, AccessLog: true,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil)), MaxBodyBytes: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -145,18 +145,15 @@ func TestProxyUpstreamErrors(t *testing.T) {
 		{io.ErrUnexpectedEOF, http.StatusBadGateway},
 		{context.DeadlineExceeded, http.StatusGatewayTimeout},
 	} {
-		p, _ := New(Config{Upstream: up, Cache: failTransport{tt.err}})
+		p, _ := New(Config{Upstream: up, Transport: failTransport{tt.err}})
 		rec := httptest.NewRecorder()
 		p.ServeHTTP(rec, httptest.NewRequest("GET", "http://x/", nil))
 		if rec.Code != tt.code || rec.Header().Get("Cache-Control") != "no-store" {
 			t.Errorf("%v: %d %v", tt.err, rec.Code, rec.Header())
 		}
 	}
-	if _, err := New(Config{Cache: failTransport{}}); err == nil {
+	if _, err := New(Config{Transport: failTransport{}}); err == nil {
 		t.Error("New without Upstream: no error")
-	}
-	if _, err := New(Config{Upstream: up}); err == nil {
-		t.Error("New without Cache: no error")
 	}
 }
 

@@ -2,30 +2,74 @@ package proxy
 
 import (
 	"bufio"
+	"mime"
 	"net"
 	"net/http"
 	"strings"
 )
 
 // recorder wraps the client's ResponseWriter to learn what was sent: the
-// status, the body length and the cache's Cache-Status. It keeps the
-// optional interfaces reachable through Unwrap (http.ResponseController)
-// and implements Hijack itself to notice upgrades.
+// status, the body length and the cache's Cache-Status; it adds Via to the
+// cache's responses. It keeps the optional interfaces reachable through
+// Unwrap (http.ResponseController) and implements Hijack itself to notice
+// upgrades.
 type recorder struct {
 	http.ResponseWriter
-	name        string
+	client      *http.Request // the request as the client sent it
 	status      int
 	bytes       int64
 	cacheStatus []string
 	hijacked    bool
+
+	// via, when set, is the Via member to add to the response.
+	via    string
+	viaBuf [1]string
+	// pendingStatus is the Cache-Status of a bypass, to add after the
+	// upstream's.
+	pendingStatus []string
+
+	// Flushes reach the client when ReverseProxy would make them: always
+	// with a FlushInterval (flushAlways), else for event streams and
+	// responses of unknown length (see flushable), whoever asks (the
+	// cache flushes whenever it is told or a reader catches up with a
+	// fill). So a response of known length ends only when the cache's
+	// body does: for a miss, after the entry is committed.
+	flushAlways bool
+	flushes     bool
 }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		r.status = code
-		r.cacheStatus = r.Header().Values("Cache-Status")
+		h := r.Header()
+		if r.via != "" {
+			// RFC 9110 §7.6.3: appended to what the message already has.
+			// The values may be a stored response's: never written to.
+			if prior := h["Via"]; len(prior) > 0 {
+				h["Via"] = append(prior[:len(prior):len(prior)], r.via)
+			} else {
+				r.viaBuf[0] = r.via
+				h["Via"] = r.viaBuf[:]
+			}
+		}
+		r.cacheStatus = h["Cache-Status"]
+		r.flushes = r.flushAlways || flushable(h)
 	}
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// flushable reports whether ReverseProxy flushes a response with header h
+// after every write: an event stream, or no Content-Length.
+func flushable(h http.Header) bool {
+	if len(h["Content-Length"]) == 0 {
+		return true
+	}
+	ct := h.Get("Content-Type")
+	if len(ct) < len("text/event-stream") || !strings.EqualFold(ct[:len("text/event-stream")], "text/event-stream") {
+		return false
+	}
+	base, _, _ := mime.ParseMediaType(ct)
+	return base == "text/event-stream"
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
@@ -38,11 +82,18 @@ func (r *recorder) Write(b []byte) (int, error) {
 }
 
 // Flush keeps http.Flusher for callers that type-assert it.
-func (r *recorder) Flush() {
+func (r *recorder) Flush() { _ = r.FlushError() }
+
+// FlushError flushes, if the response is one to flush; it is what
+// http.ResponseController calls.
+func (r *recorder) FlushError() error {
 	if r.status == 0 {
 		r.WriteHeader(http.StatusOK)
 	}
-	_ = http.NewResponseController(r.ResponseWriter).Flush()
+	if !r.flushes {
+		return nil
+	}
+	return http.NewResponseController(r.ResponseWriter).Flush()
 }
 
 // Hijack hands the connection to ReverseProxy for a 101 upgrade.

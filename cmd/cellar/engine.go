@@ -15,9 +15,10 @@ import (
 	"github.com/cellar-http/cellar/store"
 )
 
-// newCache builds the shared cache the proxy forwards through, with its
-// own transport to the upstream.
-func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheus.Registry) (*cellar.Cache, error) {
+// newUpstream builds the transport to the upstream, instrumented: the
+// proxy forwards the cache's misses, revalidations and pass-throughs over
+// it.
+func newUpstream(cfg *serveConfig, reg *prometheus.Registry) (http.RoundTripper, error) {
 	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
 	upstream := &http.Transport{
 		Proxy:                 nil, // a reverse proxy talks to its origin directly
@@ -33,10 +34,14 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 		// not ask for gzip behind the client's back.
 		DisableCompression: true,
 	}
-	instrumented, err := proxy.InstrumentUpstream(upstream, reg)
-	if err != nil {
-		return nil, err
-	}
+	return proxy.InstrumentUpstream(upstream, reg)
+}
+
+// newCache builds the shared cache the proxy serves through. The proxy
+// forwards what the cache sends upstream (cellar.Cache.Handler); upstream
+// is the cache's own transport only for a caller using it as a
+// RoundTripper.
+func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheus.Registry, upstream http.RoundTripper) (*cellar.Cache, error) {
 	metrics, err := prommetrics.New(reg)
 	if err != nil {
 		return nil, err
@@ -48,7 +53,7 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 			StaleBudget:   cfg.StaleBudget,
 		},
 		Store:             st,
-		Upstream:          instrumented,
+		Upstream:          upstream,
 		Metrics:           metrics,
 		Logger:            log.With("component", "cache"),
 		Name:              cfg.Name,

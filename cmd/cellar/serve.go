@@ -67,7 +67,11 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	cache, err := newCache(cfg, st, log, reg)
+	upstream, err := newUpstream(cfg, reg)
+	if err != nil {
+		return err
+	}
+	cache, err := newCache(cfg, st, log, reg, upstream)
 	if err != nil {
 		return err
 	}
@@ -87,6 +91,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 	p, err := proxy.New(proxy.Config{
 		Upstream:     cfg.Upstream,
 		Cache:        cache,
+		Transport:    upstream,
 		Name:         cfg.Name,
 		Logger:       log,
 		AccessLog:    cfg.AccessLog,

@@ -52,6 +52,32 @@ func BenchmarkFreshHitThreeVariants(b *testing.B) {
 	}
 }
 
+// BenchmarkFreshHitNewGoroutine is BenchmarkFreshHitThreeVariants on a new
+// goroutine each time, as a server's connection goroutine meets it after a
+// GC shrank its stack: frames deeper than the stack make the runtime copy
+// it to a larger one (runtime.copystack), so the hit path keeps its frames
+// small (see decide).
+func BenchmarkFreshHitNewGoroutine(b *testing.B) {
+	stored := threeVariants(b)
+	idle := NewIdleClient(Options{Shared: true, Clock: fixed(at(60))})
+	req := get("Accept-Encoding", "gzip, deflate", "User-Agent", "bench", "Accept", "*/*")
+	done := make(chan bool)
+	b.ReportAllocs()
+	for b.Loop() {
+		go func() {
+			fc, ok := idle.Next(req, stored).(FromCache)
+			if ok {
+				dst := make(http.Header, 16)
+				fc.Serve.WriteHeader(dst)
+			}
+			done <- ok && fc.Pair.ID == "2"
+		}()
+		if !<-done {
+			b.Fatal("not a hit on the third variant")
+		}
+	}
+}
+
 // BenchmarkStoreDecision judges an upstream response for storage
 // (CacheMiss.Next): the policy, freshness, cleaning and variant key.
 func BenchmarkStoreDecision(b *testing.B) {

@@ -1,7 +1,7 @@
 package proxy
 
 import (
-	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,7 +15,29 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	bytes    *prometheus.CounterVec
+
+	// The series of the fixed label values, looked up once (a label
+	// lookup hashes the values and takes a lock): created on first use, so
+	// that only the series seen are exported, as with WithLabelValues.
+	requestSeries  [len(cacheLabels)][len(methodLabels)][len(codeLabels)]atomic.Pointer[counter]
+	durationSeries [len(cacheLabels)]atomic.Pointer[observer]
+	fromCache      prometheus.Counter
+	fromUpstream   prometheus.Counter
 }
+
+type counter struct{ prometheus.Counter }
+
+type observer struct{ prometheus.Observer }
+
+// The label values ObserveRequest sees: those of CacheStatusLabel (and
+// "upgrade"), the methods counted on their own (others are "other") and
+// the status classes.
+var (
+	cacheLabels = [...]string{LabelHit, LabelHitStale, LabelRevalidated, LabelNone, LabelOther,
+		"bypass", "method", "uri-miss", "vary-miss", "miss", "request", "stale", "partial", "upgrade"}
+	methodLabels = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "PURGE", "other"}
+	codeLabels   = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx", "499", "other"}
+)
 
 // NewMetrics registers the proxy's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
@@ -40,37 +62,75 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}
 	}
 	// Pre-create the two sources so both series exist from the start.
-	m.bytes.WithLabelValues("cache")
-	m.bytes.WithLabelValues("upstream")
+	m.fromCache = m.bytes.WithLabelValues("cache")
+	m.fromUpstream = m.bytes.WithLabelValues("upstream")
 	return m, nil
 }
 
 // ObserveRequest implements Observer.
 func (m *Metrics) ObserveRequest(method string, status int, cacheStatus string, bytes int64, d time.Duration) {
-	m.requests.WithLabelValues(cacheStatus, methodLabel(method), statusClass(status)).Inc()
-	m.duration.WithLabelValues(cacheStatus).Observe(d.Seconds())
-	source := "upstream"
+	ci := index(cacheLabels[:], cacheStatus)
+	mi, si := methodIndex(method), statusIndex(status)
+	if ci < 0 {
+		m.requests.WithLabelValues(cacheStatus, methodLabels[mi], codeLabels[si]).Inc()
+		m.duration.WithLabelValues(cacheStatus).Observe(d.Seconds())
+	} else {
+		m.requestCounter(ci, mi, si).Inc()
+		m.durationObserver(ci).Observe(d.Seconds())
+	}
 	if cacheStatus == LabelHit || cacheStatus == LabelHitStale {
-		source = "cache"
+		m.fromCache.Add(float64(bytes))
+	} else {
+		m.fromUpstream.Add(float64(bytes))
 	}
-	m.bytes.WithLabelValues(source).Add(float64(bytes))
 }
 
-// methodLabel keeps the method label's cardinality bounded.
-func methodLabel(m string) string {
-	switch m {
-	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "PURGE":
-		return m
+func (m *Metrics) requestCounter(ci, mi, si int) prometheus.Counter {
+	p := &m.requestSeries[ci][mi][si]
+	if c := p.Load(); c != nil {
+		return c.Counter
 	}
-	return "other"
+	// Concurrent first uses get the same series from the vector.
+	c := &counter{m.requests.WithLabelValues(cacheLabels[ci], methodLabels[mi], codeLabels[si])}
+	p.Store(c)
+	return c.Counter
 }
 
-func statusClass(code int) string {
-	if code == 499 {
-		return "499"
+func (m *Metrics) durationObserver(ci int) prometheus.Observer {
+	p := &m.durationSeries[ci]
+	if o := p.Load(); o != nil {
+		return o.Observer
 	}
-	if code < 100 || code > 599 {
-		return "other"
+	o := &observer{m.duration.WithLabelValues(cacheLabels[ci])}
+	p.Store(o)
+	return o.Observer
+}
+
+func index(labels []string, v string) int {
+	for i, l := range labels {
+		if l == v {
+			return i
+		}
 	}
-	return strconv.Itoa(code/100) + "xx"
+	return -1
+}
+
+// methodIndex keeps the method label's cardinality bounded: the index in
+// methodLabels, "other" for a method not listed.
+func methodIndex(m string) int {
+	if i := index(methodLabels[:len(methodLabels)-1], m); i >= 0 {
+		return i
+	}
+	return len(methodLabels) - 1
+}
+
+// statusIndex returns the index in codeLabels of the class of code.
+func statusIndex(code int) int {
+	switch {
+	case code == 499:
+		return 5
+	case code < 100 || code > 599:
+		return 6
+	}
+	return code/100 - 1
 }

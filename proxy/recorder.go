@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // recorder wraps the client's ResponseWriter to learn what was sent: the
@@ -121,11 +122,13 @@ const (
 // name (the last one, RFC 9211 §2: the cache nearest the client adds its
 // member last): LabelHit, LabelHitStale, LabelRevalidated, the fwd reason of
 // RFC 9211 §2.2 (uri-miss, vary-miss, miss, stale, request, method, bypass,
-// partial), or LabelNone.
+// partial), or LabelNone. It allocates nothing: it runs for every request.
 func CacheStatusLabel(values []string, name string) string {
 	var member string
 	for _, v := range values {
-		for _, m := range splitList(v) {
+		for rest := v; rest != ""; {
+			var m string
+			m, rest = nextMember(rest)
 			item, _, _ := strings.Cut(m, ";")
 			if strings.EqualFold(strings.Trim(strings.TrimSpace(item), `"`), name) {
 				member = m
@@ -137,17 +140,19 @@ func CacheStatusLabel(values []string, name string) string {
 	}
 	var hit, negTTL bool
 	var fwd, fwdStatus string
-	params := strings.Split(member, ";")[1:]
-	for _, p := range params {
+	_, params, more := strings.Cut(member, ";")
+	for more {
+		var p string
+		p, params, more = strings.Cut(params, ";")
 		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		switch strings.ToLower(k) {
-		case "hit":
+		switch {
+		case lowerIs(k, "hit"):
 			hit = v == "" || v == "?1"
-		case "fwd":
-			fwd = strings.ToLower(v)
-		case "fwd-status":
+		case lowerIs(k, "fwd"):
+			fwd = v
+		case lowerIs(k, "fwd-status"):
 			fwdStatus = v
-		case "ttl":
+		case lowerIs(k, "ttl"):
 			negTTL = strings.HasPrefix(v, "-")
 		}
 	}
@@ -156,22 +161,50 @@ func CacheStatusLabel(values []string, name string) string {
 		return LabelHitStale
 	case hit:
 		return LabelHit
-	case fwd == "stale" && fwdStatus == "304":
+	case lowerIs(fwd, "stale") && fwdStatus == "304":
 		return LabelRevalidated
-	}
-	switch fwd {
-	case "bypass", "method", "uri-miss", "vary-miss", "miss", "request", "stale", "partial":
-		return fwd
-	case "":
+	case fwd == "":
 		return LabelNone
+	}
+	for _, r := range fwdReasons {
+		if lowerIs(fwd, r) {
+			return r
+		}
 	}
 	return LabelOther
 }
 
-// splitList splits a field value on commas outside quoted strings.
-func splitList(v string) []string {
-	var out []string
-	quoted, escaped, start := false, false, 0
+// lowerIs reports whether strings.ToLower(s) == lower, for lower in ASCII
+// lower case, without allocating.
+func lowerIs(s, lower string) bool {
+	if len(s) != len(lower) {
+		for i := 0; i < len(s); i++ {
+			if s[i] >= utf8.RuneSelf { // lower case may be shorter (U+212A is k)
+				return strings.ToLower(s) == lower
+			}
+		}
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// fwdReasons are the fwd parameter values of RFC 9211 §2.2, each its own
+// label.
+var fwdReasons = [...]string{"bypass", "method", "uri-miss", "vary-miss", "miss", "request", "stale", "partial"}
+
+// nextMember returns the first member of the list v, trimmed, and the rest
+// after its comma; commas inside quoted strings do not split.
+func nextMember(v string) (member, rest string) {
+	quoted, escaped := false, false
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		switch {
@@ -182,9 +215,8 @@ func splitList(v string) []string {
 		case c == '"':
 			quoted = !quoted
 		case c == ',' && !quoted:
-			out = append(out, strings.TrimSpace(v[start:i]))
-			start = i + 1
+			return strings.TrimSpace(v[:i]), v[i+1:]
 		}
 	}
-	return append(out, strings.TrimSpace(v[start:]))
+	return strings.TrimSpace(v), ""
 }

@@ -35,6 +35,17 @@
 // entry. Entries past Entry.Expires are never returned by Lookup and are
 // removed by a background sweep.
 //
+// # Filesystem
+//
+// Every commit creates a file and every replacement or eviction removes
+// one, so the cost of creating files bounds the rate of misses. On ext4
+// mounted without a journal the kernel's inode allocator skips, one by one,
+// the inodes freed in the last minutes: under steady churn each creation
+// then costs hundreds of microseconds (on one 2-core VM: 300–570 µs to
+// create and write 1 KiB, against 30 µs on journaled ext4 and 12 µs on
+// tmpfs). Prefer a journaled
+// filesystem for the store's directory.
+//
 // # Checksums
 //
 // Body.Read verifies the CRC-32C once the whole body has been read in order:

@@ -24,7 +24,8 @@ func (c *Cache) refresh(ex *exchange, rv spec.NeedRevalidation) {
 		return
 	}
 	bx := &exchange{
-		c: c, req: ex.req, ctx: f.ctx, ov: ex.ov, trace: &Trace{Key: ex.key}, inproc: ex.inproc,
+		c: c, req: ex.req, ctx: f.ctx, ov: ex.ov, trace: &Trace{Key: ex.key},
+		inproc: ex.inproc, upstream: ex.upstream,
 		sreq: ex.sreq, key: ex.key, entries: ex.entries, pairs: ex.pairs,
 		force: ex.force, forceTTL: ex.forceTTL,
 	}

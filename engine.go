@@ -23,8 +23,9 @@ type exchange struct {
 	traceData Trace        // trace points here: one allocation less
 	flush     *flushSignal // the Middleware's, when serving a handler
 	// inproc, when serving a handler (Cache.Handler), is where requests go
-	// upstream: to that handler, in-process.
-	inproc *inProcess
+	// upstream: to that handler, in-process. Else they go to upstream.
+	inproc   *inProcess
+	upstream http.RoundTripper
 	// dst, when serving a handler, is its ResponseWriter's header: respond
 	// writes the response header there (wroteDst) rather than into a new
 	// map that the handler would copy.
@@ -78,7 +79,7 @@ func (c *Cache) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (ex *exchange) init(c *Cache, req *http.Request, ov overrides) {
-	ex.c, ex.req, ex.ctx, ex.ov, ex.follow = c, req, req.Context(), ov, true
+	ex.c, ex.req, ex.ctx, ex.ov, ex.follow, ex.upstream = c, req, req.Context(), ov, true, c.upstream
 	ex.trace = &ex.traceData
 	ex.trace.Steps = ex.traceData.steps[:0]
 }
@@ -351,12 +352,12 @@ func (ex *exchange) specResponse(resp *http.Response, t0, t1 time.Time) spec.Res
 }
 
 // send sends req upstream: to the handler the exchange serves
-// (Cache.Handler), in-process, or to the configured upstream.
+// (Cache.Handler), in-process, or over the exchange's upstream.
 func (ex *exchange) send(req *http.Request) (*http.Response, error) {
 	if ex.inproc != nil {
 		return serveInProcess(ex.inproc, req)
 	}
-	return ex.c.upstream.RoundTrip(req)
+	return ex.upstream.RoundTrip(req)
 }
 
 // update writes the metadata of pairs updated after a validation

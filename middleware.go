@@ -39,33 +39,44 @@ func Middleware(cfg Config) (func(http.Handler) http.Handler, error) {
 // its response has started, or the body cannot be completed, the client
 // connection is aborted (http.ErrAbortHandler) rather than ended as if the
 // body were complete. When there is no response at all, the client gets a
-// 502 (504 after a timeout): see [Cache.HandlerWith] to answer otherwise.
+// 502 (504 after a timeout). [Cache.HandlerWith] can answer those itself,
+// or forward over a RoundTripper rather than to next.
 func (c *Cache) Handler(next http.Handler) http.Handler {
 	return c.HandlerWith(next, HandlerOptions{})
 }
 
 // HandlerOptions configure [Cache.HandlerWith].
 type HandlerOptions struct {
-	// ErrorHandler answers a request the cache has no response for: next
-	// failed before its response started (it panicked, or reported an
-	// upstream failure with [FailUpstream]) and nothing stored may be
-	// served instead, or the client went away. err wraps the failure. Nil
-	// answers 502 (504 after a timeout) with a Cache-Status, and nothing to
-	// a client that went away.
+	// Upstream, when set, carries what the cache sends upstream, as
+	// RoundTrip does, instead of next in-process; next then serves only
+	// the requests the cache bypasses (Upgrade, CONNECT, WithBypass). A
+	// reverse proxy hands the cache requests already targeting its
+	// upstream (an absolute URL, the Host to send) and forwards bypassed
+	// ones itself. Bodies are streamed to the client as they arrive, and
+	// flushed when a reader catches up with a fill being stored; the
+	// response header is as RoundTrip returns it but for Cache-Status.
+	Upstream http.RoundTripper
+	// ErrorHandler answers a request the cache has no response for: the
+	// upstream failed (next panicked before its response started, or
+	// Upstream returned an error) and nothing stored may be served
+	// instead, or the client went away. err is the failure. Nil answers
+	// 502 (504 after a timeout) with a Cache-Status, and nothing to a
+	// client that went away.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // HandlerWith is [Cache.Handler] with options.
 func (c *Cache) HandlerWith(next http.Handler, opts HandlerOptions) http.Handler {
-	return &cacheHandler{c: c, next: next, onError: opts.ErrorHandler,
+	return &cacheHandler{c: c, next: next, upstream: opts.Upstream, onError: opts.ErrorHandler,
 		bypass: spec.CacheStatus{Fwd: spec.FwdBypass}.Value(c.name)}
 }
 
 type cacheHandler struct {
-	c       *Cache
-	next    http.Handler
-	onError func(http.ResponseWriter, *http.Request, error)
-	bypass  string // the Cache-Status of a bypassed request
+	c        *Cache
+	next     http.Handler
+	upstream http.RoundTripper
+	onError  func(http.ResponseWriter, *http.Request, error)
+	bypass   string // the Cache-Status of a bypassed request
 }
 
 // handlerCall is what one request through a cacheHandler needs, in one
@@ -91,7 +102,12 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	call := &handlerCall{proc: inProcess{h: h.next}}
 	ex := &call.ex
 	ex.init(c, r, ov)
-	ex.inproc, ex.flush, ex.dst = &call.proc, &call.proc.flush, w.Header()
+	ex.flush, ex.dst = &call.proc.flush, w.Header()
+	if h.upstream != nil {
+		ex.upstream = h.upstream
+	} else {
+		ex.inproc = &call.proc
+	}
 	resp, err := ex.roundTrip()
 	if err != nil {
 		if h.onError != nil {
@@ -193,29 +209,6 @@ func (s *flushSignal) take() bool {
 type inProcess struct {
 	h     http.Handler
 	flush flushSignal
-}
-
-// FailUpstream is for a handler behind [Cache.Handler] that forwards
-// requests further (a reverse proxy) and could not get a response: called
-// before anything is written, it hands err to the cache as if a
-// RoundTripper had returned it. The cache then serves a stored response
-// when the core allows it (stale-if-error, RFC 5861 §4) and otherwise
-// passes the error (wrapped) to HandlerOptions.ErrorHandler. It reports
-// false, and does nothing, when w is not the writer the cache gave the
-// handler (the request bypassed the cache) or the response has started:
-// the handler must then answer itself. The handler should return soon
-// after; what it writes then is discarded.
-func FailUpstream(w http.ResponseWriter, err error) bool {
-	pw, ok := w.(*pipeWriter)
-	if !ok || pw.wrote || err == nil {
-		return false
-	}
-	pw.startErr = fmt.Errorf("cellar: upstream: %w", err)
-	pw.wrote = true
-	close(pw.started)
-	pw.pipe.closeRead(pw.startErr)
-	pw.pipe.closeWrite(pw.startErr)
-	return true
 }
 
 // serveInProcess runs the handler for req and returns its response as soon

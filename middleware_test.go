@@ -178,34 +178,40 @@ func TestMiddlewareHandlerError(t *testing.T) {
 	}
 }
 
-// TestHandlerFailUpstream: a handler that reports an upstream failure with
-// FailUpstream gets a stale response served when one may be
-// (stale-if-error), and otherwise the ErrorHandler gets the error; a
-// bypassed request's writer is not the cache's, so FailUpstream refuses it.
-func TestHandlerFailUpstream(t *testing.T) {
+// TestHandlerUpstream: with HandlerOptions.Upstream, what the cache
+// forwards goes over that RoundTripper (next serves only bypassed
+// requests), a transport error lets a stale response be served
+// (stale-if-error), and otherwise reaches the ErrorHandler.
+func TestHandlerUpstream(t *testing.T) {
 	clock := newClock()
 	errDown := errors.New("upstream down")
 	var failing atomic.Bool
-	var refused atomic.Int64
+	var sent, nexts atomic.Int64
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		if r.URL.Host != "upstream.internal" || !strings.HasPrefix(r.URL.Path, "/base/") || r.Host != "example.com" {
+			t.Errorf("sent %s Host %s", r.URL, r.Host)
+		}
+		if failing.Load() {
+			return nil, errDown
+		}
+		h := http.Header{}
+		h.Set("Cache-Control", "max-age=1, stale-if-error=600")
+		h.Set("Date", clock.Now().UTC().Format(http.TimeFormat))
+		return &http.Response{StatusCode: 200, Header: h, Body: io.NopCloser(strings.NewReader("stored")), ContentLength: 6, Request: r}, nil
+	})
 	c := newTestCache(t, clock, true, Config{})
 	var gotErr error
 	h := c.HandlerWith(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if failing.Load() {
-			if !FailUpstream(w, errDown) {
-				refused.Add(1)
-				http.Error(w, "answered by the handler", http.StatusServiceUnavailable)
-			}
-			return
-		}
-		w.Header().Set("Cache-Control", "max-age=1, stale-if-error=600")
-		w.Header().Set("Date", clock.Now().UTC().Format(http.TimeFormat))
-		io.WriteString(w, "stored")
-	}), HandlerOptions{ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		nexts.Add(1)
+		io.WriteString(w, "from next")
+	}), HandlerOptions{Upstream: rt, ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 		gotErr = err
 		w.WriteHeader(599)
 	}})
 	serve := func(path string, hdr ...string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest("GET", "http://example.com"+path, nil)
+		req := httptest.NewRequest("GET", "http://upstream.internal/base"+path, nil)
+		req.Host = "example.com"
 		for i := 0; i+1 < len(hdr); i += 2 {
 			req.Header.Set(hdr[i], hdr[i+1])
 		}
@@ -213,8 +219,8 @@ func TestHandlerFailUpstream(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		return rec
 	}
-	if rec := serve("/s"); rec.Code != 200 || rec.Body.String() != "stored" {
-		t.Fatalf("fill: %d %q", rec.Code, rec.Body.String())
+	if rec := serve("/s"); rec.Code != 200 || rec.Body.String() != "stored" || sent.Load() != 1 {
+		t.Fatalf("fill: %d %q, %d sent", rec.Code, rec.Body.String(), sent.Load())
 	}
 	clock.Advance(10 * time.Second)
 	failing.Store(true)
@@ -224,10 +230,14 @@ func TestHandlerFailUpstream(t *testing.T) {
 	if rec := serve("/none"); rec.Code != 599 || !errors.Is(gotErr, errDown) {
 		t.Errorf("nothing stored: %d, ErrorHandler got %v", rec.Code, gotErr)
 	}
-	if rec := serve("/ws", "Upgrade", "websocket", "Connection", "Upgrade"); rec.Code != http.StatusServiceUnavailable || refused.Load() != 1 {
-		t.Errorf("bypass: %d, refused %d times", rec.Code, refused.Load())
+	if rec := serve("/ws", "Upgrade", "websocket", "Connection", "Upgrade"); rec.Body.String() != "from next" || nexts.Load() != 1 || sent.Load() != 3 {
+		t.Errorf("bypass: %q, next called %d times, %d sent", rec.Body.String(), nexts.Load(), sent.Load())
 	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestHandlerWritesStoredBodyWhole: a hit's body from the memory store
 // reaches the handler's writer in as few writes as the store holds it

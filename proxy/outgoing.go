@@ -1,20 +1,23 @@
 package proxy
 
 import (
+	"errors"
+	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
+	"net/textproto"
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 )
 
 // outgoing returns the request to send upstream for r, exactly as the
 // ReverseProxy in direct would build it (rewrite): the upstream's URL with
 // the client's Host, no hop-by-hop fields, X-Forwarded-* and Via. The cache
-// keys and decides on it (Vary may name any of those fields), and forwards
-// it, with its own conditionals, through rp. Field values are shared with
-// r, whose header is not modified.
+// keys and decides on it (Vary may name any of those fields), and sends
+// it, with its own conditionals, through a forwarder. Field values are
+// shared with r, whose header is not modified.
 func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 	out := &c.out
 	*out = *r // a shallow copy, context included, as Request.WithContext makes
@@ -33,22 +36,25 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 	}
 	out.URL = u
 	out.Close = false
-	if r.ContentLength == 0 {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
 		out.Body = nil
+	} else {
+		// As ReverseProxy: the transport closes the body it sends, on
+		// failure too, and the client's must stay open until the server
+		// is done with it (a body awaiting 100-continue would hang).
+		c.body.rc = r.Body
+		out.Body = &c.body
 	}
 
 	in := r.Header
 	h := make(http.Header, len(in)+5)
 	conn := in["Connection"]
 	for k, vv := range in {
-		switch k {
-		case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-			"Te", "Trailer", "Transfer-Encoding", "Upgrade", // hop-by-hop (RFC 9110 §7.6.1)
-			"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto": // the proxy's to set
+		switch {
+		case hopByHop(k), len(conn) > 0 && listsField(conn, k):
 			continue
-		}
-		if len(conn) > 0 && listsField(conn, k) {
-			continue
+		case k == "Forwarded", k == "X-Forwarded-For", k == "X-Forwarded-Host", k == "X-Forwarded-Proto":
+			continue // the proxy's to set
 		}
 		h[k] = vv[:len(vv):len(vv)]
 	}
@@ -83,19 +89,67 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 	return out
 }
 
-// rewriteOutgoing targets the upstream with a request the cache built from
-// outgoing's: everything else is already as it must be sent.
-// ReverseProxy removed the X-Forwarded-* fields and cleaned the query
-// again: they are put back as they were.
-func (p *Proxy) rewriteOutgoing(pr *httputil.ProxyRequest) {
-	pr.Out.URL.Scheme, pr.Out.URL.Host = p.cfg.Upstream.Scheme, p.cfg.Upstream.Host
-	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
-	pr.Out.Host = pr.In.Host
-	for _, k := range [...]string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
-		if v, ok := pr.In.Header[k]; ok {
-			pr.Out.Header[k] = v
+// forwarder sends the requests the cache forwards, built by outgoing,
+// over the upstream transport, and removes from the responses the
+// hop-by-hop fields a proxy must not pass on (RFC 9110 §7.6.1), as
+// ReverseProxy does, before the cache stores or serves them.
+type forwarder struct{ rt http.RoundTripper }
+
+func (f forwarder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := f.rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	removeHopByHop(resp.Header)
+	return resp, nil
+}
+
+// removeHopByHop removes the fields Connection names and the hop-by-hop
+// fields ReverseProxy removes.
+func removeHopByHop(h http.Header) {
+	for _, v := range h["Connection"] {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = textproto.TrimString(f); f != "" {
+				h.Del(f)
+			}
 		}
 	}
+	for k := range h {
+		if hopByHop(k) {
+			delete(h, k)
+		}
+	}
+}
+
+// hopByHop reports whether the canonical field k is one of the hop-by-hop
+// fields ReverseProxy removes (RFC 9110 §7.6.1 and the older ones RFC 2616
+// §13.5.1 listed), besides those Connection names.
+func hopByHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// noopCloseBody is a request body whose Close leaves the client's body
+// open: reads after it fail.
+type noopCloseBody struct {
+	rc     io.ReadCloser
+	closed atomic.Bool
+}
+
+func (b *noopCloseBody) Read(p []byte) (int, error) {
+	if b.closed.Load() {
+		return 0, errors.New("proxy: read of a closed request body")
+	}
+	return b.rc.Read(p)
+}
+
+func (b *noopCloseBody) Close() error {
+	b.closed.Store(true)
+	return nil
 }
 
 // joinURLPath joins the upstream's path and a request's as ReverseProxy

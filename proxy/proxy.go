@@ -1,16 +1,16 @@
 // Package proxy is the caching reverse proxy that the cellar binary serves:
-// a shared Cellar cache in front of an [httputil.ReverseProxy] to the
-// upstream, plus an access log, request metrics and the admin endpoints
-// (metrics, health, purge).
+// a shared Cellar cache (its Handler) that forwards to the upstream, plus an
+// access log, request metrics and the admin endpoints (metrics, health,
+// purge).
 //
-// The proxy decides nothing about caching. Every request goes to the cache
-// (its Handler), which answers from the store or forwards upstream through
-// the proxy's ReverseProxy, called in-process; every response carries the
-// cache's Cache-Status (RFC 9211). A hit is answered without building an
-// upstream request or copying a response. The proxy only does what an
-// intermediary must: rewrite the target to the upstream, add Via (RFC 9110
-// §7.6.3) and X-Forwarded-*, drop hop-by-hop fields (RFC 9110 §7.6.1), pass
-// Upgrade (WebSocket) through, and bound request bodies.
+// The proxy decides nothing about caching. It builds each request as it
+// would go upstream, once, and hands it to the cache, which answers from the
+// store or forwards it over the upstream transport; every response carries
+// the cache's Cache-Status (RFC 9211). A hit costs no more than the lookup
+// and the write. The proxy only does what an intermediary must: rewrite the
+// target to the upstream, add Via (RFC 9110 §7.6.3) and X-Forwarded-*, drop
+// hop-by-hop fields (RFC 9110 §7.6.1), pass Upgrade (WebSocket) through
+// with an [httputil.ReverseProxy], and bound request bodies.
 package proxy
 
 import (
@@ -37,9 +37,9 @@ type Config struct {
 	// prefixes every request's path.
 	Upstream *url.URL
 	// Cache answers requests before they are forwarded: a *cellar.Cache in
-	// shared mode. The proxy serves its Handler in front of the proxy's
-	// forwarding to Upstream, which the cache calls in-process for what it
-	// cannot answer from storage. Nil forwards every request.
+	// shared mode. The proxy serves its Handler, which forwards what it
+	// cannot answer from storage over Transport. Nil forwards every
+	// request.
 	Cache Cache
 	// Transport carries forwarded requests to Upstream; nil means
 	// http.DefaultTransport.
@@ -59,7 +59,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// FlushInterval is passed to ReverseProxy: zero flushes buffered
 	// responses as ReverseProxy does by default (at once for event streams
-	// and responses of unknown length), -1 after every write.
+	// and responses of unknown length), -1 after every write. The cache's
+	// responses are flushed like ReverseProxy's, but after every write
+	// when FlushInterval is not zero.
 	FlushInterval time.Duration
 }
 
@@ -79,11 +81,7 @@ type Observer interface {
 // Proxy is the caching reverse proxy, an http.Handler.
 type Proxy struct {
 	cfg     Config
-	handler http.Handler // the cache in front of forward, or forward
-	// rp forwards what the cache sends upstream, in-process: the request
-	// the cache got is already the one to send (see outgoing), and the
-	// response goes back to the cache.
-	rp *httputil.ReverseProxy
+	handler http.Handler // the cache (in front of forward), or forward
 	// direct forwards what does not go through the cache (Upgrade,
 	// CONNECT, or every request without a cache): the client's request,
 	// and a response straight to the client.
@@ -119,27 +117,25 @@ func New(cfg Config) (*Proxy, error) {
 	p.respVia = viaValue(1, 1, p.via)
 	p.reqVia = [4]string{viaValue(1, 0, p.via), viaValue(1, 1, p.via), viaValue(2, 0, p.via), viaValue(3, 0, p.via)}
 	p.reencodeQueries = godebugSet("urlmaxqueryparams")
-	errorLog := slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)
-	p.rp = &httputil.ReverseProxy{
-		Rewrite:       p.rewriteOutgoing,
-		Transport:     cfg.Transport,
-		FlushInterval: cfg.FlushInterval,
-		ErrorHandler:  p.upstreamError,
-		ErrorLog:      errorLog,
-		BufferPool:    copyBuffers,
-	}
 	p.direct = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      cfg.Transport,
 		FlushInterval:  cfg.FlushInterval,
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
-		ErrorLog:       errorLog,
+		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 		BufferPool:     copyBuffers,
 	}
 	p.handler = http.HandlerFunc(p.forward)
 	if cfg.Cache != nil {
-		p.handler = cfg.Cache.HandlerWith(p.handler, cellar.HandlerOptions{ErrorHandler: p.errorHandler})
+		transport := cfg.Transport
+		if transport == nil {
+			transport = http.DefaultTransport
+		}
+		p.handler = cfg.Cache.HandlerWith(p.handler, cellar.HandlerOptions{
+			Upstream:     forwarder{transport},
+			ErrorHandler: p.errorHandler,
+		})
 	}
 	return p, nil
 }
@@ -151,6 +147,7 @@ type call struct {
 	rec                recorder
 	out                http.Request
 	url                url.URL
+	body               noopCloseBody
 	xff, xfh, xfp, via [1]string
 	ua                 [1]string
 }
@@ -158,7 +155,7 @@ type call struct {
 // ServeHTTP proxies r through the cache.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	c := &call{rec: recorder{ResponseWriter: w, client: r, flushAlways: p.cfg.FlushInterval != 0}}
+	c := &call{rec: recorder{ResponseWriter: w, client: r, flushInterval: p.cfg.FlushInterval != 0}}
 	rec := &c.rec
 	defer func() {
 		p.finish(rec, r, start)
@@ -176,8 +173,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.handler.ServeHTTP(rec, r)
 		return
 	}
-	rec.via = p.respVia
-	p.handler.ServeHTTP(rec, p.outgoing(c, r))
+	rec.cached, rec.via = true, p.respVia
+	out := p.outgoing(c, r)
+	if out.Body != nil {
+		defer c.body.Close()
+	}
+	p.handler.ServeHTTP(rec, out)
 }
 
 // bypassed reports whether the cache passes r to its handler untouched
@@ -188,23 +189,21 @@ func bypassed(r *http.Request) bool {
 	return r.Method == http.MethodConnect || len(r.Header["Upgrade"]) > 0
 }
 
-// forward is the handler behind the cache. The cache calls it in-process
-// with a request built from outgoing's (for its misses, revalidations and
-// unsafe methods); it calls it with the client's writer, the recorder, for
-// what it bypasses; without a cache, it is the proxy's handler.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
+// forward is the handler behind the cache, for the requests it bypasses;
+// without a cache, the proxy's handler.
+func (p *Proxy) forward(w http.ResponseWriter, _ *http.Request) {
 	rec, ok := w.(*recorder)
 	if !ok {
-		p.rp.ServeHTTP(w, r)
+		http.Error(w, "proxy: forward called with another writer", http.StatusInternalServerError)
 		return
 	}
 	// The client's request is forwarded as it came (even if the cache was
 	// given outgoing's, to bypass it for another reason), and the response
-	// goes to the client as it comes: direct adds Via, and the Cache-Status
-	// of a bypass goes after the upstream's own members (RFC 9211 §2), as
-	// for any forwarded response.
-	r = rec.client
-	rec.via = ""
+	// goes to the client as it comes: direct adds Via and flushes, and the
+	// Cache-Status of a bypass goes after the upstream's own members (RFC
+	// 9211 §2), as for any forwarded response.
+	r := rec.client
+	rec.cached, rec.via = false, ""
 	if cs := rec.Header()["Cache-Status"]; len(cs) > 0 {
 		rec.pendingStatus = cs
 		delete(rec.Header(), "Cache-Status")
@@ -214,14 +213,6 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 }
 
 type recorderKey struct{}
-
-// upstreamError reports a failed forward to the cache, which may serve a
-// stored response instead (stale-if-error) or else calls errorHandler.
-func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	if !cellar.FailUpstream(w, err) {
-		p.errorHandler(w, r, err)
-	}
-}
 
 // rewrite targets the upstream, keeping the client's Host (so the origin
 // and the cache key see the name the client asked for), and adds

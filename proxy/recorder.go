@@ -29,14 +29,16 @@ type recorder struct {
 	// upstream's.
 	pendingStatus []string
 
-	// Flushes reach the client when ReverseProxy would make them: always
-	// with a FlushInterval (flushAlways), else for event streams and
-	// responses of unknown length (see flushable), whoever asks (the
-	// cache flushes whenever it is told or a reader catches up with a
-	// fill). So a response of known length ends only when the cache's
-	// body does: for a miss, after the entry is committed.
-	flushAlways bool
-	flushes     bool
+	// cached is set while the response comes from the cache: Via is added
+	// to it, and it is flushed as ReverseProxy would flush it, after every
+	// write for an event stream, a response of unknown length or with a
+	// FlushInterval (flushEach), not otherwise: the cache also flushes when
+	// a reader catches up with a fill, which would end a stored miss
+	// before its entry is committed. ReverseProxy (direct) flushes its
+	// responses itself.
+	cached        bool
+	flushInterval bool // Config.FlushInterval is set
+	flushEach     bool
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -54,7 +56,7 @@ func (r *recorder) WriteHeader(code int) {
 			}
 		}
 		r.cacheStatus = h["Cache-Status"]
-		r.flushes = r.flushAlways || flushable(h)
+		r.flushEach = r.cached && (r.flushInterval || flushable(h))
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
@@ -79,6 +81,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 	}
 	n, err := r.ResponseWriter.Write(b)
 	r.bytes += int64(n)
+	if r.flushEach && err == nil {
+		_ = http.NewResponseController(r.ResponseWriter).Flush()
+	}
 	return n, err
 }
 
@@ -91,7 +96,7 @@ func (r *recorder) FlushError() error {
 	if r.status == 0 {
 		r.WriteHeader(http.StatusOK)
 	}
-	if !r.flushes {
+	if r.cached && !r.flushEach {
 		return nil
 	}
 	return http.NewResponseController(r.ResponseWriter).Flush()

@@ -43,8 +43,7 @@
 // the inodes freed in the last minutes: under steady churn each creation
 // then costs hundreds of microseconds (on one 2-core VM: 300–570 µs to
 // create and write 1 KiB, against 30 µs on journaled ext4 and 12 µs on
-// tmpfs). Prefer a journaled
-// filesystem for the store's directory.
+// tmpfs). Prefer a journaled filesystem for the store's directory.
 //
 // # Checksums
 //

@@ -21,7 +21,10 @@ const (
 
 // Serve is the response to send to the client: a status, the header to send
 // (built on demand from the stored or upstream header, so a lookup copies no
-// header it does not need to) and which bytes of the body.
+// header it does not need to) and which bytes of the body. The header is
+// read when Header or WriteHeader is called, the hop-by-hop fields an
+// upstream response's Connection names included: leave it unchanged until
+// then.
 type Serve struct {
 	Status int
 	Body   BodyPlan

@@ -22,6 +22,8 @@ import (
 //     the TTL and the stale horizon) or CouldNotBeStored (with its Reason).
 //   - cellar-explain is spec.Explain: storability, lifetime, age, validators,
 //     stale windows and Vary, without building a stored pair.
+//   - cellar-judge is spec.Judge: storability and lifetime, the same
+//     question cachecontrol answers (like for like).
 //   - cachecontrol is pquerna/cachecontrol.CachableResponse: the reasons not
 //     to store and the expiration time.
 func BenchmarkDecision(b *testing.B) {
@@ -53,6 +55,20 @@ func BenchmarkDecision(b *testing.B) {
 			s := &samples[i%len(samples)]
 			i++
 			if e := spec.Explain(s.sreq, s.sresp, opts); e.Storable && e.TTL > 0 {
+				stored++
+			}
+		}
+		sinkInt = stored
+	})
+	b.Run("lib=cellar-judge", func(b *testing.B) {
+		opts := spec.Options{Shared: true}
+		var stored int
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			s := &samples[i%len(samples)]
+			i++
+			if v := spec.Judge(s.sreq, &s.sresp, &opts); v.Storable && v.Lifetime > 0 {
 				stored++
 			}
 		}

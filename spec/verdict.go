@@ -1,0 +1,41 @@
+package spec
+
+import (
+	"net/http"
+	"time"
+)
+
+// Verdict is the storage decision for one response and its freshness
+// lifetime: what a caller asks when it only wants to know whether, and for
+// how long, a response may be cached, without building what a store needs.
+type Verdict struct {
+	Storable bool
+	Reason   Reason // why it may or may not be stored (RFC 9111 §3)
+	// Lifetime is the freshness lifetime (§4.2.1, or §4.2.2 when Heuristic);
+	// LifetimeReason the rule that gave it.
+	Lifetime       time.Duration
+	LifetimeReason Reason
+	Heuristic      bool
+}
+
+// Judge decides whether resp, received for req, may be stored under opts and
+// for how long it is fresh. It is the same decision CacheMiss.Next makes, by
+// the same code, without the stored pair, key and variant CacheMiss.Next
+// builds for a store; it reads no clock and allocates nothing unless
+// opts.TargetedField needs canonicalizing.
+func Judge(req Request, resp *Response, opts *Options) Verdict {
+	o := opts
+	if o.TargetedField != "" && http.CanonicalHeaderKey(o.TargetedField) != o.TargetedField {
+		c := *o
+		c.TargetedField = http.CanonicalHeaderKey(c.TargetedField)
+		o = &c
+	}
+	if req.Method == "" {
+		req.Method = http.MethodGet
+	}
+	pol := responsePolicy(o, resp.Header)
+	var v Verdict
+	v.Reason, v.Storable = storable(o, req, resp, &pol)
+	v.Lifetime, v.Heuristic, v.LifetimeReason = lifetime(o, resp, &pol, dateOf(resp))
+	return v
+}

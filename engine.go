@@ -52,10 +52,13 @@ type exchange struct {
 
 	bodyForwarded bool
 
+	// keyURL, when not nil, is where the key URL goes when it differs from
+	// the request's (a Handler's requests; RoundTrip's rarely differ).
+	keyURL *url.URL
+
 	// Storage for what a hit needs, so that it costs no allocation of its
-	// own: the key URL when it differs from the request's, the pairs of
-	// the first lookup, the response, its body and its Cache-Status value.
-	keyURL   url.URL
+	// own: the pairs of the first lookup, the response, its body and its
+	// Cache-Status value.
 	pairBuf  [2]spec.Pair
 	pairUsed bool
 	respData http.Response
@@ -107,7 +110,7 @@ func (ex *exchange) start() (*http.Response, error) {
 	if isBypass(req, &ex.ov) {
 		return ex.passThrough(spec.CacheStatus{Fwd: spec.FwdBypass})
 	}
-	ex.sreq = spec.Request{Method: req.Method, URL: keyURL(req, &ex.keyURL), Header: req.Header}
+	ex.sreq = spec.Request{Method: req.Method, URL: keyURL(req, ex.keyURL), Header: req.Header}
 	ex.key = spec.Key(ex.sreq)
 	if c.bodyKeyFor(req, &ex.ov) {
 		r := *req // hashBody replaces the body: do not touch the caller's request

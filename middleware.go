@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 
@@ -82,9 +83,10 @@ type cacheHandler struct {
 // handlerCall is what one request through a cacheHandler needs, in one
 // allocation.
 type handlerCall struct {
-	ex   exchange
-	proc inProcess
-	out  trackedWriter
+	ex     exchange
+	proc   inProcess
+	out    trackedWriter
+	keyURL url.URL
 }
 
 // ServeHTTP answers r from the cache. The engine keys on the request's
@@ -102,7 +104,7 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	call := &handlerCall{proc: inProcess{h: h.next}}
 	ex := &call.ex
 	ex.init(c, r, ov)
-	ex.flush, ex.dst = &call.proc.flush, w.Header()
+	ex.flush, ex.dst, ex.keyURL = &call.proc.flush, w.Header(), &call.keyURL
 	if h.upstream != nil {
 		ex.upstream = h.upstream
 	} else {

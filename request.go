@@ -78,7 +78,7 @@ func isBypass(req *http.Request, ov *overrides) bool {
 // keyURL returns the absolute URL the cache keys req on: req.URL, made
 // absolute, with req.Host in place of its host when they differ (a reverse
 // proxy preserving the client's Host, or a server request). A changed URL
-// is written to buf.
+// is written to buf, or to a new one when buf is nil.
 func keyURL(req *http.Request, buf *url.URL) *url.URL {
 	u := req.URL
 	host := req.Host
@@ -94,6 +94,9 @@ func keyURL(req *http.Request, buf *url.URL) *url.URL {
 	}
 	if host == u.Host && scheme == u.Scheme {
 		return u
+	}
+	if buf == nil {
+		buf = new(url.URL)
 	}
 	*buf = *u
 	buf.Host, buf.Scheme = host, scheme

@@ -26,8 +26,8 @@ import (
 //     Go origin does per request, less the HTTP parsing and the syscall);
 //   - cellar-roundtrip: Cache.RoundTrip and copying the body;
 //   - cellar-handler: Cache.Handler in front of that handler (Middleware);
-//   - cellar-proxy: proxy.Proxy (the Cache's Handler in front of an
-//     httputil.ReverseProxy to the origin), as cellar serve runs it, without
+//   - cellar-proxy: proxy.Proxy (the Cache's Handler, forwarding to the
+//     origin over the upstream transport), as cellar serve runs it, without
 //     metrics;
 //   - cellar-proxy-metrics: the same with the Prometheus metrics cellar serve
 //     registers (proxy and engine).

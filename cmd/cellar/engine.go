@@ -38,8 +38,8 @@ func newUpstream(cfg *serveConfig, reg *prometheus.Registry) (http.RoundTripper,
 }
 
 // newCache builds the shared cache the proxy serves through. The proxy
-// forwards what the cache sends upstream (cellar.Cache.Handler); upstream
-// is the cache's own transport only for a caller using it as a
+// gives the cache's Handler the upstream transport to forward over;
+// upstream is the cache's own only for a caller using it as a
 // RoundTripper.
 func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheus.Registry, upstream http.RoundTripper) (*cellar.Cache, error) {
 	metrics, err := prommetrics.New(reg)

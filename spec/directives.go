@@ -290,23 +290,8 @@ func (ds *deltaSeconds) setFirst(ok bool, arg string) {
 // parseDeltaSeconds parses delta-seconds = 1*DIGIT (RFC 9111 §1.2.2),
 // capping at 2147483648.
 func parseDeltaSeconds(s string) (int64, bool) {
-	if s == "" {
-		return 0, false
-	}
-	var v int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		if v < deltaSecondsCap {
-			v = v*10 + int64(c-'0')
-		}
-	}
-	if v > deltaSecondsCap {
-		v = deltaSecondsCap
-	}
-	return v, true
+	v, _, ok := parseDigits(s, deltaSecondsCap)
+	return v, ok
 }
 
 // forEachFieldName calls fn for each field name (trimmed, as written) in a

@@ -170,23 +170,8 @@ func rangeParseSpec(s string) (first, last int64, ok bool) {
 
 // rangeSatDigits parses 1*DIGIT, saturating at math.MaxInt64.
 func rangeSatDigits(s string) (int64, bool) {
-	if s == "" {
-		return 0, false
-	}
-	var v int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := int64(c - '0')
-		if v > (math.MaxInt64-d)/10 {
-			v = math.MaxInt64
-		} else {
-			v = v*10 + d
-		}
-	}
-	return v, true
+	v, _, ok := parseDigits(s, math.MaxInt64)
+	return v, ok
 }
 
 // parseContentRange parses a Content-Range of a 206 or 416 (§14.4): "bytes first-last/complete"
@@ -244,22 +229,8 @@ func parseContentRange(v string) (first, last, complete int64, ok bool) {
 
 // rangeExactDigits parses 1*DIGIT; ok is false on overflow of int64.
 func rangeExactDigits(s string) (int64, bool) {
-	if s == "" {
-		return 0, false
-	}
-	var v int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := int64(c - '0')
-		if v > (math.MaxInt64-d)/10 {
-			return 0, false
-		}
-		v = v*10 + d
-	}
-	return v, true
+	v, over, ok := parseDigits(s, math.MaxInt64)
+	return v, ok && !over
 }
 
 func rangeSkipSP(s string) string {

@@ -28,67 +28,48 @@ import (
 //     to store and the expiration time.
 func BenchmarkDecision(b *testing.B) {
 	samples := corpus(time.Now())
-	b.Run("lib=cellar-miss", func(b *testing.B) {
-		idle := spec.NewIdleClient(spec.Options{Shared: true})
-		var stored int
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			s := &samples[i%len(samples)]
-			i++
+	idle := spec.NewIdleClient(spec.Options{Shared: true})
+	opts := spec.Options{Shared: true}
+	ccOpts := cachecontrol.Options{PrivateCache: false}
+	libs := []struct {
+		name   string
+		stores func(b *testing.B, s *sample) bool
+	}{
+		{"cellar-miss", func(b *testing.B, s *sample) bool {
 			m, ok := idle.Next(s.sreq, nil).(spec.CacheMiss)
 			if !ok {
 				b.Fatalf("%s: lookup with nothing stored is not a CacheMiss", s.name)
 			}
-			if _, ok := m.Next(s.sresp).(spec.StoreAndUse); ok {
-				stored++
+			_, stored := m.Next(s.sresp).(spec.StoreAndUse)
+			return stored
+		}},
+		{"cellar-explain", func(b *testing.B, s *sample) bool {
+			e := spec.Explain(s.sreq, s.sresp, opts)
+			return e.Storable && e.TTL > 0
+		}},
+		{"cellar-judge", func(b *testing.B, s *sample) bool {
+			v := spec.Judge(s.sreq, &s.sresp, &opts)
+			return v.Storable && v.Lifetime > 0
+		}},
+		{"cachecontrol", func(b *testing.B, s *sample) bool {
+			reasons, exp, err := cachecontrol.CachableResponse(s.hreq, s.hresp, ccOpts)
+			return err == nil && len(reasons) == 0 && !exp.IsZero()
+		}},
+	}
+	for _, lib := range libs {
+		b.Run("lib="+lib.name, func(b *testing.B) {
+			var stored int
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if lib.stores(b, &samples[i%len(samples)]) {
+					stored++
+				}
+				i++
 			}
-		}
-		sinkInt = stored
-	})
-	b.Run("lib=cellar-explain", func(b *testing.B) {
-		opts := spec.Options{Shared: true}
-		var stored int
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			s := &samples[i%len(samples)]
-			i++
-			if e := spec.Explain(s.sreq, s.sresp, opts); e.Storable && e.TTL > 0 {
-				stored++
-			}
-		}
-		sinkInt = stored
-	})
-	b.Run("lib=cellar-judge", func(b *testing.B) {
-		opts := spec.Options{Shared: true}
-		var stored int
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			s := &samples[i%len(samples)]
-			i++
-			if v := spec.Judge(s.sreq, &s.sresp, &opts); v.Storable && v.Lifetime > 0 {
-				stored++
-			}
-		}
-		sinkInt = stored
-	})
-	b.Run("lib=cachecontrol", func(b *testing.B) {
-		opts := cachecontrol.Options{PrivateCache: false}
-		var stored int
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			s := &samples[i%len(samples)]
-			i++
-			reasons, exp, err := cachecontrol.CachableResponse(s.hreq, s.hresp, opts)
-			if err == nil && len(reasons) == 0 && !exp.IsZero() {
-				stored++
-			}
-		}
-		sinkInt = stored
-	})
+			sinkInt = stored
+		})
+	}
 }
 
 var sinkInt int

@@ -42,8 +42,8 @@ func (ex *exchange) partial(s spec.PartialUpdate) (*http.Response, error) {
 }
 
 // combine writes the union of the parts' bodies as a new entry and returns
-// its pair. The parts are then made to expire: the store contract has no
-// removal of single variants (see the report on store).
+// its pair. The parts are then made to expire, since the store contract
+// removes whole keys only (Delete), not single variants.
 func (ex *exchange) combine(s spec.PartialUpdate) (spec.Pair, error) {
 	c := ex.c
 	ctx := context.WithoutCancel(ex.ctx)

@@ -20,6 +20,10 @@ type Explanation struct {
 	Lifetime       time.Duration
 	LifetimeReason Reason
 	Heuristic      bool
+	// HeuristicFraction and HeuristicCap are the §4.2.2 parameters the
+	// options gave, so that a heuristic lifetime can be shown as arithmetic.
+	HeuristicFraction float64
+	HeuristicCap      time.Duration
 	// Age is the current age (§4.2.3) at the explanation's time, from the
 	// terms of AgeTerms.
 	Age      time.Duration
@@ -66,7 +70,8 @@ func Explain(req Request, resp Response, opts Options) Explanation {
 		Shared: o.Shared, Policy: pol.source,
 		Lifetime: f.lifetime, LifetimeReason: f.why, Heuristic: f.heuristic,
 		Age: f.age, AgeTerms: terms, TTL: f.ttl(),
-		VariantKey: variantKey(&req, resp.Header),
+		VariantKey:        variantKey(&req, resp.Header),
+		HeuristicFraction: o.heuristicFraction(), HeuristicCap: o.heuristicCap(),
 	}
 	e.Store, e.Storable = storable(o, req, &resp, &pol)
 	if why, must := mustValidate(&directives{}, &pol.cc, &f); must {

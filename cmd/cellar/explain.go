@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -370,7 +371,8 @@ func lifetimeArithmetic(e spec.Explanation, resp *spec.Response) string {
 	case "invalid-expires":
 		return field("Expires") + " (not an HTTP-date) → 0s"
 	case "heuristic":
-		return "10% × (" + date + " − Last-Modified " + h.Get("Last-Modified") + "), at most 24h = " + fmtDur(e.Lifetime)
+		return strconv.FormatFloat(100*e.HeuristicFraction, 'g', -1, 64) + "% × (" + date + " − Last-Modified " +
+			h.Get("Last-Modified") + "), at most " + fmtCap(e.HeuristicCap) + " = " + fmtDur(e.Lifetime)
 	}
 	return "no lifetime → 0s"
 }
@@ -387,6 +389,14 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// fmtCap prints a heuristic cap as people write it: "24h", not "24h0m0s".
+func fmtCap(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	}
+	return fmtDur(d)
 }
 
 // fmtDur prints whole seconds as a Go duration, and "0s" for zero.
@@ -407,10 +417,8 @@ func (rep *report) writeText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s → %d %s\n", rep.Method, rep.URL, rep.Status, http.StatusText(rep.Status))
 	fields := cachingFields
-	for _, x := range []string{rep.Shared.Policy} {
-		if x != "" && x != "Cache-Control" && x != "CDN-Cache-Control" {
-			fields = append([]string{x}, fields...)
-		}
+	if p := rep.Shared.Policy; p != "" && p != "Cache-Control" && p != "CDN-Cache-Control" {
+		fields = append([]string{p}, fields...) // the configured targeted field
 	}
 	for _, k := range fields {
 		for _, v := range rep.Header.Values(k) {

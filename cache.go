@@ -14,7 +14,9 @@
 //
 // # Keys
 //
-// The primary key is spec.Key of the request's absolute URL. When req.Host is
+// The primary key is spec.Key of the request's absolute URL: the target
+// exactly as it is forwarded (url.URL.RequestURI, the host as sent), never
+// a normalised spelling the origin would not see. When req.Host is
 // set and differs from req.URL.Host (a reverse proxy that preserves the
 // client's Host, or a server request), the key uses req.Host: the cache then
 // keys on the resource the client asked for, not on the address it was

@@ -237,7 +237,9 @@ func validateFirst(o *Options, req *Request, rq *directives, stored []Pair, sel 
 func decideStale(o *Options, req *Request, rq *directives, stored []Pair, sel *selection, pol *policy, f *freshness) IdleNext {
 	if why, ok := staleAllowed(o, rq, &pol.cc, f); ok {
 		fc := serveStored(o, req, &stored[sel.best], pol, f, why.Code, why)
-		if why.Code == "stale-while-revalidate" {
+		// No background refresh for a request whose content the key
+		// ignores: its response could not be stored anyway.
+		if why.Code == "stale-while-revalidate" && !req.unkeyedContent() {
 			rv := newRevalidation(o, *req, stored, *sel, *f, FwdStale, why)
 			rv.Forward.Header.Del("Range")
 			fc.Refresh = &rv

@@ -489,8 +489,11 @@ func (ex *exchange) followFlight(f *flight, p pending) (*http.Response, error) {
 	ex.trace.event("collapsed into a concurrent request")
 	switch o.kind {
 	case outStoring:
+		// Collapsed: the flight's response answers this request's
+		// no-cache or max-age=0 too (a forced refresh), so concurrent
+		// forced refreshes make one upstream request.
 		pairs := withVariant(ex.entries, o.variant, o.pair)
-		next := ex.c.idle.Next(ex.sreq, pairs)
+		next := ex.c.idle.Collapsed(ex.sreq, pairs)
 		if fc, ok := next.(spec.FromCache); ok && fc.Pair != nil && fc.Pair.ID == o.pair.ID {
 			ex.trace.add(next)
 			if !o.spool.acquire() {
@@ -504,8 +507,8 @@ func (ex *exchange) followFlight(f *flight, p pending) (*http.Response, error) {
 		}
 	case outUpdated:
 		pairs := withUpdates(ex.pairs, o.updates)
-		next := ex.c.idle.Next(ex.sreq, pairs)
-		if fc, ok := next.(spec.FromCache); ok && fc.Pair != nil {
+		next := ex.c.idle.Collapsed(ex.sreq, pairs)
+		if fc, ok := next.(spec.FromCache); ok && fc.Pair != nil && updated(o.updates, fc.Pair.ID) {
 			f.release()
 			ex.trace.add(next)
 			ex.pairs = pairs
@@ -567,6 +570,18 @@ func withVariant(entries []store.Entry, variant string, p spec.Pair) []spec.Pair
 		pairs = append(pairs, q)
 	}
 	return append(pairs, p)
+}
+
+// updated reports whether the pair with id is among ups: only a pair the
+// flight's validation freshened may answer a collapsed request
+// (spec.IdleClient.Collapsed).
+func updated(ups []spec.Pair, id string) bool {
+	for i := range ups {
+		if ups[i].ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // withUpdates returns pairs with the updated ones replaced, by ID.

@@ -119,3 +119,42 @@ func TestRevalidate_RFC9111_4_2_2_CookieUpdate(t *testing.T) {
 		t.Errorf("heuristic stored, no Cookie: %d updates, want 1", len(up.Updates))
 	}
 }
+
+// RFC 9111 §4 (collapsing) with §5.2.1.1, §5.2.1.4 and §5.4: a request that
+// waited for another's exchange with the origin takes its response despite
+// no-cache or max-age=0, which that exchange satisfied; nothing else is
+// relaxed (issue 12 item 4).
+func TestLookup_RFC9111_4_CollapsedForcedRefresh(t *testing.T) {
+	o := private(at(30))
+	fresh := storedGET("p", ok200("Cache-Control", "max-age=100"))
+	stale := storedGET("p", ok200("Cache-Control", "max-age=10"))
+	mustRevalidate := storedGET("p", ok200("Cache-Control", "max-age=100, no-cache"))
+	cases := []struct {
+		name           string
+		stored         Pair
+		req            Request
+		next, collapse string
+	}{
+		{"Cache-Control: no-cache", fresh, get("Cache-Control", "no-cache"), "NeedRevalidation", "FromCache"},
+		{"Pragma: no-cache", fresh, get("Pragma", "no-cache"), "NeedRevalidation", "FromCache"},
+		{"max-age=0", fresh, get("Cache-Control", "max-age=0"), "NeedRevalidation", "FromCache"},
+		{"plain request", fresh, get(), "FromCache", "FromCache"},
+		{"min-fresh still applies", fresh, get("Cache-Control", "no-cache, min-fresh=90"), "NeedRevalidation", "NeedRevalidation"},
+		{"a stale response stays stale", stale, get("Cache-Control", "no-cache"), "NeedRevalidation", "NeedRevalidation"},
+		{"the response's no-cache still applies", mustRevalidate, get("Pragma", "no-cache"), "NeedRevalidation", "NeedRevalidation"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			idle := NewIdleClient(o)
+			if got := name(idle.Next(tc.req, []Pair{tc.stored})); got != tc.next {
+				t.Errorf("Next = %s, want %s", got, tc.next)
+			}
+			if got := name(idle.Collapsed(tc.req, []Pair{tc.stored})); got != tc.collapse {
+				t.Errorf("Collapsed = %s, want %s", got, tc.collapse)
+			}
+		})
+	}
+	if _, ok := NewIdleClient(o).Collapsed(rq(http.MethodPost, testURL), nil).(InvalidateEntries); !ok {
+		t.Error("Collapsed POST is not an invalidation")
+	}
+}

@@ -139,7 +139,11 @@ func (f *flight) missResponse(ex *exchange, m spec.CacheMiss, resp *http.Respons
 	case spec.StoreAndUse:
 		return f.beginStore(ex, n, resp, res, fill)
 	case spec.CouldNotBeStored:
-		f.c.flights.markPass(f.key)
+		if !n.ByRequest {
+			// Not when the request alone kept it out (a fat GET, a
+			// Cookie): one client must not turn collapsing off for all.
+			f.c.flights.markPass(f.key)
+		}
 		f.publish(outcome{kind: outNone}, false)
 		res.kind, res.serve, res.resp, res.outcome = resDirect, n.Serve, resp, OutcomePass
 		return res

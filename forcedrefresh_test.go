@@ -42,6 +42,9 @@ func TestCoalesceForcedRefreshes(t *testing.T) {
 				}
 				io.WriteString(w, "body "+version)
 			})
+			var once sync.Once
+			open := func() { once.Do(func() { close(release) }) }
+			t.Cleanup(open) // before the origin's Close, should the test fail
 			c := newTestCache(t, nil, true, Config{})
 			stored := int64(0)
 			if answer != 0 { // 0: nothing stored before the refreshes
@@ -62,7 +65,7 @@ func TestCoalesceForcedRefreshes(t *testing.T) {
 				wg.Go(func() { results[i] = do(t, c, "GET", o.URL, forced[i%len(forced)]...) })
 			}
 			eventually(t, "every refresh to wait on one flight", func() bool { return flightWaiters(c, o.URL) == n })
-			close(release)
+			open()
 			wg.Wait()
 			if h := o.hits.Load(); h != stored+1 {
 				t.Errorf("origin hits = %d, want %d: the forced refreshes were not collapsed", h, stored+1)

@@ -158,3 +158,29 @@ func TestLookup_RFC9111_4_CollapsedForcedRefresh(t *testing.T) {
 		t.Error("Collapsed POST is not an invalidation")
 	}
 }
+
+// CouldNotBeStored.ByRequest tells a response the request kept out of
+// storage (another request may store one) from one that is never storable.
+func TestStore_RFC9111_3_ByRequest(t *testing.T) {
+	s := shared(t0)
+	for _, tc := range []struct {
+		name string
+		req  Request
+		resp Response
+		want bool
+	}{
+		{"fat GET", fat(get(), false), ok200("Cache-Control", "max-age=60"), true},
+		{"Cookie without explicit freshness", get("Cookie", "a=b"), ok200("Last-Modified", hd(at(-3600))), true},
+		{"Authorization", get("Authorization", "Bearer x"), ok200("Cache-Control", "max-age=60"), true},
+		{"request no-store", get("Cache-Control", "no-store"), ok200("Cache-Control", "max-age=60"), true},
+		{"response no-store", get(), ok200("Cache-Control", "no-store"), false},
+		{"private", get(), ok200("Cache-Control", "private"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := as[CouldNotBeStored](t, missFor(t, s, tc.req).Next(tc.resp))
+			if n.ByRequest != tc.want {
+				t.Errorf("ByRequest = %v, want %v (%s)", n.ByRequest, tc.want, n.Reason.Code)
+			}
+		})
+	}
+}

@@ -248,8 +248,9 @@ func TestPoisonKeyInvalidationAndPurge(t *testing.T) {
 	}
 	rig := newPoisonRig(t, cellar.Config{}, origin)
 	get := func() string { return rig.raw(t, innocent).body }
-	if get() != "v0" || get() != "v0" || rig.hits.Load() != 1 {
-		t.Fatalf("fill then hit: %d origin hits", rig.hits.Load())
+	fill, hit := get(), get()
+	if fill != "v0" || hit != "v0" || rig.hits.Load() != 1 {
+		t.Fatalf("fill then hit: %q %q, %d origin hits", fill, hit, rig.hits.Load())
 	}
 	for i, post := range []string{"/page", "/pag%65", "/%70age"} {
 		rig.raw(t, "POST "+post+" HTTP/1.1\nHost: site.example\nContent-Length: 0\nConnection: close\n\n")

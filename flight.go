@@ -52,6 +52,8 @@ type flight struct {
 	published bool
 	done      chan struct{} // closed when out is set
 	out       outcome
+
+	storedID string // the ID the fill's entry was committed under
 }
 
 type stage int
@@ -500,7 +502,7 @@ func (ex *exchange) followFlight(f *flight, p pending) (*http.Response, error) {
 				// The fill ended and was released: it is stored by now,
 				// or failed.
 				f.release()
-				return ex.relookAlone()
+				return ex.relookAfter(f, &o.cs)
 			}
 			ex.collapsed = &o.cs
 			return ex.respond(&fc.Serve, fc.Serve.CacheStatus, spoolSource(ex, o.spool, o.expected, f.release), OutcomeHit)
@@ -536,11 +538,25 @@ func (ex *exchange) followFlight(f *flight, p pending) (*http.Response, error) {
 	return ex.forward(p)
 }
 
-// relookAlone looks up again and decides without joining flights.
-func (ex *exchange) relookAlone() (*http.Response, error) {
+// relookAfter looks up again, once f's fill has ended, without joining
+// flights: the entry f committed answers the request as the flight's
+// response would have (spec.IdleClient.Collapsed: a forced refresh takes
+// it too); anything else, and a fill that failed, is decided afresh.
+func (ex *exchange) relookAfter(f *flight, cs *spec.CacheStatus) (*http.Response, error) {
 	ex.follow = false
 	if err := ex.lookup(); err != nil {
 		return ex.storeFailed("lookup", err)
+	}
+	f.mu.Lock()
+	id := f.storedID
+	f.mu.Unlock()
+	if id != "" {
+		next := ex.c.idle.Collapsed(ex.sreq, ex.pairs)
+		if fc, ok := next.(spec.FromCache); ok && fc.Pair != nil && fc.Pair.ID == id {
+			ex.trace.add(next)
+			ex.collapsed = cs
+			return ex.serveStored(&fc.Serve, fc.Pair, fc.Serve.CacheStatus, OutcomeHit)
+		}
 	}
 	return ex.decide()
 }

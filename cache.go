@@ -14,7 +14,9 @@
 //
 // # Keys
 //
-// The primary key is spec.Key of the request's absolute URL. When req.Host is
+// The primary key is spec.Key of the request's absolute URL: the target
+// exactly as it is forwarded (url.URL.RequestURI, the host as sent), never
+// a normalised spelling the origin would not see. When req.Host is
 // set and differs from req.URL.Host (a reverse proxy that preserves the
 // client's Host, or a server request), the key uses req.Host: the cache then
 // keys on the resource the client asked for, not on the address it was
@@ -57,6 +59,12 @@
 // variant, fresh, ranges and conditionals applied), the follower reads the
 // body being written; otherwise it makes its own request. After a successful
 // revalidation the followers re-run their lookup on the updated metadata.
+// A follower takes the flight's response as a collapsed request
+// (spec.IdleClient.Collapsed): its own no-cache or max-age=0, which that
+// exchange with the origin satisfied, does not send it upstream again, so
+// concurrent forced refreshes of one key make one upstream request. A
+// response that only its request kept out of storage (a body the key
+// ignores, Cookie, Authorization) does not stop later requests collapsing.
 // When the upstream cannot be reached, followers get the error (and may
 // serve stale if spec allows it). Followers carry Cache-Status "collapsed".
 // For a few seconds after a key's response could not be stored, requests

@@ -110,9 +110,10 @@ func (ex *exchange) start() (*http.Response, error) {
 	if isBypass(req, &ex.ov) {
 		return ex.passThrough(spec.CacheStatus{Fwd: spec.FwdBypass})
 	}
-	ex.sreq = spec.Request{Method: req.Method, URL: keyURL(req, ex.keyURL), Header: req.Header}
+	ex.sreq = spec.Request{Method: req.Method, URL: keyURL(req, ex.keyURL), Header: req.Header, HasContent: hasContent(req)}
 	ex.key = spec.Key(ex.sreq)
 	if c.bodyKeyFor(req, &ex.ov) {
+		ex.sreq.ContentKeyed = true
 		r := *req // hashBody replaces the body: do not touch the caller's request
 		ex.req = &r
 		sum, err := hashBody(&r, c.bodyKeyLimit)

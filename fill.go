@@ -139,7 +139,11 @@ func (f *flight) missResponse(ex *exchange, m spec.CacheMiss, resp *http.Respons
 	case spec.StoreAndUse:
 		return f.beginStore(ex, n, resp, res, fill)
 	case spec.CouldNotBeStored:
-		f.c.flights.markPass(f.key)
+		if !n.ByRequest {
+			// Not when the request alone kept it out (a fat GET, a
+			// Cookie): one client must not turn collapsing off for all.
+			f.c.flights.markPass(f.key)
+		}
 		f.publish(outcome{kind: outNone}, false)
 		res.kind, res.serve, res.resp, res.outcome = resDirect, n.Serve, resp, OutcomePass
 		return res
@@ -280,11 +284,14 @@ func (f *flight) fill(ex *exchange, resp *http.Response, w store.Writer, sp *spo
 	}
 	committed := false
 	if w != nil {
-		if err := c.commit(ex, w, n, written); err != nil {
+		if id, err := c.commit(ex, w, n, written); err != nil {
 			c.metrics.Aborted("store-error")
 			c.log.WarnContext(ex.ctx, "cellar: store commit failed", "key", f.key, "err", err)
 		} else {
 			committed = true
+			f.mu.Lock()
+			f.storedID = id
+			f.mu.Unlock()
 		}
 	}
 	unregister(committed)
@@ -296,10 +303,10 @@ func (f *flight) fill(ex *exchange, resp *http.Response, w store.Writer, sp *spo
 // commit makes the entry visible. When the response had no Content-Length,
 // the stored header gets the actual length (an update of the metadata just
 // committed), so that later Range and HEAD requests know it.
-func (c *Cache) commit(ex *exchange, w store.Writer, n spec.StoreAndUse, written int64) error {
+func (c *Cache) commit(ex *exchange, w store.Writer, n spec.StoreAndUse, written int64) (id string, err error) {
 	e, err := w.Commit()
 	if err != nil {
-		return err
+		return "", err
 	}
 	c.metrics.Stored(e.Size)
 	h := e.Pair.Response.Header
@@ -314,7 +321,7 @@ func (c *Cache) commit(ex *exchange, w store.Writer, n spec.StoreAndUse, written
 			c.log.WarnContext(ex.ctx, "cellar: recording the body length failed", "key", e.Key, "err", err)
 		}
 	}
-	return nil
+	return e.ID, nil
 }
 
 // discardBody drains a little of an unused body (so the connection can be

@@ -52,6 +52,8 @@ type flight struct {
 	published bool
 	done      chan struct{} // closed when out is set
 	out       outcome
+
+	storedID string // the ID the fill's entry was committed under
 }
 
 type stage int
@@ -489,23 +491,26 @@ func (ex *exchange) followFlight(f *flight, p pending) (*http.Response, error) {
 	ex.trace.event("collapsed into a concurrent request")
 	switch o.kind {
 	case outStoring:
+		// Collapsed: the flight's response answers this request's
+		// no-cache or max-age=0 too (a forced refresh), so concurrent
+		// forced refreshes make one upstream request.
 		pairs := withVariant(ex.entries, o.variant, o.pair)
-		next := ex.c.idle.Next(ex.sreq, pairs)
+		next := ex.c.idle.Collapsed(ex.sreq, pairs)
 		if fc, ok := next.(spec.FromCache); ok && fc.Pair != nil && fc.Pair.ID == o.pair.ID {
 			ex.trace.add(next)
 			if !o.spool.acquire() {
 				// The fill ended and was released: it is stored by now,
 				// or failed.
 				f.release()
-				return ex.relookAlone()
+				return ex.relookAfter(f, &o.cs)
 			}
 			ex.collapsed = &o.cs
 			return ex.respond(&fc.Serve, fc.Serve.CacheStatus, spoolSource(ex, o.spool, o.expected, f.release), OutcomeHit)
 		}
 	case outUpdated:
 		pairs := withUpdates(ex.pairs, o.updates)
-		next := ex.c.idle.Next(ex.sreq, pairs)
-		if fc, ok := next.(spec.FromCache); ok && fc.Pair != nil {
+		next := ex.c.idle.Collapsed(ex.sreq, pairs)
+		if fc, ok := next.(spec.FromCache); ok && fc.Pair != nil && updated(o.updates, fc.Pair.ID) {
 			f.release()
 			ex.trace.add(next)
 			ex.pairs = pairs
@@ -533,11 +538,25 @@ func (ex *exchange) followFlight(f *flight, p pending) (*http.Response, error) {
 	return ex.forward(p)
 }
 
-// relookAlone looks up again and decides without joining flights.
-func (ex *exchange) relookAlone() (*http.Response, error) {
+// relookAfter looks up again, once f's fill has ended, without joining
+// flights: the entry f committed answers the request as the flight's
+// response would have (spec.IdleClient.Collapsed: a forced refresh takes
+// it too); anything else, and a fill that failed, is decided afresh.
+func (ex *exchange) relookAfter(f *flight, cs *spec.CacheStatus) (*http.Response, error) {
 	ex.follow = false
 	if err := ex.lookup(); err != nil {
 		return ex.storeFailed("lookup", err)
+	}
+	f.mu.Lock()
+	id := f.storedID
+	f.mu.Unlock()
+	if id != "" {
+		next := ex.c.idle.Collapsed(ex.sreq, ex.pairs)
+		if fc, ok := next.(spec.FromCache); ok && fc.Pair != nil && fc.Pair.ID == id {
+			ex.trace.add(next)
+			ex.collapsed = cs
+			return ex.serveStored(&fc.Serve, fc.Pair, fc.Serve.CacheStatus, OutcomeHit)
+		}
 	}
 	return ex.decide()
 }
@@ -567,6 +586,18 @@ func withVariant(entries []store.Entry, variant string, p spec.Pair) []spec.Pair
 		pairs = append(pairs, q)
 	}
 	return append(pairs, p)
+}
+
+// updated reports whether the pair with id is among ups: only a pair the
+// flight's validation freshened may answer a collapsed request
+// (spec.IdleClient.Collapsed).
+func updated(ups []spec.Pair, id string) bool {
+	for i := range ups {
+		if ups[i].ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // withUpdates returns pairs with the updated ones replaced, by ID.

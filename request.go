@@ -103,6 +103,15 @@ func keyURL(req *http.Request, buf *url.URL) *url.URL {
 	return buf
 }
 
+// hasContent reports whether req carries content (a body), for the core's
+// fat GET rule (spec.Request.HasContent): a server request without one has
+// http.NoBody, a client request a nil Body or http.NoBody. A client Body
+// of unknown length (ContentLength 0 or -1) counts, even if it turns out
+// empty: the cache cannot know without reading it.
+func hasContent(req *http.Request) bool {
+	return req.Body != nil && req.Body != http.NoBody
+}
+
 // forceTTLFor returns the forced TTL for req, if any.
 func (c *Cache) forceTTLFor(req *http.Request, ov *overrides) (time.Duration, bool) {
 	if ov.forceTTLSet {

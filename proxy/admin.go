@@ -228,7 +228,9 @@ func (a *admin) purgeOne(ctx context.Context, kind, v string) (purgeItemResult, 
 // PurgeKey returns the cache key of the URL clients use for a resource,
 // as the cache computed it when it stored the response: the key of the
 // request the proxy sent upstream, which keeps the client's Host and has the
-// upstream's scheme (RFC 9111 §4.1, spec.Key). A bare path ("/a/b") is taken
+// upstream's scheme (RFC 9111 §4.1, spec.Key). The key is the target as
+// sent, so the URL must be spelled as clients spell it: other spellings
+// ("/%7Ea" for "/~a", another host case) are stored under their own keys. A bare path ("/a/b") is taken
 // relative to the upstream's own host, which matches only the entries of
 // clients that sent that Host; give the full URL clients use otherwise.
 func PurgeKey(raw string, upstream *url.URL) (string, error) {
@@ -243,9 +245,10 @@ func PurgeKey(raw string, upstream *url.URL) (string, error) {
 		u.Host = upstream.Host
 	}
 	if upstream != nil {
+		// As outgoing joins them: the key is the target as forwarded
+		// (spec.TargetURI), spelled as given.
 		u.Scheme = upstream.Scheme
-		u.Path = singleJoin(upstream.Path, u.Path)
-		u.RawPath = ""
+		u.Path, u.RawPath = joinURLPath(upstream, u)
 	} else if u.Scheme == "" {
 		u.Scheme = "http"
 	}
@@ -259,18 +262,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-// singleJoin joins the upstream's base path and a request path as
-// ReverseProxy does (one slash between them).
-func singleJoin(base, path string) string {
-	switch {
-	case base == "" || base == "/":
-		return path
-	case strings.HasSuffix(base, "/") && strings.HasPrefix(path, "/"):
-		return base + path[1:]
-	case !strings.HasSuffix(base, "/") && !strings.HasPrefix(path, "/"):
-		return base + "/" + path
-	}
-	return base + path
 }

@@ -199,7 +199,8 @@ func TestPurgeKey(t *testing.T) {
 	up, _ := url.Parse("http://origin.internal:9000")
 	for in, want := range map[string]string{
 		"http://cache.example/a?b=c":      "http://cache.example/a?b=c",
-		"https://Cache.Example:443/%7Ea/": "http://cache.example:443/~a/",
+		"https://Cache.Example:443/%7Ea/": "http://Cache.Example:443/%7Ea/",
+		"http://cache.example/a%2fb?":     "http://cache.example/a%2fb?",
 		"/just/a/path":                    "http://origin.internal:9000/just/a/path",
 	} {
 		got, err := PurgeKey(in, up)

@@ -44,6 +44,30 @@ func (s IdleClient) Next(req Request, stored []Pair) IdleNext {
 	return lookupWith(o, &req, &rq, stored, true)
 }
 
+// Collapsed is Next for a request that waited for another's upstream
+// exchange (a collapsed request, RFC 9111 §4: "a cache can use a response
+// that is stored or storable to satisfy multiple requests"): stored holds
+// the response that exchange has just brought or freshened. The request's
+// no-cache (§5.2.1.4, and Pragma: no-cache, §5.4) and max-age (§5.2.1.1)
+// ask that a stored response not be used without a validation on the
+// origin; that exchange, made while the request waited, was one, so they
+// ask for no other. Every other rule applies as in Next. The caller must
+// serve only the response the exchange brought or freshened: this is what
+// collapses concurrent client-forced refreshes (a reload, an attacker's
+// Pragma: no-cache) of one key into one upstream request.
+func (s IdleClient) Collapsed(req Request, stored []Pair) IdleNext {
+	o := s.o
+	if req.Method == "" {
+		req.Method = http.MethodGet
+	}
+	if !o.cacheableMethod(req.Method) {
+		return uncacheableMethod(o, req)
+	}
+	rq := requestPolicy(req.Header)
+	rq.noCache, rq.maxAge = false, deltaSeconds{}
+	return lookupWith(o, &req, &rq, stored, true)
+}
+
 // uncacheableMethod answers a request whose responses are not stored: an
 // invalidation for an unsafe method (§4.4), else a miss.
 //
@@ -237,7 +261,9 @@ func validateFirst(o *Options, req *Request, rq *directives, stored []Pair, sel 
 func decideStale(o *Options, req *Request, rq *directives, stored []Pair, sel *selection, pol *policy, f *freshness) IdleNext {
 	if why, ok := staleAllowed(o, rq, &pol.cc, f); ok {
 		fc := serveStored(o, req, &stored[sel.best], pol, f, why.Code, why)
-		if why.Code == "stale-while-revalidate" {
+		// No background refresh for a request whose content the key
+		// ignores: its response could not be stored anyway.
+		if why.Code == "stale-while-revalidate" && !req.unkeyedContent() {
 			rv := newRevalidation(o, *req, stored, *sel, *f, FwdStale, why)
 			rv.Forward.Header.Del("Range")
 			fc.Refresh = &rv

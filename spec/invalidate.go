@@ -3,6 +3,7 @@ package spec
 import (
 	"net/http"
 	"net/url"
+	"slices"
 )
 
 // InvalidateEntries means the request has an unsafe (or unknown) method: it
@@ -22,12 +23,16 @@ func newInvalidate(o *Options, req Request) InvalidateEntries {
 
 // Keys returns the primary keys to invalidate once resp arrived: none for an
 // error response; else the target URI, and the Location and
-// Content-Location URIs when they have the target's origin (§4.4).
+// Content-Location URIs when they have the target's origin (§4.4). Each URI
+// is invalidated under its key as sent (TargetURI) and under its normal
+// form (RFC 9110 §4.2.3), which the cache keys apart: an origin that
+// decodes "/stric%74/page" changed "/strict/page" too, and §4.4 lets a
+// cache invalidate other URIs of the same origin.
 func (s InvalidateEntries) Keys(resp Response) []string {
 	if resp.Status < 200 || resp.Status >= 400 || s.req.URL == nil {
 		return nil
 	}
-	keys := []string{Key(Request{Method: http.MethodGet, URL: s.req.URL})}
+	keys := invalidationKeys(nil, s.req.URL)
 	for _, f := range []string{"Location", "Content-Location"} {
 		v := first(resp.Header[f])
 		if v == "" {
@@ -41,7 +46,16 @@ func (s InvalidateEntries) Keys(resp Response) []string {
 		if !sameOrigin(u, s.req.URL) {
 			continue // §4.4: never across origins, against denial of service
 		}
-		if k := Key(Request{Method: http.MethodGet, URL: u}); k != keys[0] {
+		keys = invalidationKeys(keys, u)
+	}
+	return keys
+}
+
+// invalidationKeys appends to keys those of u not already there: its key
+// and the key of its normal form.
+func invalidationKeys(keys []string, u *url.URL) []string {
+	for _, k := range []string{Key(Request{Method: http.MethodGet, URL: u}), NormalizeURI(u)} {
+		if !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}
 	}

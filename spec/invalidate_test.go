@@ -49,7 +49,8 @@ func TestInvalidate_RFC9111_4_4_Keys(t *testing.T) {
 		{"relative Location", 201, []string{"Location", "/a/b?c"}, []string{target, key("http://example.com/a/b?c")}},
 		{"same-origin Content-Location", 200, []string{"Content-Location", "other"}, []string{target, key("http://example.com/other")}},
 		{"both", 200, []string{"Location", "/l", "Content-Location", "/c"}, []string{target, key("http://example.com/l"), key("http://example.com/c")}},
-		{"origin compared after normalization", 200, []string{"Location", "HTTP://EXAMPLE.COM:80/x"}, []string{target, key("http://example.com/x")}},
+		{"origin compared after normalization; both spellings invalidated", 200, []string{"Location", "HTTP://EXAMPLE.COM:80/x"}, []string{target, "http://EXAMPLE.COM:80/x", key("http://example.com/x")}},
+		{"odd spelling of the target: its normal form too", 200, []string{"Location", "/stric%74/page"}, []string{target, "http://example.com/stric%74/page", "http://example.com/strict/page"}},
 		{"Location naming the target is not repeated", 200, []string{"Location", "/r"}, []string{target}},
 		{"other host is not invalidated", 201, []string{"Location", "http://evil.example/r"}, []string{target}},
 		{"other scheme is not invalidated", 201, []string{"Location", "https://example.com/r2"}, []string{target}},
@@ -64,10 +65,11 @@ func TestInvalidate_RFC9111_4_4_Keys(t *testing.T) {
 			}
 		})
 	}
-	// The invalidated key is the one a GET of the target is stored under.
+	// The invalidated keys are the one a GET of the target as sent is
+	// stored under, and that of its normal form (RFC 9110 §4.2.3).
 	inv := as[InvalidateEntries](t, NewIdleClient(private(t0)).Next(rq(http.MethodDelete, "HTTP://Example.com:80/r#f"), nil))
-	if got := inv.Keys(rsp(204, t0)); !slices.Equal(got, []string{target}) {
-		t.Errorf("Keys = %q, want %q", got, target)
+	if got, want := inv.Keys(rsp(204, t0)), []string{"http://Example.com:80/r", target}; !slices.Equal(got, want) {
+		t.Errorf("Keys = %q, want %q", got, want)
 	}
 }
 

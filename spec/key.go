@@ -6,13 +6,12 @@ import (
 )
 
 // Key returns the primary cache key of req (RFC 9111 §2, §4.1): its target
-// URI in the normal form of RFC 9110 §4.2.3, so that equivalent URIs share
-// stored responses. GET and HEAD share a key, because a stored GET response
-// can answer a HEAD (RFC 9110 §9.3.2); other cacheable methods (an opt-in
-// such as POST) are prefixed with the method, and their callers extend the
-// key (e.g. with a hash of the body).
+// URI as it is forwarded (TargetURI). GET and HEAD share a key, because a
+// stored GET response can answer a HEAD (RFC 9110 §9.3.2); other cacheable
+// methods (an opt-in such as POST) are prefixed with the method, and their
+// callers extend the key (e.g. with a hash of the body).
 func Key(req Request) string {
-	uri := NormalizeURI(req.URL)
+	uri := TargetURI(req.URL)
 	switch req.Method {
 	case "GET", "HEAD", "":
 		return uri
@@ -20,10 +19,57 @@ func Key(req Request) string {
 	return req.Method + " " + uri
 }
 
+// TargetURI renders u as the cache keys it: the scheme in lower case, "://",
+// the host exactly as given (the engine puts there the Host the request is
+// forwarded with), and u.RequestURI(), the very function net/http's
+// Transport writes the request line with (and HTTP/2's :path). The key and
+// the forwarded request are thus computed by one function, and the key
+// always names the resource the next hop is asked for. A nil URL gives "".
+//
+// It is deliberately not the normal form of RFC 9110 §4.2.3 (NormalizeURI).
+// That section lets a cache compare keys "as a simple string", and RFC 9110
+// §7.7 forbids a proxy to modify the path and query it forwards, so the
+// raw form is what goes upstream. Keying on the normal form while
+// forwarding the raw one lets an origin that tells spellings apart (routing
+// on the raw path, as Express does, or matching Host case-sensitively, as
+// Go's ServeMux host patterns do) answer 404 to "/stric%74/page" and have
+// that 404 served for "/strict/page": cache poisoning (RFC 9111 §7.1). So
+// the host keeps its case and port, percent-encodings stay as sent
+// ("%74", "%2f" and "%2F" are three spellings), an empty query ("?") and
+// dot segments stay. Only what never reaches the next hop differently is
+// normalised: the scheme's case (it selects the connection, it is not
+// sent in origin-form), the fragment (never sent, RFC 9110 §7.1) and an
+// empty path, which RFC 9112 §3.2.1 makes "/" on the wire. Equivalent
+// spellings are stored apart; clients use one spelling, so only odd ones
+// pay, and unsafe requests invalidate the normal form too
+// (InvalidateEntries.Keys).
+func TargetURI(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	scheme := strings.ToLower(u.Scheme)
+	target := u.RequestURI()
+	if scheme == "" && u.Host == "" {
+		return target
+	}
+	var b strings.Builder
+	b.Grow(len(scheme) + 3 + len(u.Host) + len(target))
+	if scheme != "" {
+		b.WriteString(scheme)
+		b.WriteString("://")
+	} else {
+		b.WriteString("//")
+	}
+	b.WriteString(u.Host)
+	b.WriteString(target)
+	return b.String()
+}
+
 // NormalizeURI renders u in the normal form of RFC 9110 §4.2.3 (and RFC 3986
 // §6.2.2): lower-case scheme and host, default port dropped, empty path as
 // "/", percent-encodings of unreserved characters decoded and the others in
-// upper case, fragment dropped. A nil URL gives "".
+// upper case, fragment dropped. A nil URL gives "". It is not the cache key
+// (see TargetURI), but the other spelling an unsafe request invalidates.
 func NormalizeURI(u *url.URL) string {
 	if u == nil {
 		return ""

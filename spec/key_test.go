@@ -2,31 +2,41 @@ package spec
 
 import (
 	"net/http"
+	"net/url"
 	"testing"
 )
 
-// RFC 9111 §4.1 and RFC 9110 §4.2.3: the primary key is the target URI in
-// normal form, so that equivalent URIs share stored responses.
-func TestKey_RFC9110_4_2_3_Normalization(t *testing.T) {
+// RFC 9110 §4.2.3 lets a cache compare keys "as a simple string", and
+// RFC 9110 §7.7 forbids a proxy to rewrite the path and query it forwards:
+// the primary key is the target as forwarded (issue 12 item 2), so that
+// spellings an origin may tell apart never share stored responses. Only
+// what never reaches the next hop differently is normalised.
+func TestKey_RFC9110_4_2_3_KeyIsTheForwardedTarget(t *testing.T) {
 	cases := []struct {
 		name string
 		a, b string
 		same bool
 	}{
-		{"scheme and host are case-insensitive", "HTTP://Example.COM/a", "http://example.com/a", true},
-		{"default http port is dropped", "http://example.com:80/a", "http://example.com/a", true},
-		{"default https port is dropped", "https://example.com:443/a", "https://example.com/a", true},
-		{"empty port is dropped", "http://example.com:/a", "http://example.com/a", true},
-		{"empty path is /", "http://example.com", "http://example.com/", true},
-		{"unreserved percent-encoding is decoded", "http://example.com/%7Euser/%61", "http://example.com/~user/a", true},
-		{"percent-encoding hex case is normalized", "http://example.com/a%2fb", "http://example.com/a%2Fb", true},
-		{"fragment is not part of the key", "http://example.com/a#top", "http://example.com/a", true},
+		{"scheme is case-insensitive and not sent", "HTTP://example.com/a", "http://example.com/a", true},
+		{"empty path is / on the wire (RFC 9112 §3.2.1)", "http://example.com", "http://example.com/", true},
+		{"fragment is never sent", "http://example.com/a#top", "http://example.com/a", true},
+		{"host case is kept: Host is forwarded as sent", "http://Example.COM/a", "http://example.com/a", false},
+		{"default http port is kept", "http://example.com:80/a", "http://example.com/a", false},
+		{"default https port is kept", "https://example.com:443/a", "https://example.com/a", false},
+		{"empty port is kept", "http://example.com:/a", "http://example.com/a", false},
+		{"unreserved percent-encoding is kept", "http://example.com/stric%74/page", "http://example.com/strict/page", false},
+		{"tilde encoded and not", "http://example.com/%7Euser", "http://example.com/~user", false},
+		{"percent-encoding hex case is kept", "http://example.com/a%2fb", "http://example.com/a%2Fb", false},
+		{"encoded slash differs from slash", "http://example.com/a%2Fb", "http://example.com/a/b", false},
+		{"empty query differs from none", "http://example.com/a?", "http://example.com/a", false},
+		{"dot segments are kept", "http://example.com/a/../b", "http://example.com/b", false},
+		{"encoded dot segments are kept", "http://example.com/a/%2E%2E/b", "http://example.com/a/../b", false},
+		{"query percent-encoding is kept", "http://example.com/a?q=%7e", "http://example.com/a?q=~", false},
 		{"query is part of the key", "http://example.com/a?x=1", "http://example.com/a?x=2", false},
-		{"query percent-encoding is normalized", "http://example.com/a?q=%7e", "http://example.com/a?q=~", true},
 		{"path is case-sensitive", "http://example.com/A", "http://example.com/a", false},
 		{"non-default port matters", "http://example.com:8080/a", "http://example.com/a", false},
 		{"scheme matters", "https://example.com/a", "http://example.com/a", false},
-		{"encoded slash differs from slash", "http://example.com/a%2Fb", "http://example.com/a/b", false},
+		{"same spelling, same key", "http://example.com/stric%74/page?", "http://example.com/stric%74/page?", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -36,6 +46,37 @@ func TestKey_RFC9110_4_2_3_Normalization(t *testing.T) {
 				t.Errorf("Key(%q) = %q, Key(%q) = %q; same = %v, want %v", tc.a, ka, tc.b, kb, ka == kb, tc.same)
 			}
 		})
+	}
+}
+
+// The one function: the key ends with exactly the request target net/http
+// writes on the request line for the URL (url.URL.RequestURI), whatever
+// the URL's spelling.
+func TestKey_RFC9112_3_2_KeyEndsWithRequestLineTarget(t *testing.T) {
+	for _, raw := range []string{
+		"http://h/stric%74/page", "http://h/a%2fb?x=%7e", "http://h/a?", "http://h/a/./b/../c",
+		"http://h", "http://h/a%20b", "http://h/{x}%74", "http://H:80/p;q=1",
+	} {
+		u := mustURL(raw)
+		k := Key(Request{Method: http.MethodGet, URL: u})
+		if want := "http://" + u.Host + u.RequestURI(); k != want {
+			t.Errorf("Key(%q) = %q, want %q", raw, k, want)
+		}
+	}
+}
+
+// RFC 9110 §4.2.3: NormalizeURI is the normal form, which unsafe requests
+// invalidate besides the key as sent.
+func TestNormalizeURI_RFC9110_4_2_3(t *testing.T) {
+	for in, want := range map[string]string{
+		"HTTP://Example.COM:80/%7Euser/%61": "http://example.com/~user/a",
+		"https://example.com:443/a%2fb":     "https://example.com/a%2Fb",
+		"http://example.com:/stric%74/page": "http://example.com/strict/page",
+		"http://example.com/a?q=%7e#f":      "http://example.com/a?q=~",
+	} {
+		if got := NormalizeURI(mustURL(in)); got != want {
+			t.Errorf("NormalizeURI(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -101,4 +142,22 @@ func TestKey_RFC9111_4_1_VariantKey(t *testing.T) {
 	if v := variant(get()); v != "" {
 		t.Errorf("variant without Vary = %q, want empty", v)
 	}
+}
+
+// FuzzKeyIsRequestTarget: for any request target a server parses, the key
+// ends with the target net/http forwards for it (issue 12 item 2).
+func FuzzKeyIsRequestTarget(f *testing.F) {
+	for _, s := range []string{"/stric%74/page", "/a%2fb?", "/a/../b?q=%7e", "*", "/{x}%74", "//h/p"} {
+		f.Add("Example.com:80", s)
+	}
+	f.Fuzz(func(t *testing.T, host, target string) {
+		u, err := url.ParseRequestURI(target)
+		if err != nil {
+			return
+		}
+		u.Scheme, u.Host = "http", host
+		if got, want := Key(Request{Method: http.MethodGet, URL: u}), "http://"+host+u.RequestURI(); got != want {
+			t.Fatalf("Key = %q, want %q", got, want)
+		}
+	})
 }

@@ -56,6 +56,11 @@ type StoreAndUse struct {
 type CouldNotBeStored struct {
 	Serve  Serve
 	Reason Reason
+	// ByRequest is true when the request, not the response, kept it out of
+	// storage (its content, Cookie, Authorization, no-store or method):
+	// another request for the key may well get a storable response, so a
+	// caller should not conclude that the key's responses cannot be stored.
+	ByRequest bool
 }
 
 // Next judges resp, the upstream response to Forward, for storage (§3).
@@ -66,7 +71,7 @@ func (s CacheMiss) Next(resp Response) MissNext {
 	why, ok := storable(o, s.req, &resp, &pol)
 	if !ok {
 		serve.CacheStatus.Detail = why.Code
-		return CouldNotBeStored{Serve: serve, Reason: why}
+		return CouldNotBeStored{Serve: serve, Reason: why, ByRequest: byRequest(why.Code)}
 	}
 	now := o.now()
 	stored := cleanForStorage(o, &s.req, &resp, &pol)
@@ -86,6 +91,15 @@ func (s CacheMiss) Next(resp Response) MissNext {
 		Serve:          serve,
 		Reason:         why,
 	}
+}
+
+// byRequest reports whether the storable Reason code blames the request.
+func byRequest(code string) bool {
+	switch code {
+	case "method-not-cacheable", "head-response", "request-content", "request-no-store", "authorization", "cookie-heuristic":
+		return true
+	}
+	return false
 }
 
 // upstreamServe is what to send the client for an upstream response: the

@@ -12,7 +12,21 @@ type Request struct {
 	Method string
 	URL    *url.URL
 	Header http.Header
+	// HasContent reports that the request carries content (a body, RFC
+	// 9110 §6.4), of any or of unknown length. Content in a GET or HEAD has
+	// no defined semantics (RFC 9110 §9.3.1), yet an origin may shape its
+	// response by it: a response to a request with content is never stored,
+	// nor used to update a stored one, unless ContentKeyed.
+	HasContent bool
+	// ContentKeyed reports that the caller made the content part of the
+	// key: it extended Key(req) with a digest of the content (as the
+	// engine's Config.BodyKey does), so that only requests with the same
+	// content share the stored response.
+	ContentKeyed bool
 }
+
+// unkeyedContent reports whether r carries content the key ignores.
+func (r *Request) unkeyedContent() bool { return r.HasContent && !r.ContentKeyed }
 
 // Response is a response's status and header section, with the two times
 // RFC 9111 §4.2.3 needs to compute its age.

@@ -195,7 +195,7 @@ func (s NeedRevalidation) update(idx []int, resp Response, why Reason) NeedToBeU
 		sv.setField(k, resp.Header[k]...)
 	}
 	sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: resp.Status, TTL: f.ttlSeconds(), HasTTL: true}
-	if forbid, ok := updateForbidden(o, s.req, resp); ok {
+	if forbid, ok := updateForbidden(o, s.req, resp, p.Response.Header); ok {
 		// The merged response still answers this request; storage keeps
 		// what it had.
 		return NeedToBeUpdated{Pair: p, Serve: sv, Reason: forbid}
@@ -215,10 +215,21 @@ func (s NeedRevalidation) update(idx []int, resp Response, why Reason) NeedToBeU
 // to it), the response's own no-store (§5.2.2.5, unless must-understand
 // overrides it, §5.2.2.3), or its unqualified private in a shared cache
 // (§5.2.2.7). Writing its fields into the stored header would store part of
-// it.
-func updateForbidden(o *Options, req Request, resp Response) (Reason, bool) {
+// it. Nor does a response to a request whose content the key ignores
+// (RFC 9110 §9.3.1: its fields may be shaped by that content), nor one to a
+// request with Cookie in a shared cache when merged, the stored header it
+// would become, has no explicit freshness (the Cookie rule of storable).
+func updateForbidden(o *Options, req Request, resp Response, merged http.Header) (Reason, bool) {
 	if requestPolicy(req.Header).noStore {
 		return reason("request-no-store", "RFC 9111 §5.2.1.5", "the request's no-store forbids storing any part of the response, so the stored response is not updated"), true
+	}
+	if req.unkeyedContent() {
+		return reasonRequestContent, true
+	}
+	if o.Shared && len(req.Header["Cookie"]) > 0 {
+		if pol := responsePolicy(o, merged); cookieNeedsExplicit(o, req, merged, &pol) {
+			return reasonCookieHeuristic, true
+		}
 	}
 	cc := responsePolicy(o, resp.Header).cc
 	switch {

@@ -3,6 +3,7 @@ package spec
 import (
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // storable decides whether resp to req may be stored (RFC 9111 §3), and why.
@@ -14,6 +15,8 @@ func storable(o *Options, req Request, resp *Response, pol *policy) (Reason, boo
 		return reason("method-not-cacheable", "RFC 9111 §3", "the cache does not store responses to "+req.Method), false
 	case req.Method == http.MethodHead:
 		return reason("head-response", "RFC 9111 §3", "a HEAD response has no content to reuse; it only freshens stored GET responses (§4.3.5)"), false
+	case req.unkeyedContent():
+		return reasonRequestContent, false
 	case resp.Status < 200:
 		return reason("status-not-final", "RFC 9111 §3", "the status code is not final"), false
 	case resp.Status == http.StatusNotModified:
@@ -34,8 +37,55 @@ func storable(o *Options, req Request, resp *Response, pol *policy) (Reason, boo
 		return reason("vary-star", "RFC 9111 §4.1", "Vary: * never matches a later request, so storing the response is of no use"), false
 	case resp.Status == http.StatusPartialContent && !storablePartial(resp.Header):
 		return reason("partial-unusable", "RFC 9111 §3.3", "the 206 response has no single byte Content-Range with a complete length"), false
+	case cookieNeedsExplicit(o, req, resp.Header, pol):
+		return reasonCookieHeuristic, false
 	}
 	return explicitlyCacheable(o, resp, pol)
+}
+
+// reasonRequestContent: the fat GET rule (issue 12 item 1).
+var reasonRequestContent = reason("request-content", "RFC 9110 §9.3.1",
+	"the request has content that is not part of the cache key: content in a GET has no defined semantics, "+
+		"yet an origin may shape its response by it, so that response must not be stored (nor update a stored one) "+
+		"for requests without that content (RFC 9111 §2, §7.1)")
+
+// reasonCookieHeuristic: the Cookie rule of a shared cache (issue 12 item 5).
+var reasonCookieHeuristic = reason("cookie-heuristic", "RFC 9111 §4.2.2",
+	"the request has Cookie and the response no explicit freshness (max-age, s-maxage, Expires or a targeted field) "+
+		"and no Vary: Cookie; a shared cache does not store it with heuristic freshness, "+
+		"since it may be personal to that cookie")
+
+// cookieNeedsExplicit reports whether resp to req may not be stored, or
+// used to update a stored response, because of Cellar's Cookie rule: in a
+// shared cache, a response to a request with Cookie is stored only with
+// explicit freshness (§4.2.1), never a heuristic one (§4.2.2), unless it
+// varies on Cookie (§4.1) and so is only ever served to that cookie. §4.2.2
+// allows heuristics "when nothing prohibits"; this policy is stricter,
+// because an origin that personalises a page by cookie and says nothing
+// about caching would otherwise have it served to everyone.
+func cookieNeedsExplicit(o *Options, req Request, resp http.Header, pol *policy) bool {
+	return o.Shared && len(req.Header["Cookie"]) > 0 && !explicitFreshness(o, resp, pol) && !variesOn(resp, "Cookie")
+}
+
+// explicitFreshness reports whether the response has an explicit
+// expiration time (§4.2.1): s-maxage in a shared cache, max-age, or
+// Expires where it applies (not under a targeted field, RFC 9213 §2.2);
+// the directives are the targeted field's when one governs.
+func explicitFreshness(o *Options, h http.Header, pol *policy) bool {
+	cc := &pol.cc
+	return o.Shared && cc.sMaxAge.set || cc.maxAge.set || len(h["Expires"]) > 0 && !pol.targeted
+}
+
+// variesOn reports whether Vary in h names the field name.
+func variesOn(h http.Header, name string) bool {
+	it := fieldListIter{sep: ',', quotes: true}
+	vary := h["Vary"]
+	for m, ok := it.next(vary); ok; m, ok = it.next(vary) {
+		if strings.EqualFold(m, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // explicitlyCacheable implements the last requirement of §3: the response

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +38,10 @@ type serveConfig struct {
 	Name        string
 	Targeted    string
 	StaleBudget time.Duration
+	// BodyKey lists the methods whose request bodies are hashed into the
+	// key (cellar.Config.BodyKey), and which are then cacheable; empty:
+	// none, and a response to a request with a body is never stored.
+	BodyKey []string
 
 	BackgroundWorkers int
 	FillLimit         int64
@@ -90,6 +96,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.TextVar(&v.diskFsync, "disk-fsync", disk.FsyncIndex, "what the disk store syncs before a commit returns: index (the index; after power loss recent bodies may be lost, and are then dropped) | none (nothing: fastest; after power loss the store may start empty) | always (bodies and index)")
 	fs.StringVar(&v.name, "name", defaultName, "cache `NAME` in Cache-Status (RFC 9211) and Via (RFC 9110 §7.6.3)")
 	fs.StringVar(&v.targeted, "targeted-field", "", "an RFC 9213 targeted cache-control field `NAME` honoured before CDN-Cache-Control (e.g. Cellar-Cache-Control)")
+	fs.StringVar(&v.bodyKey, "body-key", "", "comma-separated `METHODS` (e.g. POST for GraphQL) whose request body is hashed into the cache key, making them cacheable; such POSTs no longer invalidate (RFC 9111 §4.4). Off by default: a response to any request with a body (a \"fat GET\") is then never stored")
 	fs.DurationVar(&v.staleBudget, "stale-budget", 0, "serve stale responses for up to this long past their lifetime when the origin cannot be reached (RFC 9111 §4.2.4)")
 	fs.IntVar(&v.workers, "background-workers", 0, "background refreshes and detached fills run at once (0: the engine's default)")
 	fs.Var(&v.fillLimit, "detached-fill-limit", "largest body a fill keeps downloading after its client left (0: the engine's default)")
@@ -114,6 +121,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 
 type serveFlagValues struct {
 	upstream, demoOrigin, listen, admin, adminToken, store, name, targeted string
+	bodyKey                                                                string
 	maxSize, fillLimit, maxHeaderBytes, maxBodySize                        byteSize
 	staleBudget                                                            time.Duration
 	diskFsync                                                              disk.Fsync
@@ -167,6 +175,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		func() error { return checkAddr("listen", c.Listen) },
 		c.checkAdmin,
 		func() error { return c.setStore(v.store) },
+		func() error { return c.setBodyKey(v.bodyKey) },
 		func() error {
 			if c.MaxSize <= 0 {
 				return usagef("--max-size must be positive, got %s", formatBytes(c.MaxSize))
@@ -312,6 +321,26 @@ func (c *serveConfig) setStore(raw string) error {
 		return usagef("--store %q: want memory, disk:PATH, redis://HOST:PORT[/DB] or redis+cluster://H1:P1,H2:P2", raw)
 	}
 	c.Store = s
+	return nil
+}
+
+// setBodyKey reads --body-key: method tokens (RFC 9110 §9.1, compared
+// case-sensitively), of methods whose responses may be stored at all.
+func (c *serveConfig) setBodyKey(raw string) error {
+	for m := range strings.SplitSeq(raw, ",") {
+		m = strings.TrimSpace(m)
+		switch {
+		case m == "":
+			continue
+		case !validToken(m):
+			return usagef("--body-key: %q is not a method token (RFC 9110 §9.1)", m)
+		case m == http.MethodConnect || m == http.MethodOptions || m == http.MethodTrace:
+			return usagef("--body-key: responses to %s are not cached", m)
+		}
+		if !slices.Contains(c.BodyKey, m) {
+			c.BodyKey = append(c.BodyKey, m)
+		}
+	}
 	return nil
 }
 

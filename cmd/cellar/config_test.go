@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -164,5 +165,28 @@ func TestRunExitCodes(t *testing.T) {
 	errb.Reset()
 	if code := run(ctx, []string{"demo-origin", "-h"}, nil, &out, &errb); code != 0 || !strings.Contains(errb.String(), "$CELLAR_DEMO_LISTEN") {
 		t.Errorf("demo-origin -h: %d %q", code, errb.String())
+	}
+}
+
+// TestServeBodyKey: --body-key is off by default; it lists method tokens,
+// which the cache then keys on their body (issue 12 item 1).
+func TestServeBodyKey(t *testing.T) {
+	up := []string{"--upstream", "http://127.0.0.1:9000"}
+	c, err := parseServeConfig(up, env(), io.Discard)
+	if err != nil || c.BodyKey != nil {
+		t.Fatalf("default: %v %q", err, c.BodyKey)
+	}
+	c, err = parseServeConfig(append(up, "--body-key", "POST, QUERY,POST"), env(), io.Discard)
+	if err != nil || !slices.Equal(c.BodyKey, []string{"POST", "QUERY"}) {
+		t.Fatalf("--body-key: %v %q", err, c.BodyKey)
+	}
+	c, err = parseServeConfig(up, env("CELLAR_BODY_KEY", "GET"), io.Discard)
+	if err != nil || !slices.Equal(c.BodyKey, []string{"GET"}) {
+		t.Fatalf("$CELLAR_BODY_KEY: %v %q", err, c.BodyKey)
+	}
+	for _, bad := range []string{"PO ST", "CONNECT", "GET;POST"} {
+		if _, err := parseServeConfig(append(up, "--body-key", bad), env(), io.Discard); err == nil || !strings.Contains(err.Error(), "--body-key") {
+			t.Errorf("--body-key %q: %v", bad, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,12 +47,28 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return nil, err
 	}
+	opts := spec.Options{
+		Shared:        true,
+		TargetedField: cfg.Targeted,
+		StaleBudget:   cfg.StaleBudget,
+	}
+	var bodyKey func(*http.Request) bool
+	if len(cfg.BodyKey) > 0 {
+		// --body-key: the listed methods become cacheable, keyed on the
+		// hash of their body when they carry one.
+		opts.CacheableMethods = []string{http.MethodGet, http.MethodHead}
+		for _, m := range cfg.BodyKey {
+			if !slices.Contains(opts.CacheableMethods, m) {
+				opts.CacheableMethods = append(opts.CacheableMethods, m)
+			}
+		}
+		bodyKey = func(r *http.Request) bool {
+			return slices.Contains(cfg.BodyKey, r.Method) && r.Body != nil && r.Body != http.NoBody
+		}
+	}
 	return cellar.New(cellar.Config{
-		Spec: spec.Options{
-			Shared:        true,
-			TargetedField: cfg.Targeted,
-			StaleBudget:   cfg.StaleBudget,
-		},
+		Spec:              opts,
+		BodyKey:           bodyKey,
 		Store:             st,
 		Upstream:          upstream,
 		Metrics:           metrics,

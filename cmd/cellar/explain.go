@@ -28,13 +28,16 @@ type explainConfig struct {
 	At       time.Time // the clock, and for stdin the response time
 	Targeted string
 	Timeout  time.Duration
+	// Content: the request carries a body the key ignores (a "fat GET").
+	Content bool
 }
 
 func parseExplainConfig(args []string, getenv func(string) string, stderr io.Writer) (*explainConfig, error) {
 	fs := newFlagSet("explain", "URL|- [flags]", stderr)
 	var headers stringList
 	asJSON := fs.Bool("json", false, "print JSON for tools instead of text")
-	fs.Var(&headers, "H", "request header `FIELD: VALUE` (repeatable): sent when fetching, and used for Authorization, request no-store and the Vary key")
+	fs.Var(&headers, "H", "request header `FIELD: VALUE` (repeatable): sent when fetching, and used for Authorization, Cookie, request no-store and the Vary key")
+	content := fs.Bool("with-body", false, "the request carries a body that is not part of the cache key (a \"fat GET\"; RFC 9110 §9.3.1)")
 	method := fs.String("method", http.MethodGet, "request `METHOD` the response answers")
 	rawURL := fs.String("url", "", "with -, the request `URL` the response answers (default http://example.invalid/)")
 	at := fs.String("at", "", "with -, when the response was received, as an HTTP-date or RFC 3339 time (default now)")
@@ -56,7 +59,7 @@ func parseExplainConfig(args []string, getenv func(string) string, stderr io.Wri
 	if len(positional) != 1 {
 		return nil, usagef("want exactly one URL, or - to read a response from stdin (as curl -si prints it); got %d arguments", len(positional))
 	}
-	c := &explainConfig{Target: positional[0], Method: strings.ToUpper(*method), Header: http.Header{}, JSON: *asJSON, Targeted: *targeted, Timeout: *timeout}
+	c := &explainConfig{Target: positional[0], Method: strings.ToUpper(*method), Header: http.Header{}, JSON: *asJSON, Targeted: *targeted, Timeout: *timeout, Content: *content}
 	if !validToken(c.Method) {
 		return nil, usagef("--method %q is not a method token", *method)
 	}
@@ -279,7 +282,7 @@ func toReason(r spec.Reason) reasonJSON {
 }
 
 func explain(c *explainConfig, resp spec.Response) *report {
-	req := spec.Request{Method: c.Method, URL: c.URL, Header: c.Header}
+	req := spec.Request{Method: c.Method, URL: c.URL, Header: c.Header, HasContent: c.Content}
 	rep := &report{Method: c.Method, URL: c.URL.String(), Status: resp.Status, Header: resp.Header, At: c.At, resp: resp}
 	if len(c.Header) > 0 {
 		rep.Request = c.Header

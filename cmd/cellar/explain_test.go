@@ -125,6 +125,13 @@ func TestExplainReasons(t *testing.T) {
 		{file: "max-age.http", args: []string{"--method", "POST"}, shared: verdict{"method-not-cacheable", "max-age", "", ""}, private: verdict{"method-not-cacheable", "max-age", "", ""}},
 		{file: "max-age.http", args: []string{"--method", "HEAD", "--url", "https://example.com/a"}, shared: verdict{"head-response", "max-age", "", ""}, private: verdict{"head-response", "max-age", "", ""},
 			text: []string{"HEAD https://example.com/a → 200 OK"}},
+		// Issue 12 items 1 and 5: a body the key ignores, and Cookie with
+		// only heuristic freshness in a shared cache.
+		{file: "max-age.http", args: []string{"--with-body"}, shared: verdict{"request-content", "max-age", "", ""}, private: verdict{"request-content", "max-age", "", ""},
+			text: []string{"store:       no — the request has content that is not part of the cache key"}},
+		{file: "heuristic.http", args: []string{"-H", "Cookie: session=x"}, shared: verdict{"cookie-heuristic", "heuristic", "", ""}, private: verdict{"heuristic", "heuristic", "", ""}, storable: [2]bool{false, true},
+			text: []string{"[cookie-heuristic]"}},
+		{file: "max-age.http", args: []string{"-H", "Cookie: session=x"}, shared: verdict{"max-age", "max-age", "", ""}, private: verdict{"max-age", "max-age", "", ""}, storable: [2]bool{true, true}},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -167,7 +174,7 @@ func TestExplainReasons(t *testing.T) {
 		"request-no-store", "no-store", "private", "authorization", "set-cookie", "vary-star",
 		"partial-unusable", "s-maxage", "max-age", "expires", "public", "private-cache", "heuristic",
 		"not-cacheable", "invalid-s-maxage", "invalid-max-age", "invalid-expires", "no-explicit-freshness",
-		"no-cache", "must-revalidate", "proxy-revalidate",
+		"no-cache", "must-revalidate", "proxy-revalidate", "request-content", "cookie-heuristic",
 	}
 	var missing []string
 	for _, c := range all {

@@ -62,7 +62,7 @@ type Store struct {
 	// variants (item.used) for choosing which to drop past it.
 	maxVariants int
 	useSeq      atomic.Uint64
-	closed   atomic.Bool
+	closed      atomic.Bool
 
 	// Counters for Stats. entries and bytes follow the variant sets in the
 	// cache: a write adds the new set under the key's lock, and
@@ -92,7 +92,7 @@ func New(o Options) (*Store, error) {
 	var prefix [4]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Store{
-		clock:    otter.NewCoarseClock(clockResolution),
+		clock:       otter.NewCoarseClock(clockResolution),
 		maxBytes:    o.MaxBytes,
 		maxVariants: o.MaxVariants,
 		idPrefix:    hex.EncodeToString(prefix[:]) + "-",

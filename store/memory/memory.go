@@ -58,11 +58,12 @@ type Store struct {
 	maxBytes int64
 	idPrefix string
 	nextID   atomic.Uint64
+	closed   atomic.Bool
+
 	// maxVariants bounds each key's variant set; useSeq orders the uses of
 	// variants (item.used) for choosing which to drop past it.
 	maxVariants int
 	useSeq      atomic.Uint64
-	closed      atomic.Bool
 
 	// Counters for Stats. entries and bytes follow the variant sets in the
 	// cache: a write adds the new set under the key's lock, and
@@ -92,12 +93,12 @@ func New(o Options) (*Store, error) {
 	var prefix [4]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Store{
-		clock:       otter.NewCoarseClock(clockResolution),
-		maxBytes:    o.MaxBytes,
-		maxVariants: o.MaxVariants,
-		idPrefix:    hex.EncodeToString(prefix[:]) + "-",
-		tags:        make(map[string]map[string]struct{}),
+		clock:    otter.NewCoarseClock(clockResolution),
+		maxBytes: o.MaxBytes,
+		idPrefix: hex.EncodeToString(prefix[:]) + "-",
+		tags:     make(map[string]map[string]struct{}),
 	}
+	s.maxVariants = o.MaxVariants
 	cache, err := otter.New(&otter.Options[string, *variants]{
 		MaximumWeight: uint64(o.MaxBytes),
 		Weigher:       func(_ string, v *variants) uint32 { return uint32(v.weight) },

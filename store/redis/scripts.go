@@ -130,8 +130,9 @@ local function usettl()
 end
 
 -- trim removes variants of META past maxv, if positive, and returns how
--- many: first those past their deadline or without a use record (written
--- before the bound existed), then the least recently used.
+-- many: first, when some have no use record (written before the bound
+-- existed), those and the ones past their deadline, then the least
+-- recently used. (Lookups drop the versions past their deadline anyway.)
 local function trim(maxv)
   local n = redis.call('HLEN', META)
   if maxv <= 0 or n <= maxv then return 0 end
@@ -143,11 +144,13 @@ local function trim(maxv)
     redis.call('ZREM', USE, f)
     n, removed = n - 1, removed + 1
   end
-  local fv = redis.call('HGETALL', META)
-  for i = 1, #fv, 2 do
-    if n <= maxv then break end
-    local x = parse(fv[i + 1])
-    if not x or x.dl <= NOW or not redis.call('ZSCORE', USE, fv[i]) then rm(fv[i], fv[i + 1]) end
+  if redis.call('ZCARD', USE) < n then
+    local fv = redis.call('HGETALL', META)
+    for i = 1, #fv, 2 do
+      if n <= maxv then break end
+      local x = parse(fv[i + 1])
+      if not x or x.dl <= NOW or not redis.call('ZSCORE', USE, fv[i]) then rm(fv[i], fv[i + 1]) end
+    end
   end
   while n > maxv do
     local lo = redis.call('ZRANGE', USE, 0, 0)

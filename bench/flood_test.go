@@ -32,7 +32,8 @@ import (
 // request on its own, two caches at a time, request by request, so that
 // both sides of a ratio see the same machine:
 //
-//	during   $CELLAR_FLOOD_VARIANTS (10,000; 500 under -short) rounds of:
+//	during   $CELLAR_FLOOD_VARIANTS rounds (1,000 by default, so that the
+//	         module's tests stay quick; 500 under -short) of:
 //	         a miss on /flood with Cookie s=i then a hit on one of 100
 //	         unrelated URLs, in the flooded cache; and in the distinct
 //	         cache, a miss on a new URL then a hit (the same load, no Vary)
@@ -46,11 +47,15 @@ import (
 // bound lifted (MaxVariants 1<<20), as every store was before it, flooded
 // with N variants: the figure the bound removes.
 //
+// The figure issue 12 asks for is a flood of 10,000 variants:
+//
+//	CELLAR_FLOOD_VARIANTS=10000 go test -run TestVariantFlood -v .
+//
 // Nothing is asserted on times (the machine is shared); the test fails only
 // if a request is not the hit or miss it should be, or if a store keeps
 // more variants than its bound.
 func TestVariantFlood(t *testing.T) {
-	variants := envInt(t, "CELLAR_FLOOD_VARIANTS", 10_000)
+	variants := envInt(t, "CELLAR_FLOOD_VARIANTS", 1000)
 	if testing.Short() {
 		variants = min(variants, 500)
 	}
@@ -114,8 +119,8 @@ func TestVariantFlood(t *testing.T) {
 			hq, ha, hd, hf := percentiles(r.hitQuiet), percentiles(r.hitAfter), percentiles(r.hitDistinct), percentiles(r.hitFlood)
 			md, mf, ml := percentiles(r.missDistinct), percentiles(r.missFlood), percentiles(last(r.missFlood, 1000))
 			fmt.Fprintf(&report, "%-7s %-11s %-11s %-11s %-11s %-11s %-11s %s\n", be.name, hq, ha, hd, hf, md, mf, ml)
-			fmt.Fprintf(&report, "%-7s hit p50 after/quiet %.2f×, flood/distinct %.2f×; miss p50 flood/distinct %.2f× (last 1000: %.2f×)\n", "",
-				ha.ratio(hq), hf.ratio(hd), mf.ratio(md), ml.ratio(md))
+			fmt.Fprintf(&report, "%-7s hit p50 after/quiet %.2f×, flood/distinct %.2f× (flood/quiet %.2f×, but each flood hit follows a miss); miss p50 flood/distinct %.2f× (last 1000: %.2f×)\n", "",
+				ha.ratio(hq), hf.ratio(hd), hf.ratio(hq), mf.ratio(md), ml.ratio(md))
 			if unbounded > 0 {
 				old := rig(1 << 20)
 				var miss, during, after, q []time.Duration

@@ -36,7 +36,8 @@ import (
 //	         module's tests stay quick; 500 under -short) of:
 //	         a miss on /flood with Cookie s=i then a hit on one of 100
 //	         unrelated URLs, in the flooded cache; and in the distinct
-//	         cache, a miss on a new URL then a hit (the same load, no Vary)
+//	         cache, a miss on a new URL, with the same Cookie, then a hit
+//	         (the same load, but no variants piling up)
 //	after    as many rounds of: a hit in the flooded cache, and a hit in
 //	         the quiet cache, which saw nothing but its hits
 //
@@ -106,7 +107,7 @@ func TestVariantFlood(t *testing.T) {
 			quiet, distinct, flooded := rig(0), rig(0), rig(0)
 			var r floodRound
 			for i := range variants {
-				r.missDistinct = append(r.missDistinct, distinct.serve(t, "/other/"+strconv.Itoa(i), "", true))
+				r.missDistinct = append(r.missDistinct, distinct.serve(t, "/other/"+strconv.Itoa(i), "s="+strconv.Itoa(i), true))
 				r.hitDistinct = append(r.hitDistinct, distinct.hit(t, i))
 				r.missFlood = append(r.missFlood, flooded.serve(t, "/flood", "s="+strconv.Itoa(i), true))
 				r.hitFlood = append(r.hitFlood, flooded.hit(t, i))

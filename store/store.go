@@ -63,7 +63,9 @@ const DefaultMaxVariants = 32
 // variants of that Key, so a flood of variants of one URL costs that URL its
 // unused variants and nothing else. A variant is used when it is committed,
 // when its body is opened (Open) and when its metadata is updated (Update);
-// Lookup returns every variant, so it marks none of them as used.
+// Lookup returns every variant, so it marks none of them as used. (The
+// engine opens a body to serve it: a hit served without one, a HEAD or a
+// 304 to a conditional request, does not count as use.)
 //
 // "Not found" is never an error: Lookup returns no entries. Errors that mean
 // the backend cannot be reached wrap [ErrUnavailable], so the engine can

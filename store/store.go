@@ -43,7 +43,29 @@ type Entry struct {
 	Expires time.Time
 }
 
+// DefaultMaxVariants is how many variants of one primary key a store keeps
+// unless configured otherwise (each backend's Options.MaxVariants).
+//
+// RFC 9111 §4.1 lets a cache keep any number of variants, but Vary on a
+// field each client sets freely (Cookie, User-Agent) lets anyone create as
+// many as they like, and every lookup of the URL reads them all. 32 covers
+// real content negotiation (Accept-Encoding × Accept-Language gives a dozen
+// or two, stored 206 ranges a few more), is three times the number of
+// variants at which Varnish logs that there may be too many (vary_notice,
+// 10), and keeps a lookup of a flooded URL to a few dozen metadata records.
+const DefaultMaxVariants = 32
+
 // Store keeps cache entries. Implementations are safe for concurrent use.
+//
+// A store keeps a bounded number of variants per Key (its MaxVariants
+// option; DefaultMaxVariants unless configured). A commit that would exceed
+// the bound removes, in the same atomic step, the least recently used
+// variants of that Key, so a flood of variants of one URL costs that URL its
+// unused variants and nothing else. A variant is used when it is committed,
+// when its body is opened (Open) and when its metadata is updated (Update);
+// Lookup returns every variant, so it marks none of them as used. (The
+// engine opens a body to serve it: a hit served without one, a HEAD or a
+// 304 to a conditional request, does not count as use.)
 //
 // "Not found" is never an error: Lookup returns no entries. Errors that mean
 // the backend cannot be reached wrap [ErrUnavailable], so the engine can

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cellar-http/cellar/proxy"
+	"github.com/cellar-http/cellar/store"
 	"github.com/cellar-http/cellar/store/disk"
 	"github.com/cellar-http/cellar/store/redis"
 )
@@ -34,6 +35,7 @@ type serveConfig struct {
 	AdminToken  string
 	Store       storeSpec
 	MaxSize     int64
+	MaxVariants int        // variants kept per URL (Vary), in every store
 	DiskFsync   disk.Fsync // what the disk store syncs; ignored by the others
 	Name        string
 	Targeted    string
@@ -93,6 +95,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.StringVar(&v.adminToken, "admin-token", "", "bearer `TOKEN` required by the purge endpoints; mandatory when --admin is not a loopback address (prefer $CELLAR_ADMIN_TOKEN)")
 	fs.StringVar(&v.store, "store", defaultStore, "where entries live: memory | disk:PATH | redis://HOST:PORT[/DB] | redis+cluster://H1:P1,H2:P2")
 	fs.Var(&v.maxSize, "max-size", "byte budget of the store, with units (e.g. 512MiB, 1GiB, 10GB)")
+	fs.IntVar(&v.maxVariants, "max-variants", store.DefaultMaxVariants, "variants of one URL kept (one per value of the fields its Vary names); past it the least recently used goes, so that Vary: Cookie or User-Agent cannot flood the store")
 	fs.TextVar(&v.diskFsync, "disk-fsync", disk.FsyncIndex, "what the disk store syncs before a commit returns: index (the index; after power loss recent bodies may be lost, and are then dropped) | none (nothing: fastest; after power loss the store may start empty) | always (bodies and index)")
 	fs.StringVar(&v.name, "name", defaultName, "cache `NAME` in Cache-Status (RFC 9211) and Via (RFC 9110 §7.6.3)")
 	fs.StringVar(&v.targeted, "targeted-field", "", "an RFC 9213 targeted cache-control field `NAME` honoured before CDN-Cache-Control (e.g. Cellar-Cache-Control)")
@@ -126,6 +129,7 @@ type serveFlagValues struct {
 	staleBudget                                                            time.Duration
 	diskFsync                                                              disk.Fsync
 	workers                                                                int
+	maxVariants                                                            int
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout              time.Duration
 	dialTimeout, upstreamTimeout, shutdownTimeout                          time.Duration
 	tlsCert, tlsKey, logFormat, logLevel                                   string
@@ -148,6 +152,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		Admin:             v.admin,
 		AdminToken:        v.adminToken,
 		MaxSize:           int64(v.maxSize),
+		MaxVariants:       v.maxVariants,
 		DiskFsync:         v.diskFsync,
 		Name:              v.name,
 		Targeted:          v.targeted,
@@ -179,6 +184,12 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		func() error {
 			if c.MaxSize <= 0 {
 				return usagef("--max-size must be positive, got %s", formatBytes(c.MaxSize))
+			}
+			return nil
+		},
+		func() error {
+			if c.MaxVariants <= 0 {
+				return usagef("--max-variants must be positive, got %d", c.MaxVariants)
 			}
 			return nil
 		},

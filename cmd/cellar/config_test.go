@@ -28,7 +28,7 @@ func TestServeDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Listen != ":8080" || c.Admin != "127.0.0.1:9090" || c.Store.Kind != "disk" || c.Store.Path != "./cellar-data" ||
-		c.MaxSize != 1<<30 || c.DiskFsync != disk.FsyncIndex || c.Name != "Cellar" || c.LogFormat != "text" || !c.AccessLog || c.Upstream.String() != "http://127.0.0.1:9000" {
+		c.MaxSize != 1<<30 || c.MaxVariants != 32 || c.DiskFsync != disk.FsyncIndex || c.Name != "Cellar" || c.LogFormat != "text" || !c.AccessLog || c.Upstream.String() != "http://127.0.0.1:9000" {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -105,6 +105,7 @@ func TestServeRefusesInvalidConfig(t *testing.T) {
 		{[]string{"--upstream", "http://x/?q=1"}, nil, "must not have a query"},
 		{append(up, "--max-size", "lots"), nil, "invalid value \"lots\" for flag -max-size"},
 		{append(up, "--max-size", "0"), nil, "--max-size must be positive"},
+		{append(up, "--max-variants", "0"), nil, "--max-variants must be positive"},
 		{up, []string{"CELLAR_MAX_SIZE", "1 potato"}, "invalid value \"1 potato\" for --max-size (from $CELLAR_MAX_SIZE)"},
 		{up, []string{"CELLAR_SHUTDOWN_TIMEOUT", "soon"}, "--shutdown-timeout (from $CELLAR_SHUTDOWN_TIMEOUT)"},
 		{append(up, "--disk-fsync", "sometimes"), nil, "invalid value \"sometimes\" for flag -disk-fsync: disk store: unknown fsync policy \"sometimes\" (want index, none or always)"},

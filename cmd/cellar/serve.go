@@ -191,23 +191,26 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 	return err
 }
 
-// openStore opens the store --store names, with --max-size as its budget.
+// openStore opens the store --store names, with --max-size as its budget
+// and --max-variants as its bound on the variants of one URL.
 func openStore(cfg *serveConfig, log *slog.Logger) (store.Store, error) {
 	switch cfg.Store.Kind {
 	case "memory":
-		s, err := memory.New(memory.Options{MaxBytes: cfg.MaxSize})
+		s, err := memory.New(memory.Options{MaxBytes: cfg.MaxSize, MaxVariants: cfg.MaxVariants})
 		if err != nil {
 			return nil, fmt.Errorf("--store memory: %w", err)
 		}
 		return s, nil
 	case "disk":
-		s, err := disk.Open(cfg.Store.Path, disk.Options{MaxBytes: cfg.MaxSize, Fsync: cfg.DiskFsync, Logger: log.With("component", "store")})
+		s, err := disk.Open(cfg.Store.Path, disk.Options{MaxBytes: cfg.MaxSize, Fsync: cfg.DiskFsync, MaxVariants: cfg.MaxVariants, Logger: log.With("component", "store")})
 		if err != nil {
 			return nil, fmt.Errorf("--store %s: %w", cfg.Store.Raw, err)
 		}
 		return s, nil
 	case "redis":
-		s, err := redis.New(cfg.Store.Redis)
+		opts := cfg.Store.Redis
+		opts.MaxVariants = cfg.MaxVariants
+		s, err := redis.New(opts)
 		if err != nil {
 			return nil, fmt.Errorf("--store %s: %w", cfg.Store.Raw, err)
 		}

@@ -159,8 +159,10 @@ func (s *Store) indexBatch(batch []*commitReq) {
 }
 
 // applyBatch writes the commits of batch, in order, into tx: each replaces
-// the previous version of its Key and Variant, then evicts least-recently
-// used entries until it fits the budget, as if each had its own transaction.
+// the previous version of its Key and Variant, removes its key's least
+// recently used variants past Options.MaxVariants, then evicts
+// least-recently used entries until it fits the budget, as if each had its
+// own transaction.
 // The in-memory LRU is not changed yet (mirror does that once tx has
 // committed), so what the batch has added and removed so far is tracked
 // here. s.wmu is held.
@@ -186,7 +188,18 @@ func (s *Store) applyBatch(tx *bolt.Tx, batch []*commitReq) error {
 				return err
 			}
 		}
+		// The key's least recently used variants past the bound go
+		// first: what they free may spare other keys.
+		for _, v := range s.variantVictims(b, r, added, removed) {
+			r.victims = append(r.victims, v)
+			removed[v.id] = true
+			total -= v.cost
+			if err := deleteEntry(tx, []byte(v.ikey), b.Get([]byte(v.ikey))); err != nil {
+				return err
+			}
+		}
 		if need := total + r.n.cost - s.budget; need > 0 {
+			nv := len(r.victims) // the variants removed above
 			for _, v := range s.idx.victims(need, removed) {
 				r.victims = append(r.victims, &v)
 				need -= v.cost
@@ -202,7 +215,7 @@ func (s *Store) applyBatch(tx *bolt.Tx, batch []*commitReq) error {
 					need -= n.cost
 				}
 			}
-			for _, v := range r.victims {
+			for _, v := range r.victims[nv:] {
 				removed[v.id] = true
 				total -= v.cost
 				vk := []byte(v.ikey)

@@ -35,6 +35,11 @@
 // entry. Entries past Entry.Expires are never returned by Lookup and are
 // removed by a background sweep.
 //
+// A key keeps at most Options.MaxVariants variants: the transaction that
+// commits one more also removes the key's least recently used variants
+// (expired ones first), ordered by their last commit, Open or Update, which
+// the LRU's nodes record. After a restart that order starts as commit time.
+//
 // # Filesystem
 //
 // Every commit creates a file and every replacement or eviction removes
@@ -158,6 +163,11 @@ type Options struct {
 	LockTimeout time.Duration
 	// Clock returns the current time, for expiry; nil means time.Now.
 	Clock func() time.Time
+	// MaxVariants is how many variants of one primary key are kept; a
+	// commit past it drops the least recently used (committed, opened or
+	// updated) ones in its own transaction. Zero means
+	// store.DefaultMaxVariants; it must not be negative.
+	MaxVariants int
 }
 
 // ErrLocked is matched (with errors.Is) by the error Open returns when the
@@ -222,6 +232,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.Fsync < FsyncIndex || opts.Fsync > FsyncAlways {
 		return nil, fmt.Errorf("disk store: unknown fsync policy %d", int(opts.Fsync))
+	}
+	if opts.MaxVariants < 0 {
+		return nil, fmt.Errorf("disk store: negative MaxVariants %d", opts.MaxVariants)
+	}
+	if opts.MaxVariants == 0 {
+		opts.MaxVariants = store.DefaultMaxVariants
 	}
 	s := &Store{
 		dir:        dir,

@@ -12,6 +12,7 @@ type node struct {
 	crc     uint32 // CRC-32C of the body
 	expires int64  // Entry.Expires in Unix nanoseconds; 0 for none
 	stored  int64  // commit time in Unix nanoseconds (initial recency order)
+	used    int64  // last commit, open or update: orders a key's variants (see lru.use)
 
 	prev, next *node
 }
@@ -24,6 +25,10 @@ type lru struct {
 	byID  map[string]*node
 	root  node // sentinel: root.next is the most recent, root.prev the least
 	bytes int64
+	// lastUse is the latest node.used handed out. Uses after a restart
+	// count up from the latest commit time, so they order after every
+	// recovered entry, whose used is its commit time.
+	lastUse int64
 }
 
 func (l *lru) init() {
@@ -38,10 +43,19 @@ func (l *lru) get(id string) (n node, ok bool) {
 	p := l.byID[id]
 	if p != nil {
 		l.moveToFront(p)
+		l.use(p)
 		n = *p
 	}
 	l.mu.Unlock()
 	return n, p != nil
+}
+
+// use marks p as its key's most recently used variant; l.mu is held. Only
+// Open, Update and Commit use a variant: a Lookup returns all of a key's
+// variants and touches them all in the list, but uses none.
+func (l *lru) use(p *node) {
+	l.lastUse++
+	p.used = l.lastUse
 }
 
 // peek returns a copy of the node of id without touching its recency.
@@ -91,6 +105,8 @@ func (l *lru) pushBackLocked(p *node) {
 	l.root.prev = p
 	l.byID[p.id] = p
 	l.bytes += p.cost
+	p.used = p.stored
+	l.lastUse = max(l.lastUse, p.stored)
 }
 
 // add inserts p as the most recent entry.
@@ -99,6 +115,7 @@ func (l *lru) add(p *node) {
 	l.byID[p.id] = p
 	l.bytes += p.cost
 	l.pushFront(p)
+	l.use(p)
 	l.mu.Unlock()
 }
 
@@ -123,6 +140,7 @@ func (l *lru) update(id string, expires, cost int64) {
 		p.cost = cost
 		p.expires = expires
 		l.moveToFront(p)
+		l.use(p)
 	}
 	l.mu.Unlock()
 }

@@ -6,7 +6,10 @@
 // variants (§4.1), so a lookup is a single cache read, and a commit replaces
 // the key's variant set in one atomic compute: concurrent writers of one key
 // never lose a variant. Eviction removes a key with all its variants; the
-// budget counts bodies and an estimate of the metadata.
+// budget counts bodies and an estimate of the metadata. A key keeps at most
+// Options.MaxVariants variants: the commit's compute drops the least
+// recently used ones past it (see store.Store), so a lookup reads at most
+// that many.
 //
 // Entries returned by Lookup and Iterate share their header maps, URL and
 // Tags with the store and with other callers: treat them as read-only and
@@ -41,6 +44,11 @@ type Options struct {
 	// metadata takes. It must be positive. A body larger than the whole
 	// budget is refused with store.ErrTooLarge.
 	MaxBytes int64
+	// MaxVariants is how many variants of one primary key are kept; a
+	// commit past it drops the least recently used (committed, opened or
+	// updated) ones. Zero means store.DefaultMaxVariants; it must not be
+	// negative.
+	MaxVariants int
 }
 
 // Store is an in-memory store.Store. It is safe for concurrent use.
@@ -51,6 +59,11 @@ type Store struct {
 	idPrefix string
 	nextID   atomic.Uint64
 	closed   atomic.Bool
+
+	// maxVariants bounds each key's variant set; useSeq orders the uses of
+	// variants (item.used) for choosing which to drop past it.
+	maxVariants int
+	useSeq      atomic.Uint64
 
 	// Counters for Stats. entries and bytes follow the variant sets in the
 	// cache: a write adds the new set under the key's lock, and
@@ -71,6 +84,12 @@ func New(o Options) (*Store, error) {
 	if o.MaxBytes <= 0 {
 		return nil, fmt.Errorf("memory: MaxBytes must be positive, not %d", o.MaxBytes)
 	}
+	if o.MaxVariants < 0 {
+		return nil, fmt.Errorf("memory: MaxVariants must not be negative, not %d", o.MaxVariants)
+	}
+	if o.MaxVariants == 0 {
+		o.MaxVariants = store.DefaultMaxVariants
+	}
 	var prefix [4]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Store{
@@ -79,6 +98,7 @@ func New(o Options) (*Store, error) {
 		idPrefix: hex.EncodeToString(prefix[:]) + "-",
 		tags:     make(map[string]map[string]struct{}),
 	}
+	s.maxVariants = o.MaxVariants
 	cache, err := otter.New(&otter.Options[string, *variants]{
 		MaximumWeight: uint64(o.MaxBytes),
 		Weigher:       func(_ string, v *variants) uint32 { return uint32(v.weight) },
@@ -126,6 +146,9 @@ type item struct {
 	e      store.Entry
 	body   *body
 	weight int64
+	// used is the store's useSeq at the variant's last commit, open or
+	// update: the only field that changes once the item is in a set.
+	used atomic.Uint64
 }
 
 func newVariants(items []*item) *variants {
@@ -276,6 +299,7 @@ func (s *Store) Open(_ context.Context, key, id string) (store.Body, error) {
 		now := v.now(s.clock)
 		for _, it := range v.items {
 			if it.e.ID == id && it.live(now) {
+				it.used.Store(s.useSeq.Add(1))
 				return &reader{b: it.body}, nil
 			}
 		}
@@ -308,9 +332,11 @@ func (s *Store) newID() string {
 }
 
 // commit installs it in its key's variant set, replacing the variant with
-// the same Variant, in one atomic compute.
+// the same Variant and dropping the least recently used ones past the
+// bound, in one atomic compute.
 func (s *Store) commit(it *item) error {
 	var tooLarge bool
+	it.used.Store(s.useSeq.Add(1))
 	s.cache.Compute(it.e.Key, func(old *variants, found bool) (*variants, otter.ComputeOp) {
 		now := time.Now()
 		items := []*item{it}
@@ -327,6 +353,9 @@ func (s *Store) commit(it *item) error {
 				}
 			}
 			items = append(items, it)
+			var dropped int
+			items, dropped = dropLeastUsed(items, s.maxVariants)
+			pruned += int64(dropped)
 		}
 		v := newVariants(items)
 		if v.weight > math.MaxUint32 {
@@ -345,6 +374,24 @@ func (s *Store) commit(it *item) error {
 		s.reconcileTags(it.e.Key, it.e.Tags)
 	}
 	return nil
+}
+
+// dropLeastUsed removes from items, in place, the least recently used ones
+// past bound, and returns what is left and how many it removed. It costs
+// O(len(items)) per removal; a set is at most one past the bound.
+func dropLeastUsed(items []*item, bound int) ([]*item, int) {
+	dropped := 0
+	for len(items) > bound {
+		lru := 0
+		for i, it := range items {
+			if it.used.Load() < items[lru].used.Load() {
+				lru = i
+			}
+		}
+		items = slices.Delete(items, lru, lru+1)
+		dropped++
+	}
+	return items, dropped
 }
 
 // Update replaces Pair and Expires of the variants of key named by ID.
@@ -368,6 +415,7 @@ func (s *Store) Update(_ context.Context, key string, entries []store.Entry) err
 					continue
 				}
 				n := &item{e: it.e, body: it.body}
+				n.used.Store(s.useSeq.Add(1))
 				n.e.Pair = clonePair(u.Pair)
 				n.e.Pair.ID = it.e.ID
 				n.e.Expires = u.Expires

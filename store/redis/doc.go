@@ -10,6 +10,7 @@
 // "cellar:":
 //
 //	cellar:{h}:m          hash: variant → metadata of the current version
+//	cellar:{h}:u          sorted set: variant → order of last use, for MaxVariants
 //	cellar:{h}:b:<id>:<n> string: chunk n of the body of version id
 //	cellar:tag:<tag>      set: primary keys that stored an entry with tag
 //
@@ -24,9 +25,10 @@
 //
 // Lookup is one command: a script that reads the meta hash, drops versions
 // past their deadline and records the access in the LRU set.
-// Open reads the meta hash once; the body's chunks are fetched as they are
-// read (GET per chunk for Read, GETRANGE for ReadAt), so memory never
-// depends on body size. A full sequential Read checks the CRC-32C at the end
+// Open reads the meta hash once, in a script that also records the use of
+// the variant; the body's chunks are fetched as they are read (GET per
+// chunk for Read, GETRANGE for ReadAt), so memory never depends on body
+// size. A full sequential Read checks the CRC-32C at the end
 // and fails with store.ErrCorrupt (dropping the entry) on mismatch; a chunk
 // that vanished fails with store.ErrNotFound.
 //
@@ -36,8 +38,10 @@
 // cancelled context delete them. Commit runs one script that checks every
 // chunk is still there, gives the chunks and the meta hash the entry's TTL,
 // swaps the variant's metadata in (other variants untouched, so concurrent
-// commits of two variants never lose one) and lets the replaced version's
-// chunks expire after Grace, so that readers who opened it can finish.
+// commits of two variants never lose one), removes the key's least
+// recently used variants past MaxVariants (use is recorded by Commit, Open
+// and Update in {h}:u) and lets the chunks of the versions it replaced or
+// removed expire after Grace, so that readers who opened them can finish.
 // Delete, purges and evictions do the same.
 //
 // # Lifetime and byte budget

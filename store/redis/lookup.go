@@ -38,25 +38,22 @@ func (s *Store) Lookup(ctx context.Context, key string) ([]store.Entry, error) {
 	return entries, nil
 }
 
-// Open returns a reader over the body of version id of key. It reads the
-// meta hash once; the body's chunks are fetched as they are read.
+// Open returns a reader over the body of version id of key. It is one
+// command, a script that reads the meta hash and marks the variant as used
+// (for the variant bound); the body's chunks are fetched as they are read.
 func (s *Store) Open(ctx context.Context, key, id string) (store.Body, error) {
 	if err := s.checkOpen("open"); err != nil {
 		return nil, err
 	}
 	h := hashTag(key)
-	vals, err := s.do(ctx, s.client.B().Hvals().Key(s.metaKey(h)).Build()).AsStrSlice()
+	_, vals, err := s.exec(ctx, openScript, 0, key, h, s.opts.Now(), id)
 	if err != nil {
 		return nil, s.wrap("open", err)
 	}
-	now := s.opts.Now().UnixMilli()
 	for _, v := range vals {
 		hd, rest, err := decodeHeader(v)
 		if err != nil || hd.id != id {
 			continue
-		}
-		if hd.deadline <= now {
-			break
 		}
 		e, err := store.UnmarshalEntry([]byte(rest))
 		if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cellar-http/cellar/store"
 )
 
 // Defaults for the zero fields of [Options].
@@ -72,6 +74,12 @@ type Options struct {
 	// Now is the clock used for deadlines and LRU order (default
 	// time.Now). Every instance sharing a server should agree on the time.
 	Now func() time.Time
+
+	// MaxVariants is how many variants of one primary key are kept; the
+	// commit script drops the least recently used (committed, opened or
+	// updated) ones past it. Zero means store.DefaultMaxVariants; it must
+	// not be negative. Instances sharing a server should agree on it.
+	MaxVariants int
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -111,6 +119,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxBytes < 0 {
 		return o, fmt.Errorf("redis: negative MaxBytes %d", o.MaxBytes)
+	}
+	if o.MaxVariants < 0 {
+		return o, fmt.Errorf("redis: negative MaxVariants %d", o.MaxVariants)
+	}
+	if o.MaxVariants == 0 {
+		o.MaxVariants = store.DefaultMaxVariants
 	}
 	return o, nil
 }

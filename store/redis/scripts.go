@@ -8,6 +8,7 @@ import "github.com/valkey-io/valkey-go"
 //
 //	KEYS[1]     the meta hash  <prefix>{h}:m
 //	KEYS[2..5]  lru, sz, idx, stat
+//	(USE)       <prefix>{h}:u, derived in the script like the chunk keys
 //	ARGV[1..5]  prefix, h, primary key, now (unix ms), grace (ms)
 //	ARGV[6..]   the script's own arguments
 //
@@ -25,6 +26,9 @@ local P, H, PK = ARGV[1], ARGV[2], ARGV[3]
 local NOW, GRACE = tonumber(ARGV[4]), tonumber(ARGV[5])
 local META = KEYS[1]
 local LRU, SZ, IDX, STAT = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+-- USE orders the variants of META by last use (commit, open, update): a
+-- sorted set, variant → a counter that only grows, with META's lifetime.
+local USE = P .. '{' .. H .. '}:u'
 
 local function parse(v)
   local id, cs, n, size, dl, nt, pos = string.match(v, '^C1 (%S+) (%d+) (%d+) (%d+) (%d+) (%d+) ()')
@@ -103,12 +107,58 @@ local function drop(h)
     if x then dropchunks(h, x) end
   end
   redis.call('UNLINK', vmeta)
+  redis.call('UNLINK', P .. '{' .. h .. '}:u')
   redis.call('HDEL', SZ, h)
   redis.call('ZREM', LRU, h)
   if vpk then redis.call('ZREM', IDX, vpk) end
   if vb ~= 0 then redis.call('HINCRBY', STAT, 'bytes', num(-vb)) end
   if vn ~= 0 then redis.call('HINCRBY', STAT, 'entries', num(-vn)) end
   return vn
+end
+
+-- use marks variant f of META as its most recently used.
+local function use(f)
+  local top = redis.call('ZRANGE', USE, -1, -1, 'WITHSCORES')
+  redis.call('ZADD', USE, (tonumber(top[2]) or 0) + 1, f)
+end
+
+-- usettl gives USE the lifetime of META (gone with it).
+local function usettl()
+  local ttl = redis.call('PTTL', META)
+  if ttl > 0 then redis.call('PEXPIRE', USE, ttl)
+  elseif ttl == -2 then redis.call('UNLINK', USE) end
+end
+
+-- trim removes variants of META past maxv, if positive, and returns how
+-- many: first, when some have no use record (written before the bound
+-- existed), those and the ones past their deadline, then the least
+-- recently used. (Lookups drop the versions past their deadline anyway.)
+local function trim(maxv)
+  local n = redis.call('HLEN', META)
+  if maxv <= 0 or n <= maxv then return 0 end
+  local removed = 0
+  local function rm(f, v)
+    local x = v and parse(v)
+    if x then dropchunks(H, x) end
+    redis.call('HDEL', META, f)
+    redis.call('ZREM', USE, f)
+    n, removed = n - 1, removed + 1
+  end
+  if redis.call('ZCARD', USE) < n then
+    local fv = redis.call('HGETALL', META)
+    for i = 1, #fv, 2 do
+      if n <= maxv then break end
+      local x = parse(fv[i + 1])
+      if not x or x.dl <= NOW or not redis.call('ZSCORE', USE, fv[i]) then rm(fv[i], fv[i + 1]) end
+    end
+  end
+  while n > maxv do
+    local lo = redis.call('ZRANGE', USE, 0, 0)
+    if #lo == 0 then break end
+    local v = redis.call('HGET', META, lo[1])
+    if v then rm(lo[1], v) else redis.call('ZREM', USE, lo[1]) end
+  end
+  return removed
 end
 
 -- totals returns the budget's totals and a sequence number that orders
@@ -135,6 +185,7 @@ for i = 1, #fv, 2 do
   else
     if x then dropchunks(H, x); pruned = pruned + 1 end
     redis.call('HDEL', META, fv[i])
+    redis.call('ZREM', USE, fv[i])
   end
 end
 -- A miss on a key the budget still counts: Redis expired its meta hash.
@@ -149,14 +200,17 @@ return out
 
 // commitScript makes a written body visible: it checks that every chunk is
 // still there and gives it the entry's TTL, swaps the variant's metadata in,
-// lets the replaced version's chunks expire, and evicts least recently used
-// keys of its base until the budget (0 for none) holds.
+// lets the replaced version's chunks expire, removes the key's least
+// recently used variants past the bound (0 for none), and evicts least
+// recently used keys of its base until the budget (0 for none) holds.
 //
-// ARGV[6..11]: variant, value, id, chunks, ttl deadline (unix ms), max bytes.
+// ARGV[6..12]: variant, value, id, chunks, ttl deadline (unix ms), max
+// bytes, max variants.
 // Reply: {1, db, dn, evicted, totB, totN, seq}, or {-1} when a chunk is missing.
 var commitScript = valkey.NewLuaScript(prelude + `
 local variant, value, id = ARGV[6], ARGV[7], ARGV[8]
 local n, at, maxb = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local maxv = tonumber(ARGV[12])
 local base = P .. '{' .. H .. '}:b:' .. id .. ':'
 for i = 0, n - 1 do
   if redis.call('PEXPIREAT', base .. i, num(at)) == 0 then
@@ -172,8 +226,10 @@ end
 redis.call('HSET', META, variant, value)
 local ttl = redis.call('PTTL', META)
 if ttl < 0 or NOW + ttl < at then redis.call('PEXPIREAT', META, num(at)) end
+use(variant)
+usettl()
+local evicted = trim(maxv)
 local db, dn = settle()
-local evicted = 0
 redis.call('ZADD', LRU, NOW, H)
 redis.call('ZADD', IDX, 0, PK)
 -- Reconcile up to two of the oldest keys whose metadata expired.
@@ -216,11 +272,30 @@ for i = 1, #fv, 2 do
       if x.dl > NOW then removed = removed + 1 end
     end
     redis.call('HDEL', META, fv[i])
+    redis.call('ZREM', USE, fv[i])
   end
 end
 local db, dn = settle()
 local tb, tn, seq = totals()
 return {removed, db, dn, 0, tb, tn, seq}
+`)
+
+// openScript returns the value of the live version id of META, marking its
+// variant as used, or nothing.
+//
+// ARGV[6]: id. Reply: {} or {value}.
+var openScript = valkey.NewLuaScript(prelude + `
+local fv = redis.call('HGETALL', META)
+for i = 1, #fv, 2 do
+  local x = parse(fv[i + 1])
+  if x and x.id == ARGV[6] then
+    if x.dl <= NOW then return {} end
+    use(fv[i])
+    usettl()
+    return {fv[i + 1]}
+  end
+end
+return {}
 `)
 
 // updateScript replaces the metadata of versions still stored with the
@@ -242,11 +317,13 @@ for j = 0, k - 1 do
     for i = 0, x.n - 1 do redis.call('PEXPIREAT', base .. i, num(at)) end
     updated = updated + 1
     if at > maxat then maxat = at end
+    use(variant)
   end
 end
 if updated > 0 then
   local ttl = redis.call('PTTL', META)
   if ttl >= 0 and NOW + ttl < maxat then redis.call('PEXPIREAT', META, num(maxat)) end
+  usettl()
 end
 return {updated}
 `)

@@ -180,7 +180,7 @@ func (w *writer) Commit() (store.Entry, error) {
 	}, e)
 	nums, _, err := s.exec(w.ctx, commitScript, 7, e.Key, w.h, now,
 		e.Variant, value, e.ID, strconv.Itoa(w.chunks), strconv.FormatInt(ttlAt, 10),
-		strconv.FormatInt(s.inScriptBudget(), 10))
+		strconv.FormatInt(s.inScriptBudget(), 10), strconv.Itoa(s.opts.MaxVariants))
 	if err != nil {
 		return store.Entry{}, w.failLocked(s.wrap("commit", err))
 	}

@@ -41,6 +41,22 @@ type Factory struct {
 	New func(t *testing.T, maxBytes int64) store.Store
 	// Reopen, for durable backends, closes s and opens the same store again; nil for others.
 	Reopen func(t *testing.T, s store.Store) store.Store
+	// MaxVariants is the number of variants per key the stores New opens
+	// keep; zero means store.DefaultMaxVariants, the default every backend
+	// should have. Otherwise it must be at least 4.
+	MaxVariants int
+}
+
+// maxVariants is the variant bound the suite holds f's stores to.
+func (f Factory) maxVariants(t *testing.T) int {
+	t.Helper()
+	switch n := f.MaxVariants; {
+	case n == 0:
+		return store.DefaultMaxVariants
+	case n < 4:
+		t.Fatalf("Factory.MaxVariants is %d: the suite needs 0 (the default) or at least 4", n)
+	}
+	return f.MaxVariants
 }
 
 // Budgets the suite asks for. Tests that do not exercise eviction use
@@ -76,6 +92,8 @@ func Run(t *testing.T, f Factory) {
 		{"ReplaceSameVariant", testReplaceSameVariant},
 		{"VariantsCoexist", testVariantsCoexist},
 		{"ConcurrentVariants", testConcurrentVariants},
+		{"VariantBound", testVariantBound},
+		{"VariantBoundConcurrent", testVariantBoundConcurrent},
 		{"ReadersDuringWrites", testReadersDuringWrites},
 		{"Update", testUpdate},
 		{"Delete", testDelete},

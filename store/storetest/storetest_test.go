@@ -2,9 +2,12 @@ package storetest_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,7 +18,11 @@ import (
 )
 
 func newMemory(t *testing.T, maxBytes int64) *memory.Store {
-	s, err := memory.New(memory.Options{MaxBytes: maxBytes})
+	return newMemoryOpts(t, memory.Options{MaxBytes: maxBytes})
+}
+
+func newMemoryOpts(t *testing.T, o memory.Options) *memory.Store {
+	s, err := memory.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +124,7 @@ func TestSuite(t *testing.T) {
 type broken struct {
 	store.Store
 	mode string
+	fifo *fifoBound // for "variants-fifo"
 }
 
 func (b *broken) Lookup(ctx context.Context, key string) ([]store.Entry, error) {
@@ -126,11 +134,16 @@ func (b *broken) Lookup(ctx context.Context, key string) ([]store.Entry, error) 
 		es = es[:1]
 	case b.mode == "lookup-error-on-miss" && len(es) == 0:
 		err = store.ErrUnavailable
+	case b.mode == "variants-fifo":
+		es = b.fifo.visible(es)
 	}
 	return es, err
 }
 
 func (b *broken) Open(ctx context.Context, key, id string) (store.Body, error) {
+	if b.mode == "variants-fifo" && !b.fifo.kept(key, id) {
+		return nil, fmt.Errorf("%w: hidden by variants-fifo", store.ErrNotFound)
+	}
 	body, err := b.Store.Open(ctx, key, id)
 	if err != nil {
 		return nil, err
@@ -157,7 +170,45 @@ func (b *broken) Create(ctx context.Context, e store.Entry) (store.Writer, error
 	if err != nil {
 		return nil, err
 	}
-	return &brokenWriter{Writer: w, mode: b.mode}, nil
+	return &brokenWriter{Writer: w, mode: b.mode, fifo: b.fifo}, nil
+}
+
+// fifoBound makes a store with no variant bound of its own look bounded,
+// but by commit order instead of use: each key shows only its
+// store.DefaultMaxVariants most recently committed variants.
+type fifoBound struct {
+	mu  sync.Mutex
+	seq int
+	at  map[string]int // commit order by key and ID
+}
+
+func (f *fifoBound) committed(e store.Entry) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq++
+	f.at[e.Key+"\x00"+e.ID] = f.seq
+}
+
+// visible returns the bound's worth of es, the latest commits.
+func (f *fifoBound) visible(es []store.Entry) []store.Entry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	es = slices.Clone(es)
+	slices.SortFunc(es, func(a, b store.Entry) int { return f.at[b.Key+"\x00"+b.ID] - f.at[a.Key+"\x00"+a.ID] })
+	return es[:min(len(es), store.DefaultMaxVariants)]
+}
+
+func (f *fifoBound) kept(key, id string) bool {
+	f.mu.Lock()
+	n := f.at[key+"\x00"+id]
+	later := 0
+	for k, m := range f.at {
+		if strings.HasPrefix(k, key+"\x00") && m > n {
+			later++
+		}
+	}
+	f.mu.Unlock()
+	return later < store.DefaultMaxVariants
 }
 
 func (b *broken) Update(ctx context.Context, key string, es []store.Entry) error {
@@ -213,12 +264,16 @@ func (b *broken) Close() error {
 type brokenWriter struct {
 	store.Writer
 	mode string
+	fifo *fifoBound
 }
 
 func (w *brokenWriter) Commit() (store.Entry, error) {
 	e, err := w.Writer.Commit()
 	if w.mode == "zero-checksum" {
 		e.Checksum = 0
+	}
+	if w.fifo != nil && err == nil {
+		w.fifo.committed(e)
 	}
 	return e, err
 }
@@ -264,10 +319,19 @@ func TestBrokenChild(t *testing.T) {
 	}
 	f := storetest.Factory{
 		New: func(t *testing.T, maxBytes int64) store.Store {
-			if mode == "unbounded" {
-				maxBytes = 1 << 40
+			o := memory.Options{MaxBytes: maxBytes}
+			b := &broken{mode: mode}
+			switch mode {
+			case "unbounded":
+				o.MaxBytes = 1 << 40
+			case "variants-unbounded":
+				o.MaxVariants = 1 << 20
+			case "variants-fifo":
+				o.MaxVariants = 1 << 20
+				b.fifo = &fifoBound{at: make(map[string]int)}
 			}
-			return &broken{Store: newMemory(t, maxBytes), mode: mode}
+			b.Store = newMemoryOpts(t, o)
+			return b
 		},
 	}
 	if mode == "reopen-loses" {
@@ -298,6 +362,9 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"ignore-cancel", "CancelCreateContext"},
 		{"lookup-first-only", "VariantsCoexist"},
 		{"lookup-first-only", "ConcurrentVariants"},
+		{"variants-unbounded", "VariantBound"},
+		{"variants-fifo", "VariantBound"},
+		{"variants-unbounded", "VariantBoundConcurrent"},
 		{"update-noop", "Update"},
 		{"delete-noop", "Delete"},
 		{"purge-tag-miscount", "PurgeTag"},

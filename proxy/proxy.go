@@ -63,6 +63,47 @@ type Config struct {
 	// responses are flushed like ReverseProxy's, but after every write
 	// when FlushInterval is not zero.
 	FlushInterval time.Duration
+	// DropRequestFields are request fields removed before forwarding, on
+	// top of [DefaultDropRequestFields]: fields that are not part of the
+	// cache key but that origins commonly trust to rewrite the request,
+	// so that one client could shape a response stored for all.
+	DropRequestFields []string
+	// PassRequestFields are fields of [DefaultDropRequestFields] to
+	// forward anyway (an origin behind this proxy that needs one of them
+	// should then list it in Vary).
+	PassRequestFields []string
+}
+
+// DefaultDropRequestFields are the request fields the proxy removes before
+// forwarding unless Config.PassRequestFields lists them. Each is unkeyed
+// (the cache key is the method and target, RFC 9111 §2) yet commonly
+// trusted by origins and frameworks to change the target, the method, the
+// host, the scheme or the port of the request (IIS and Symfony read
+// X-Original-URL and X-Rewrite-URL; Rails, Express and Rack read the method
+// overrides and X-Forwarded-*). Forwarded unkeyed, they let one client have
+// the origin answer another resource and store it under the key of the one
+// requested: web cache poisoning. X-Forwarded-For, -Host and -Proto and Via
+// are set by the proxy itself.
+var DefaultDropRequestFields = []string{
+	"X-Original-URL", "X-Rewrite-URL", "X-Original-Host", "X-Host",
+	"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+	"X-Forwarded-Port", "X-Forwarded-Scheme", "X-Forwarded-Server",
+	"X-Forwarded-Prefix", "X-Forwarded-Ssl", "X-Url-Scheme",
+}
+
+// dropSet returns the canonical names of the request fields to drop.
+func dropSet(drop, pass []string) map[string]bool {
+	set := make(map[string]bool, len(DefaultDropRequestFields)+len(drop))
+	for _, f := range DefaultDropRequestFields {
+		set[http.CanonicalHeaderKey(f)] = true
+	}
+	for _, f := range drop {
+		set[http.CanonicalHeaderKey(strings.TrimSpace(f))] = true
+	}
+	for _, f := range pass {
+		delete(set, http.CanonicalHeaderKey(strings.TrimSpace(f)))
+	}
+	return set
 }
 
 // Cache is the cache a Proxy serves through: *cellar.Cache.
@@ -97,6 +138,9 @@ type Proxy struct {
 	// reencodeQueries mirrors GODEBUG=urlmaxqueryparams, under which
 	// ReverseProxy re-encodes every query.
 	reencodeQueries bool
+	// dropped holds the canonical names of the request fields not
+	// forwarded (Config.DropRequestFields).
+	dropped map[string]bool
 }
 
 // New returns a Proxy forwarding to cfg.Upstream through cfg.Cache.
@@ -117,6 +161,7 @@ func New(cfg Config) (*Proxy, error) {
 	p.respVia = viaValue(1, 1, p.via)
 	p.reqVia = [4]string{viaValue(1, 0, p.via), viaValue(1, 1, p.via), viaValue(2, 0, p.via), viaValue(3, 0, p.via)}
 	p.reencodeQueries = godebugSet("urlmaxqueryparams")
+	p.dropped = dropSet(cfg.DropRequestFields, cfg.PassRequestFields)
 	p.direct = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      cfg.Transport,
@@ -220,6 +265,9 @@ type recorderKey struct{}
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(p.cfg.Upstream)
 	pr.Out.Host = pr.In.Host
+	for k := range p.dropped {
+		delete(pr.Out.Header, k)
+	}
 	pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 	pr.SetXForwarded()
 	pr.Out.Header.Add("Via", p.requestVia(pr.In.ProtoMajor, pr.In.ProtoMinor))

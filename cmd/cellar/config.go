@@ -53,6 +53,13 @@ type serveConfig struct {
 	TLSCert, TLSKey string
 	H2C             bool
 
+	// DropRequestFields and PassRequestFields adjust the request fields
+	// the proxy does not forward (proxy.DefaultDropRequestFields).
+	DropRequestFields, PassRequestFields []string
+	// IgnoreRequestCacheControl makes the cache ignore the clients'
+	// Cache-Control and Pragma (spec.Options.IgnoreRequestDirectives).
+	IgnoreRequestCacheControl bool
+
 	LogFormat string
 	LogLevel  slog.Level
 	AccessLog bool
@@ -102,6 +109,9 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.DurationVar(&v.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take to finish")
 	fs.Var(&v.maxHeaderBytes, "max-header-bytes", "largest request header accepted (431 past it)")
 	fs.Var(&v.maxBodySize, "max-body-size", "largest request body accepted (413 past it; 0: no limit)")
+	fs.StringVar(&v.dropFields, "drop-request-fields", "", "comma-separated request `FIELDS` not to forward, besides the default list ("+strings.Join(proxy.DefaultDropRequestFields, ", ")+"): unkeyed fields an origin may trust to rewrite the request")
+	fs.StringVar(&v.passFields, "pass-request-fields", "", "comma-separated `FIELDS` of the default drop list to forward anyway (the origin should then list them in Vary)")
+	fs.BoolVar(&v.ignoreReqCC, "ignore-request-cache-control", false, "ignore the clients' Cache-Control and Pragma (no-cache, max-age=0, max-stale, min-fresh, no-store, only-if-cached), as Varnish and nginx do: no client can force a refresh or a miss")
 	fs.StringVar(&v.tlsCert, "tls-cert", "", "TLS certificate `FILE` (PEM); with --tls-key serves HTTPS with HTTP/2")
 	fs.StringVar(&v.tlsKey, "tls-key", "", "TLS private key `FILE` (PEM)")
 	fs.BoolVar(&v.h2c, "h2c", false, "also accept HTTP/2 without TLS (h2c, prior knowledge)")
@@ -122,6 +132,8 @@ type serveFlagValues struct {
 	dialTimeout, upstreamTimeout, shutdownTimeout                          time.Duration
 	tlsCert, tlsKey, logFormat, logLevel                                   string
 	h2c, accessLog, pprof                                                  bool
+	dropFields, passFields                                                 string
+	ignoreReqCC                                                            bool
 }
 
 // parseServeConfig reads and validates the flags of `cellar serve`. Every
@@ -161,6 +173,10 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		LogFormat:         v.logFormat,
 		AccessLog:         v.accessLog,
 		Pprof:             v.pprof,
+
+		DropRequestFields:         splitList(v.dropFields),
+		PassRequestFields:         splitList(v.passFields),
+		IgnoreRequestCacheControl: v.ignoreReqCC,
 	}
 	checks := []func() error{
 		func() error { return c.setUpstream(v.upstream) },
@@ -210,6 +226,14 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 			return nil
 		},
 		c.checkTLS,
+		func() error {
+			for _, f := range append(append([]string(nil), c.DropRequestFields...), c.PassRequestFields...) {
+				if !validToken(f) {
+					return usagef("--drop-request-fields/--pass-request-fields: %q is not a field name (RFC 9110 §5.1)", f)
+				}
+			}
+			return nil
+		},
 		func() error {
 			switch c.LogFormat {
 			case "text", "json":
@@ -355,6 +379,17 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty members.
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // validToken reports whether s is an RFC 9110 §5.6.2 token.

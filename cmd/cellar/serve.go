@@ -97,6 +97,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 		AccessLog:    cfg.AccessLog,
 		Metrics:      m,
 		MaxBodyBytes: cfg.MaxBodySize,
+
+		DropRequestFields: cfg.DropRequestFields,
+		PassRequestFields: cfg.PassRequestFields,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,111 @@
+package main
+
+// Security tests of `cellar serve` (issue 12): each sends an attacker's raw
+// bytes over a socket to a running cellar, then checks that a second,
+// innocent client gets what the origin serves it.
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// rawRequest sends raw to addr on a new connection and reads one response.
+func rawRequest(t *testing.T, addr, raw string) (*http.Response, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("reading the response to %q: %v", raw, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// rawAll sends raw to addr and reads everything until the connection is
+// closed or the read deadline passes; closed reports which.
+func rawAll(t *testing.T, addr, raw string, wait time.Duration) (out string, closed bool) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(wait))
+	b, err := io.ReadAll(c)
+	var ne net.Error
+	timedOut := errors.As(err, &ne) && ne.Timeout()
+	return string(b), !timedOut
+}
+
+// reflectingOrigin answers every path with a cacheable body that echoes
+// the fields origins commonly trust (as IIS and Symfony do with
+// X-Original-URL): a poisoned entry would show them.
+func reflectingOrigin(t *testing.T) (*httptest.Server, *atomic.Int64) {
+	var n atomic.Int64
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		path := r.URL.Path
+		if v := r.Header.Get("X-Original-URL"); v != "" {
+			path = v
+		}
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "page "+path+" method "+r.Method+" host "+r.Header.Get("X-Host")+r.Header.Get("X-Forwarded-Scheme"))
+	}))
+	t.Cleanup(o.Close)
+	return o, &n
+}
+
+// Issue 12 item 3: unkeyed request fields that origins trust are dropped
+// before forwarding, so an attacker's request cannot store a response
+// shaped by them.
+func TestSecurityUnkeyedFieldsDropped(t *testing.T) {
+	o, _ := reflectingOrigin(t)
+	in := startCellar(t, "--upstream", o.URL, "--store", "memory")
+	for _, tc := range []struct{ path, field, value string }{
+		{"/home", "X-Original-URL", "/admin"},
+		{"/about", "X-Rewrite-URL", "/admin"},
+		{"/contact", "X-HTTP-Method-Override", "DELETE"},
+		{"/news", "X-Host", "evil.example"},
+		{"/blog", "X-Forwarded-Scheme", "nothttps"},
+	} {
+		attack := "GET " + tc.path + " HTTP/1.1\r\nHost: site.example\r\n" + tc.field + ": " + tc.value + "\r\nConnection: close\r\n\r\n"
+		resp, body := rawRequest(t, in.addr, attack)
+		if resp.StatusCode != 200 || strings.Contains(body, tc.value) {
+			t.Errorf("%s: the attacker's response reflects it: %d %q", tc.field, resp.StatusCode, body)
+		}
+		// The innocent client, without the field, gets the real page.
+		resp, body = rawRequest(t, in.addr, "GET "+tc.path+" HTTP/1.1\r\nHost: site.example\r\nConnection: close\r\n\r\n")
+		if want := "page " + tc.path + " method GET host "; body != want {
+			t.Errorf("%s: innocent client got %q (Cache-Status %q), want %q", tc.field, body, resp.Header.Get("Cache-Status"), want)
+		}
+	}
+
+	// --pass-request-fields forwards one again (for an origin that keys
+	// on it with Vary), and --drop-request-fields adds one.
+	in = startCellar(t, "--upstream", o.URL, "--store", "memory", "--pass-request-fields", "x-original-url", "--drop-request-fields", "X-Custom")
+	_, body := rawRequest(t, in.addr, "GET /home HTTP/1.1\r\nHost: site.example\r\nX-Original-URL: /admin\r\nConnection: close\r\n\r\n")
+	if !strings.Contains(body, "/admin") {
+		t.Errorf("--pass-request-fields X-Original-URL: origin did not receive it: %q", body)
+	}
+}

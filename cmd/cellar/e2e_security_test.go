@@ -29,7 +29,11 @@ func rawRequest(t *testing.T, addr, raw string) (*http.Response, string) {
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	var req *http.Request // nil reads as the answer to a GET
+	if strings.HasPrefix(raw, "HEAD ") {
+		req = &http.Request{Method: http.MethodHead}
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), req)
 	if err != nil {
 		t.Fatalf("reading the response to %q: %v", raw, err)
 	}
@@ -107,5 +111,75 @@ func TestSecurityUnkeyedFieldsDropped(t *testing.T) {
 	_, body := rawRequest(t, in.addr, "GET /home HTTP/1.1\r\nHost: site.example\r\nX-Original-URL: /admin\r\nConnection: close\r\n\r\n")
 	if !strings.Contains(body, "/admin") {
 		t.Errorf("--pass-request-fields X-Original-URL: origin did not receive it: %q", body)
+	}
+}
+
+// Issue 12 item 4: with --ignore-request-cache-control, a client cannot
+// force a refresh (RFC 9111 §5.2.1.4 no-cache, §5.2.1.1 max-age=0, §5.4
+// Pragma) to re-store a response at will; by default it still can.
+func TestSecurityClientForcedRefresh(t *testing.T) {
+	o, n := reflectingOrigin(t)
+	forced := []string{"Cache-Control: no-cache", "Cache-Control: max-age=0", "Pragma: no-cache", "Cache-Control: min-fresh=9999"}
+	for _, ignore := range []bool{false, true} {
+		args := []string{"--upstream", o.URL, "--store", "memory"}
+		if ignore {
+			args = append(args, "--ignore-request-cache-control")
+		}
+		in := startCellar(t, args...)
+		n.Store(0)
+		rawRequest(t, in.addr, "GET /p HTTP/1.1\r\nHost: site.example\r\nConnection: close\r\n\r\n")
+		for _, f := range forced {
+			rawRequest(t, in.addr, "GET /p HTTP/1.1\r\nHost: site.example\r\n"+f+"\r\nConnection: close\r\n\r\n")
+		}
+		resp, _ := rawRequest(t, in.addr, "GET /p HTTP/1.1\r\nHost: site.example\r\nConnection: close\r\n\r\n")
+		got := n.Load()
+		switch {
+		case ignore && (got != 1 || !reHit.MatchString(resp.Header.Get("Cache-Status"))):
+			t.Errorf("--ignore-request-cache-control: %d origin requests (want 1), innocent Cache-Status %q", got, resp.Header.Get("Cache-Status"))
+		case !ignore && got != int64(1+len(forced)):
+			t.Errorf("default: %d origin requests, want %d (RFC 9111 honours client refreshes)", got, 1+len(forced))
+		}
+	}
+}
+
+// Issue 12 item 11: the proxy never invents a Content-Type (RFC 9110
+// §8.3): when the upstream sent none, neither does any response, on a
+// miss, a hit, a pass-through, a revalidation, a 304 or a HEAD.
+func TestSecurityNoSniffedContentType(t *testing.T) {
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = nil // the origin sends none
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("ETag", `"v1"`)
+		switch r.URL.Path {
+		case "/stored":
+			w.Header().Set("Cache-Control", "max-age=300")
+		case "/revalidated":
+			w.Header().Set("Cache-Control", "no-cache")
+			if r.Header.Get("If-None-Match") == `"v1"` {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+		default:
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		io.WriteString(w, "<html><script>alert(1)</script></html>")
+	}))
+	t.Cleanup(o.Close)
+	in := startCellar(t, "--upstream", o.URL, "--store", "memory")
+	for _, tc := range []struct{ what, req string }{
+		{"miss", "GET /stored HTTP/1.1\r\nHost: a\r\n\r\n"},
+		{"hit", "GET /stored HTTP/1.1\r\nHost: a\r\n\r\n"},
+		{"HEAD hit", "HEAD /stored HTTP/1.1\r\nHost: a\r\n\r\n"},
+		{"304 to the client", "GET /stored HTTP/1.1\r\nHost: a\r\nIf-None-Match: \"v1\"\r\n\r\n"},
+		{"pass-through", "GET /passed HTTP/1.1\r\nHost: a\r\n\r\n"},
+		{"upgrade bypass", "GET /passed HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: nothing\r\n\r\n"},
+		{"stored for revalidation", "GET /revalidated HTTP/1.1\r\nHost: a\r\n\r\n"},
+		{"revalidated", "GET /revalidated HTTP/1.1\r\nHost: a\r\n\r\n"},
+	} {
+		resp, _ := rawRequest(t, in.addr, tc.req)
+		if ct, ok := resp.Header["Content-Type"]; ok {
+			t.Errorf("%s: %d with Content-Type %q (Cache-Status %q); the upstream sent none",
+				tc.what, resp.StatusCode, ct, resp.Header.Get("Cache-Status"))
+		}
 	}
 }

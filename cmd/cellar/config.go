@@ -91,7 +91,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.StringVar(&v.demoOrigin, "demo-origin", "", "also run the demo origin in-process on this loopback `ADDR` (e.g. 127.0.0.1:9000); --upstream then defaults to it")
 	fs.StringVar(&v.listen, "listen", defaultListen, "`ADDR` to serve the proxy on")
 	fs.StringVar(&v.admin, "admin", defaultAdmin, "`ADDR` of the admin listener (/metrics, /healthz, /purge); \"off\" disables it")
-	fs.StringVar(&v.adminToken, "admin-token", "", "bearer `TOKEN` required by the purge endpoints; mandatory when --admin is not a loopback address (prefer $CELLAR_ADMIN_TOKEN)")
+	fs.StringVar(&v.adminToken, "admin-token", "", "bearer `TOKEN` required by the purge and profile endpoints, at least "+strconv.Itoa(proxy.MinAdminTokenLen)+" characters; mandatory when --admin is not a loopback address (prefer $CELLAR_ADMIN_TOKEN). Without it, those endpoints answer only Host localhost/127.0.0.1/[::1] and purges need the header "+proxy.PurgeHeader+": 1 or a JSON body")
 	fs.StringVar(&v.store, "store", defaultStore, "where entries live: memory | disk:PATH | redis://HOST:PORT[/DB] | redis+cluster://H1:P1,H2:P2")
 	fs.Var(&v.maxSize, "max-size", "byte budget of the store, with units (e.g. 512MiB, 1GiB, 10GB)")
 	fs.TextVar(&v.diskFsync, "disk-fsync", disk.FsyncIndex, "what the disk store syncs before a commit returns: index (the index; after power loss recent bodies may be lost, and are then dropped) | none (nothing: fastest; after power loss the store may start empty) | always (bodies and index)")
@@ -307,8 +307,8 @@ func (c *serveConfig) checkAdmin() error {
 	if !proxy.IsLoopback(c.Admin) && c.AdminToken == "" {
 		return usagef("--admin %q is not a loopback address: set --admin-token (or $CELLAR_ADMIN_TOKEN) so purges need a bearer token", c.Admin)
 	}
-	if c.AdminToken != "" && len(c.AdminToken) < 16 {
-		return usagef("--admin-token is too short: use at least 16 characters")
+	if c.AdminToken != "" && len(c.AdminToken) < proxy.MinAdminTokenLen {
+		return usagef("--admin-token is too short: use at least %d characters", proxy.MinAdminTokenLen)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -182,4 +183,60 @@ func TestSecurityNoSniffedContentType(t *testing.T) {
 				tc.what, resp.StatusCode, ct, resp.Header.Get("Cache-Status"))
 		}
 	}
+}
+
+// Issue 12 item 12: loopback is not a trust boundary by itself. A
+// cross-site form POST from a browser on the same machine, or a page that
+// reached the admin listener by DNS rebinding (its own name in Host),
+// cannot purge; a tool's purge (curl with the purge header, or JSON) can;
+// /metrics and /healthz stay open.
+func TestSecurityAdminCrossSitePurge(t *testing.T) {
+	o, _ := reflectingOrigin(t)
+	in := startCellar(t, "--upstream", o.URL, "--store", "memory")
+	rawRequest(t, in.addr, "GET /p HTTP/1.1\r\nHost: site.example\r\nConnection: close\r\n\r\n")
+	form := "url=http%3A%2F%2Fsite.example%2Fp"
+	post := func(hdr, body string) string {
+		return "POST /purge HTTP/1.1\r\nHost: " + in.admin + "\r\n" + hdr +
+			"Content-Length: " + itoa(len(body)) + "\r\nConnection: close\r\n\r\n" + body
+	}
+	for _, tc := range []struct{ what, raw string }{
+		{"cross-site form POST", post("Origin: http://evil.example\r\nSec-Fetch-Site: cross-site\r\nContent-Type: application/x-www-form-urlencoded\r\n", form)},
+		{"form POST with a foreign Origin", post("Origin: http://evil.example\r\nContent-Type: application/x-www-form-urlencoded\r\n", form)},
+		{"form POST without Origin (an old browser)", post("Content-Type: application/x-www-form-urlencoded\r\n", form)},
+		{"text/plain POST", "POST /purge?" + form + " HTTP/1.1\r\nHost: " + in.admin + "\r\nContent-Type: text/plain\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"},
+		{"DNS rebinding (Host is the attacker's name)", "POST /purge?" + form + " HTTP/1.1\r\nHost: rebind.evil.example:" + port(in.admin) + "\r\nX-Cellar-Purge: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"},
+	} {
+		resp, body := rawRequest(t, in.admin, tc.raw)
+		if resp.StatusCode < 400 {
+			t.Errorf("%s: %d %s", tc.what, resp.StatusCode, body)
+		}
+		// The innocent client still gets its stored page.
+		resp, _ = rawRequest(t, in.addr, "GET /p HTTP/1.1\r\nHost: site.example\r\nConnection: close\r\n\r\n")
+		if !reHit.MatchString(resp.Header.Get("Cache-Status")) {
+			t.Fatalf("after %s: the entry is gone (Cache-Status %q)", tc.what, resp.Header.Get("Cache-Status"))
+		}
+	}
+	for _, path := range []string{"/metrics", "/healthz"} {
+		if resp, _ := rawRequest(t, in.admin, "GET "+path+" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"); resp.StatusCode != 200 {
+			t.Errorf("%s: %d", path, resp.StatusCode)
+		}
+	}
+	// Tools: the purge header, a JSON body, or PURGE.
+	for _, raw := range []string{
+		"POST /purge?" + form + " HTTP/1.1\r\nHost: localhost:" + port(in.admin) + "\r\nX-Cellar-Purge: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+		post("Content-Type: application/json\r\n", `{"url": ["http://site.example/p"]}`),
+		"PURGE /purge?" + form + " HTTP/1.1\r\nHost: [::1]\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+	} {
+		rawRequest(t, in.addr, "GET /p HTTP/1.1\r\nHost: site.example\r\nConnection: close\r\n\r\n")
+		if resp, body := rawRequest(t, in.admin, raw); resp.StatusCode != 200 || !strings.Contains(body, `"purged": 1`) {
+			t.Errorf("%q: %d %s", raw, resp.StatusCode, body)
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
 }

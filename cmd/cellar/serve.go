@@ -138,6 +138,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 				Store:    st,
 				Upstream: cfg.Upstream,
 				Token:    cfg.AdminToken,
+				Addr:     cfg.Admin,
 				Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
 				Logger:   log.With("component", "admin"),
 				Pprof:    cfg.Pprof,

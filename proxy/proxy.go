@@ -57,6 +57,27 @@ type Config struct {
 	// MaxBodyBytes bounds request bodies (413 past it); zero means no limit.
 	// Header size is bounded by the http.Server (MaxHeaderBytes).
 	MaxBodyBytes int64
+	// StreamRequestBodies forwards request bodies as they arrive instead of
+	// receiving them in full first (see body.go): a slow client then holds
+	// an upstream connection for as long as it likes.
+	StreamRequestBodies bool
+	// BodyMemoryBytes is the largest body buffered in memory; larger ones
+	// go to a temporary file in BodyTempDir ("" means os.TempDir). Zero
+	// means DefaultBodyMemoryBytes.
+	BodyMemoryBytes int64
+	BodyTempDir     string
+	// BodyTimeout and BodyMinRate bound the receiving of a buffered body:
+	// it may take BodyTimeout plus one second per BodyMinRate bytes (408
+	// past it). Zero means DefaultBodyTimeout and DefaultBodyMinRate; a
+	// negative BodyTimeout means no bound.
+	BodyTimeout time.Duration
+	BodyMinRate int64
+	// UpstreamMaxConns bounds the requests in flight to the upstream at
+	// once (each holds a connection); zero means no bound. Past it,
+	// requests wait up to UpstreamQueueTimeout (zero: 10s) for a slot, then
+	// get 503.
+	UpstreamMaxConns     int
+	UpstreamQueueTimeout time.Duration
 	// FlushInterval is passed to ReverseProxy: zero flushes buffered
 	// responses as ReverseProxy does by default (at once for event streams
 	// and responses of unknown length), -1 after every write. The cache's
@@ -141,6 +162,8 @@ type Proxy struct {
 	// dropped holds the canonical names of the request fields not
 	// forwarded (Config.DropRequestFields).
 	dropped map[string]bool
+	// limited bounds the requests in flight upstream, or is nil.
+	limited *limitedTransport
 }
 
 // New returns a Proxy forwarding to cfg.Upstream through cfg.Cache.
@@ -172,6 +195,19 @@ func New(cfg Config) (*Proxy, error) {
 		BufferPool:     copyBuffers,
 	}
 	p.handler = http.HandlerFunc(p.forward)
+	if cfg.UpstreamMaxConns > 0 {
+		transport := cfg.Transport
+		if transport == nil {
+			transport = http.DefaultTransport
+		}
+		timeout := cfg.UpstreamQueueTimeout
+		if timeout == 0 {
+			timeout = DefaultUpstreamQueueTimeout
+		}
+		cfg.Transport = newLimitedTransport(transport, cfg.UpstreamMaxConns, timeout)
+		p.direct.Transport = cfg.Transport
+		p.limited = cfg.Transport.(*limitedTransport)
+	}
 	if cfg.Cache != nil {
 		transport := cfg.Transport
 		if transport == nil {
@@ -205,13 +241,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		p.finish(rec, r, start)
 	}()
-	if limit := p.cfg.MaxBodyBytes; limit > 0 && r.Body != nil && r.Body != http.NoBody {
+	if !p.framingOK(rec, r) {
+		return
+	}
+	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	if limit := p.cfg.MaxBodyBytes; limit > 0 && hasBody {
 		if r.ContentLength > limit {
 			rec.Header().Set("Connection", "close")
 			http.Error(rec, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
 		r.Body = http.MaxBytesReader(rec, r.Body, limit)
+	}
+	if hasBody && !p.cfg.StreamRequestBodies && !bypassed(r) {
+		b, ok := p.bufferBody(rec, r)
+		if !ok {
+			return
+		}
+		defer b.release()
 	}
 	if p.cfg.Cache == nil || bypassed(r) {
 		// The cache hands these to forward as they are.
@@ -224,6 +271,38 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer c.body.Close()
 	}
 	p.handler.ServeHTTP(rec, out)
+}
+
+// framingOK applies the verdict of the Listener's framing scanner to an
+// HTTP/1 request: a request framed ambiguously (Content-Length with
+// Transfer-Encoding, Transfer-Encoding in HTTP/1.0, obs-fold) is answered
+// 400 and its connection closed (RFC 9112 §6.3: "the server MUST close
+// the connection after responding to such a request"), so that the bytes
+// another parser would frame differently are never served as a request.
+// A request the scanner could not judge is served, and its connection
+// closed after it.
+func (p *Proxy) framingOK(w http.ResponseWriter, r *http.Request) bool {
+	if r.ProtoMajor != 1 {
+		return true
+	}
+	s, _ := r.Context().Value(framingKey{}).(*framingScanner)
+	if s == nil {
+		return true
+	}
+	switch v := s.next(); v {
+	case verdictOK:
+		return true
+	case verdictUnknown:
+		w.Header().Set("Connection", "close")
+		return true
+	default:
+		p.log.Warn("refused an ambiguously framed request", "method", r.Method, "path", r.URL.Path,
+			"remote", r.RemoteAddr, "reason", v.reason())
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "bad request: "+v.reason(), http.StatusBadRequest)
+		return false
+	}
 }
 
 // bypassed reports whether the cache passes r to its handler untouched
@@ -334,6 +413,12 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.As(err, &tooLarge):
 		status = http.StatusRequestEntityTooLarge
 		w.Header().Set("Connection", "close")
+	case errors.Is(err, ErrUpstreamBusy):
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
+		if len(w.Header()["Cache-Status"]) == 0 {
+			w.Header().Set("Cache-Status", p.via+"; fwd=miss; detail=upstream-busy")
+		}
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		status = http.StatusGatewayTimeout
 	}

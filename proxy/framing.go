@@ -155,7 +155,7 @@ func (s *framingScanner) feed(b []byte) {
 				line = s.line
 			}
 			b = b[i+1:]
-			long := s.long
+			long := s.long || len(line) > maxScanLine
 			s.line, s.long = s.line[:0], false
 			if long {
 				s.stop()

@@ -124,6 +124,14 @@ func (c *conn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// CloseWrite half-closes the connection, when it can.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}
+
 // Close closes the connection and frees its slot.
 func (c *conn) Close() error {
 	err := net.ErrClosed

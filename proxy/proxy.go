@@ -298,11 +298,43 @@ func (p *Proxy) framingOK(w http.ResponseWriter, r *http.Request) bool {
 	default:
 		p.log.Warn("refused an ambiguously framed request", "method", r.Method, "path", r.URL.Path,
 			"remote", r.RemoteAddr, "reason", v.reason())
+		if refuseAndClose(w, v.reason()) {
+			return false
+		}
 		w.Header().Set("Connection", "close")
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "bad request: "+v.reason(), http.StatusBadRequest)
 		return false
 	}
+}
+
+// refuseAndClose answers 400 on the hijacked connection and closes it:
+// net/http would otherwise read (discard) what it takes for the rest of
+// the body before closing, which may be the smuggled bytes or never come.
+// The connection is half-closed first and drained briefly, so that the
+// client reads the answer rather than a reset.
+func refuseAndClose(w http.ResponseWriter, reason string) bool {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false
+	}
+	if rec, ok := w.(*recorder); ok {
+		rec.hijacked, rec.status = false, http.StatusBadRequest
+	}
+	body := "bad request: " + reason + "\n"
+	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, _ = brw.WriteString("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+		"Cache-Control: no-store\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+	_ = brw.Flush()
+	go func() {
+		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+			_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+			_, _ = io.Copy(io.Discard, io.LimitReader(conn, 256<<10))
+		}
+		_ = conn.Close()
+	}()
+	return true
 }
 
 // bypassed reports whether the cache passes r to its handler untouched

@@ -240,3 +240,62 @@ func port(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
 }
+
+// countingOrigin counts the requests of each path and answers a cacheable
+// body naming it.
+func countingOrigin(t *testing.T) *origin {
+	o := &origin{counts: map[string]int{}, last: map[string]http.Header{}}
+	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		o.mu.Lock()
+		o.counts[r.URL.Path]++
+		o.mu.Unlock()
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "page "+r.URL.Path)
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+// Issue 12 item 10, RFC 9112 §6.1 and §6.3: a request framed two ways
+// (Content-Length with Transfer-Encoding, Transfer-Encoding in HTTP/1.0)
+// or with obs-fold is answered 400 and its connection closed: the bytes
+// another parser would frame differently never become a request
+// ("GGET"). An innocent request on another connection is served.
+func TestSecuritySmugglingRFC9112_6_3(t *testing.T) {
+	o := countingOrigin(t)
+	in := startCellar(t, "--upstream", o.URL, "--store", "memory")
+	smuggled := "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
+	for _, tc := range []struct{ what, raw string }{
+		{"CL.TE", "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG" + smuggled},
+		{"TE.CL", "POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n5c\r\n" + smuggled + "\r\n0\r\n\r\n"},
+		{"HTTP/1.0 with TE", "POST /a HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled},
+		{"obs-fold", "GET /a HTTP/1.1\r\nHost: a\r\nX-Long: a\r\n b\r\n\r\n" + smuggled},
+		{"obs-fold hiding TE", "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: y\r\n\tTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled},
+	} {
+		out, closed := rawAll(t, in.addr, tc.raw, 5*time.Second)
+		if !strings.HasPrefix(out, "HTTP/1.1 400 ") || strings.Count(out, "HTTP/1.1 ") != 1 || !closed {
+			t.Errorf("%s: want one 400 and the connection closed, got closed=%v:\n%s", tc.what, closed, out)
+		}
+	}
+	if n := o.count("/smuggled") + o.count("/a"); n != 0 {
+		t.Errorf("the origin received %d of the attacker's requests", n)
+	}
+	// The innocent client.
+	resp, body := rawRequest(t, in.addr, "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp.StatusCode != 200 || body != "page /smuggled" || o.count("/smuggled") != 1 {
+		t.Errorf("innocent: %d %q", resp.StatusCode, body)
+	}
+	// Well-framed requests keep their connection: pipelined, chunked,
+	// with a body, and with bare LF line endings (normalised, RFC 9112
+	// §2.2).
+	ok := "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" +
+		"POST /l HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz" +
+		"GET /lf HTTP/1.1\nHost: a\n\n" +
+		"GET /last HTTP/1.1\r\nHost: a\r\n\r\n"
+	out, closed := rawAll(t, in.addr, ok, 2*time.Second)
+	if strings.Count(out, "HTTP/1.1 200 ") != 4 || closed {
+		t.Errorf("well-framed pipeline: closed=%v\n%s", closed, out)
+	}
+}

@@ -299,3 +299,65 @@ func TestSecuritySmugglingRFC9112_6_3(t *testing.T) {
 		t.Errorf("well-framed pipeline: closed=%v\n%s", closed, out)
 	}
 }
+
+// waitMetric polls the admin listener until series reaches want.
+func (in *instance) waitMetric(series string, want float64) {
+	in.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for in.metric(series) != want {
+		if time.Now().After(deadline) {
+			in.t.Fatalf("%s = %v, want %v", series, in.metric(series), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Issue 12 item 9: --max-conns bounds the open connections. Past it, the
+// longest-idle keep-alive connection is closed to make room; when none is
+// idle, a new connection is answered 503 and closed.
+func TestSecurityMaxConns(t *testing.T) {
+	o := countingOrigin(t)
+	in := startCellar(t, "--upstream", o.URL, "--store", "memory", "--max-conns", "4")
+	get := "GET /p HTTP/1.1\r\nHost: a\r\n\r\n"
+	var idle []net.Conn
+	for range 4 {
+		c, err := net.Dial("tcp", in.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, get)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		idle = append(idle, c)
+	}
+	in.waitMetric("cellar_proxy_connections_idle", 4)
+	// The innocent client gets a connection: an idle one made room.
+	if resp, body := rawRequest(t, in.addr, get); resp.StatusCode != 200 || body != "page /p" {
+		t.Fatalf("innocent client with 4 idle connections open: %d %q", resp.StatusCode, body)
+	}
+	_ = idle[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := idle[0].Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("the longest-idle connection was not closed: %d %v", n, err)
+	}
+	// Four connections that send nothing are not idle: a fifth is refused.
+	for range 4 {
+		c, err := net.Dial("tcp", in.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	in.waitMetric("cellar_proxy_connections_open", 4)
+	in.waitMetric("cellar_proxy_connections_idle", 0)
+	out, closed := rawAll(t, in.addr, get, 5*time.Second)
+	if !strings.HasPrefix(out, "HTTP/1.1 503 ") || !closed {
+		t.Errorf("past --max-conns with none idle: closed=%v %q", closed, out)
+	}
+	if in.metric("cellar_proxy_connections_refused_total") != 1 {
+		t.Errorf("refused: %v", in.metric("cellar_proxy_connections_refused_total"))
+	}
+}

@@ -122,6 +122,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 	// requests to refuse smuggling (RFC 9112 §6.3); over TLS the bytes
 	// it sees are encrypted, and net/http's own framing applies.
 	pl := proxy.NewListener(ln, proxy.ListenerConfig{MaxConns: cfg.MaxConns, CheckFraming: cfg.TLSCert == ""})
+	if err := proxy.RegisterListenerMetrics(reg, pl, p); err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler:           p,
 		ConnState:         pl.ConnState,

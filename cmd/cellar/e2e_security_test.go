@@ -361,3 +361,141 @@ func TestSecurityMaxConns(t *testing.T) {
 		t.Errorf("refused: %v", in.metric("cellar_proxy_connections_refused_total"))
 	}
 }
+
+// slowBodyOrigin counts the upload requests that reached it, and holds
+// /hold until release is closed.
+type slowBodyOrigin struct {
+	*httptest.Server
+	uploads, inFlight atomic.Int64
+	release           chan struct{}
+}
+
+func newSlowBodyOrigin(t *testing.T) *slowBodyOrigin {
+	o := &slowBodyOrigin{release: make(chan struct{})}
+	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.inFlight.Add(1)
+		defer o.inFlight.Add(-1)
+		if r.URL.Path == "/upload" {
+			o.uploads.Add(1)
+		}
+		b, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/hold" {
+			<-o.release
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "got "+strconv.Itoa(len(b)))
+	}))
+	t.Cleanup(func() {
+		select {
+		case <-o.release:
+		default:
+			close(o.release)
+		}
+		o.Close()
+	})
+	return o
+}
+
+// Issue 12 item 7: request bodies are received in full before the request
+// goes upstream, so clients sending theirs slowly hold no upstream
+// connection; receiving them is bounded (408); the upstream connections
+// in flight are capped (503 past the queue timeout).
+func TestSecuritySlowRequestBodies(t *testing.T) {
+	o := newSlowBodyOrigin(t)
+	in := startCellar(t, "--upstream", o.URL, "--store", "memory",
+		"--request-body-timeout", "1s", "--request-body-min-rate", "1KiB", "--upstream-max-conns", "1", "--upstream-queue-timeout", "300ms")
+	const slow = 20
+	results := make(chan string, slow)
+	for range slow {
+		go func() {
+			c, err := net.Dial("tcp", in.addr)
+			if err != nil {
+				results <- err.Error()
+				return
+			}
+			defer c.Close()
+			io.WriteString(c, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n")
+			for range 20 { // one byte every 100ms: far below 1KiB/s
+				if _, err := io.WriteString(c, "x"); err != nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				results <- err.Error()
+				return
+			}
+			results <- resp.Status
+		}()
+	}
+	// While they trickle, the innocent client's upload goes through the
+	// one upstream connection.
+	time.Sleep(300 * time.Millisecond)
+	if n := o.uploads.Load(); n != 0 {
+		t.Errorf("%d slow uploads reached the origin before their bodies were complete", n)
+	}
+	resp, body := rawRequest(t, in.addr, "POST /fast HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+	if resp.StatusCode != 200 || body != "got 5" {
+		t.Errorf("innocent upload: %d %q", resp.StatusCode, body)
+	}
+	for range slow {
+		if got := <-results; !strings.HasPrefix(got, "408") {
+			t.Errorf("slow body: %s, want 408", got)
+		}
+	}
+	if n := o.uploads.Load(); n != 0 {
+		t.Errorf("%d slow uploads reached the origin", n)
+	}
+
+	// One request holds the only upstream connection: the next waits
+	// --upstream-queue-timeout, then gets 503 with a Cache-Status.
+	held := make(chan *http.Response, 1)
+	go func() {
+		resp, _ := rawRequest(t, in.addr, "GET /hold HTTP/1.1\r\nHost: a\r\n\r\n")
+		held <- resp
+	}()
+	for o.inFlight.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, _ = rawRequest(t, in.addr, "GET /other HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(resp.Header.Get("Cache-Status"), "detail=upstream-busy") {
+		t.Errorf("past --upstream-max-conns: %d, Cache-Status %q", resp.StatusCode, resp.Header.Get("Cache-Status"))
+	}
+	close(o.release)
+	if r := <-held; r.StatusCode != 200 {
+		t.Errorf("the held request: %d", r.StatusCode)
+	}
+	if resp, _ := rawRequest(t, in.addr, "GET /other HTTP/1.1\r\nHost: a\r\n\r\n"); resp.StatusCode != 200 {
+		t.Errorf("after the slot is free: %d", resp.StatusCode)
+	}
+}
+
+// --stream-request-bodies restores streaming: the origin sees the request
+// before its body is complete.
+func TestSecurityStreamRequestBodies(t *testing.T) {
+	o := newSlowBodyOrigin(t)
+	in := startCellar(t, "--upstream", o.URL, "--store", "memory", "--stream-request-bodies")
+	c, err := net.Dial("tcp", in.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nx")
+	deadline := time.Now().Add(10 * time.Second)
+	for o.uploads.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if o.uploads.Load() != 1 {
+		t.Fatal("the streamed upload did not reach the origin before its body was complete")
+	}
+	io.WriteString(c, "yz")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("streamed upload: %v %v", resp, err)
+	}
+	if b, _ := io.ReadAll(resp.Body); string(b) != "got 3" {
+		t.Errorf("streamed upload: %q", b)
+	}
+}

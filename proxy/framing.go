@@ -225,8 +225,17 @@ func (s *framingScanner) onHeaderLine(line []byte) {
 		s.obsFold = true
 		return
 	}
-	name, value, _ := bytes.Cut(line, []byte{':'})
-	value = bytes.Trim(value, " \t")
+	colon := bytes.IndexByte(line, ':')
+	if colon < 0 {
+		return // net/http refuses it
+	}
+	name := line[:colon]
+	switch len(name) {
+	case len("content-length"), len("transfer-encoding"), len("upgrade"):
+	default:
+		return // not a field the framing depends on
+	}
+	value := trimOWS(line[colon+1:])
 	switch {
 	case asciiEqualFold(name, "content-length"):
 		n, ok := parseLength(value)
@@ -276,6 +285,17 @@ func (s *framingScanner) endBlock() {
 	case cl > 0:
 		s.remain, s.state = cl, scanBody
 	}
+}
+
+// trimOWS trims optional whitespace (RFC 9110 §5.6.3) around a value.
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // chunkSize parses a chunk-size line (RFC 9112 §7.1), ignoring extensions.

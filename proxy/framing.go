@@ -97,7 +97,6 @@ type framingScanner struct {
 
 	mu       sync.Mutex
 	verdicts []verdict
-	stopped  bool // no more verdicts will come
 }
 
 func newFramingScanner() *framingScanner { return &framingScanner{cl: -1} }

@@ -94,13 +94,15 @@ func (p *Proxy) bufferBody(w http.ResponseWriter, r *http.Request) (*bufferedBod
 			break
 		}
 	}
-	if grace > 0 {
-		_ = rc.SetReadDeadline(time.Time{})
-	}
 	if err != io.EOF {
+		// The deadline stays as it is: net/http would otherwise wait for
+		// the rest of a slow body, to discard it, before closing.
 		b.release()
 		p.bodyError(w, r, err)
 		return nil, false
+	}
+	if grace > 0 {
+		_ = rc.SetReadDeadline(time.Time{})
 	}
 	if b.file != nil {
 		if _, err := b.file.Seek(0, io.SeekStart); err != nil {

@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -424,9 +425,17 @@ func TestSecuritySlowRequestBodies(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 			}
 			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
 				results <- err.Error()
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			// The connection is closed, not kept waiting for the rest of
+			// the body.
+			if _, err := br.ReadByte(); err != io.EOF {
+				results <- resp.Status + ", then the connection is not closed: " + fmt.Sprint(err)
 				return
 			}
 			results <- resp.Status
@@ -443,7 +452,7 @@ func TestSecuritySlowRequestBodies(t *testing.T) {
 		t.Errorf("innocent upload: %d %q", resp.StatusCode, body)
 	}
 	for range slow {
-		if got := <-results; !strings.HasPrefix(got, "408") {
+		if got := <-results; got != "408 Request Timeout" {
 			t.Errorf("slow body: %s, want 408", got)
 		}
 	}

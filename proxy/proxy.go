@@ -11,6 +11,15 @@
 // target to the upstream, add Via (RFC 9110 §7.6.3) and X-Forwarded-*, drop
 // hop-by-hop fields (RFC 9110 §7.6.1), pass Upgrade (WebSocket) through
 // with an [httputil.ReverseProxy], and bound request bodies.
+//
+// As a shared cache's front door it also refuses what would let one client
+// decide what another receives or hold more than its share (issue 12): it
+// drops unkeyed request fields origins trust ([DefaultDropRequestFields]),
+// never invents a Content-Type, receives request bodies in full before
+// going upstream (body.go) and bounds the requests in flight upstream
+// (upstreamlimit.go); its [Listener] bounds client connections and refuses
+// ambiguously framed requests (framing.go); the [Admin] handler does not
+// take loopback for a trust boundary (adminguard.go).
 package proxy
 
 import (

@@ -121,7 +121,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.Var(&v.maxHeaderBytes, "max-header-bytes", "largest request header accepted (431 past it)")
 	fs.Var(&v.maxBodySize, "max-body-size", "largest request body accepted (413 past it; 0: no limit, allowed only with --stream-request-bodies)")
 	fs.BoolVar(&v.streamBodies, "stream-request-bodies", false, "forward request bodies as they arrive instead of receiving them in full first (in memory up to 64KiB, then in a temporary file): a slow client then holds an upstream connection")
-	fs.DurationVar(&v.bodyTimeout, "request-body-timeout", proxy.DefaultBodyTimeout, "time allowed to receive a request body, plus one second per --request-body-min-rate bytes (408 past it)")
+	fs.DurationVar(&v.bodyTimeout, "request-body-timeout", proxy.DefaultBodyTimeout, "time allowed to receive a request body, plus one second per --request-body-min-rate bytes (408 past it; 0: no bound)")
 	fs.Var(&v.bodyMinRate, "request-body-min-rate", "average rate, per second, a request body must arrive at past --request-body-timeout")
 	fs.IntVar(&v.maxConns, "max-conns", defaultMaxConns(), "client connections open at once; past it the longest-idle keep-alive connection is closed, or the new one refused with 503 (0: no limit; the default is half the open-file limit)")
 	fs.IntVar(&v.upstreamMaxConns, "upstream-max-conns", defaultUpstreamMaxConns, "requests in flight to the upstream at once; more wait up to --upstream-queue-timeout, then get 503 (0: no limit)")

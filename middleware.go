@@ -128,11 +128,16 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
+	hdr := w.Header()
 	if !ex.wroteDst {
-		hdr := w.Header()
 		for k, vv := range resp.Header {
 			hdr[k] = vv
 		}
+	}
+	if _, ok := hdr["Content-Type"]; !ok {
+		// An intermediary must not invent a Content-Type (RFC 9110
+		// §8.3): net/http sniffs one unless the key is present.
+		hdr["Content-Type"] = nil
 	}
 	w.WriteHeader(resp.StatusCode)
 	if r.Method == http.MethodHead {

@@ -27,7 +27,13 @@ type AdminConfig struct {
 	Upstream *url.URL
 	// Token, when set, is the bearer token the purge endpoints require
 	// (Authorization: Bearer TOKEN). [CheckAdminAddr] says when it must be.
+	// Without one, purges and profiles answer only requests whose Host is
+	// a loopback name or Addr, and purges must not be simple cross-site
+	// requests (see [Admin]).
 	Token string
+	// Addr is the address the admin listener was configured with
+	// (--admin), accepted as a Host besides the loopback names.
+	Addr string
 	// Metrics serves /metrics (e.g. promhttp.HandlerFor(registry, ...));
 	// nil answers 404.
 	Metrics http.Handler
@@ -81,7 +87,17 @@ func IsLoopback(addr string) bool {
 //	GET  /debug/pprof/...          runtime profiles, when AdminConfig.Pprof is set
 //
 // Purges answer {"purged": N} in JSON; several url, prefix and tag
-// parameters may be combined in one request. URLs are those clients use
+// parameters may be combined in one request, in the query, a form body or
+// a JSON body ({"url": ["..."], "tag": ["..."]}).
+//
+// Loopback is not a trust boundary by itself: a web page in a browser on
+// the same machine can post a form to 127.0.0.1, or reach it under its own
+// name by DNS rebinding. So, besides the token when there is one:
+// cross-site requests (Sec-Fetch-Site, Origin) to the purge endpoints are
+// refused (403, http.CrossOriginProtection); without a token, purges and
+// profiles need a loopback Host (or AdminConfig.Addr; 421 otherwise), and a
+// POST purge needs the header [PurgeHeader] or a JSON body (403), which a
+// cross-site form cannot send. /metrics and /healthz stay open. URLs are those clients use
 // (http://cache.example/path): their host is the Host the cache was asked
 // for, and their scheme is replaced with the upstream's, as in the keys.
 func Admin(cfg AdminConfig) http.Handler {
@@ -97,15 +113,17 @@ func Admin(cfg AdminConfig) http.Handler {
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
 	}
+	guarded := func(h http.HandlerFunc) http.Handler { return a.localOnly(a.auth(h)) }
 	if cfg.Pprof {
-		mux.Handle("GET /debug/pprof/", a.auth(http.HandlerFunc(pprof.Index)))
-		mux.Handle("GET /debug/pprof/cmdline", a.auth(http.HandlerFunc(pprof.Cmdline)))
-		mux.Handle("GET /debug/pprof/profile", a.auth(http.HandlerFunc(pprof.Profile)))
-		mux.Handle("GET /debug/pprof/symbol", a.auth(http.HandlerFunc(pprof.Symbol)))
-		mux.Handle("GET /debug/pprof/trace", a.auth(http.HandlerFunc(pprof.Trace)))
+		mux.Handle("GET /debug/pprof/", guarded(pprof.Index))
+		mux.Handle("GET /debug/pprof/cmdline", guarded(pprof.Cmdline))
+		mux.Handle("GET /debug/pprof/profile", guarded(pprof.Profile))
+		mux.Handle("GET /debug/pprof/symbol", guarded(pprof.Symbol))
+		mux.Handle("GET /debug/pprof/trace", guarded(pprof.Trace))
 	}
-	mux.Handle("POST /purge", a.auth(http.HandlerFunc(a.purge)))
-	mux.Handle("PURGE /purge", a.auth(http.HandlerFunc(a.purge)))
+	purge := a.localOnly(http.NewCrossOriginProtection().Handler(a.auth(a.notSimple(http.HandlerFunc(a.purge)))))
+	mux.Handle("POST /purge", purge)
+	mux.Handle("PURGE /purge", purge)
 	return mux
 }
 
@@ -158,7 +176,13 @@ type purgeItemResult struct {
 
 func (a *admin) purge(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if r.Method == http.MethodPost && r.Header.Get("Content-Type") == "application/x-www-form-urlencoded" {
+	switch {
+	case isJSON(r):
+		if err := readJSONPurge(r, q); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "JSON body: " + err.Error()})
+			return
+		}
+	case r.Method == http.MethodPost && r.Header.Get("Content-Type") == "application/x-www-form-urlencoded":
 		if err := r.ParseForm(); err == nil {
 			q = r.Form
 		}

@@ -55,6 +55,8 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 			continue
 		case k == "Forwarded", k == "X-Forwarded-For", k == "X-Forwarded-Host", k == "X-Forwarded-Proto":
 			continue // the proxy's to set
+		case p.dropped[k]:
+			continue // unkeyed, and trusted by origins (Config.DropRequestFields)
 		}
 		h[k] = vv[:len(vv):len(vv)]
 	}

@@ -11,6 +11,15 @@
 // target to the upstream, add Via (RFC 9110 §7.6.3) and X-Forwarded-*, drop
 // hop-by-hop fields (RFC 9110 §7.6.1), pass Upgrade (WebSocket) through
 // with an [httputil.ReverseProxy], and bound request bodies.
+//
+// As a shared cache's front door it also refuses what would let one client
+// decide what another receives or hold more than its share (issue 12): it
+// drops unkeyed request fields origins trust ([DefaultDropRequestFields]),
+// never invents a Content-Type, receives request bodies in full before
+// going upstream (body.go) and bounds the requests in flight upstream
+// (upstreamlimit.go); its [Listener] bounds client connections and refuses
+// ambiguously framed requests (framing.go); the [Admin] handler does not
+// take loopback for a trust boundary (adminguard.go).
 package proxy
 
 import (
@@ -57,12 +66,74 @@ type Config struct {
 	// MaxBodyBytes bounds request bodies (413 past it); zero means no limit.
 	// Header size is bounded by the http.Server (MaxHeaderBytes).
 	MaxBodyBytes int64
+	// StreamRequestBodies forwards request bodies as they arrive instead of
+	// receiving them in full first (see body.go): a slow client then holds
+	// an upstream connection for as long as it likes.
+	StreamRequestBodies bool
+	// BodyMemoryBytes is the largest body buffered in memory; larger ones
+	// go to a temporary file in BodyTempDir ("" means os.TempDir). Zero
+	// means DefaultBodyMemoryBytes.
+	BodyMemoryBytes int64
+	BodyTempDir     string
+	// BodyTimeout and BodyMinRate bound the receiving of a buffered body:
+	// it may take BodyTimeout plus one second per BodyMinRate bytes (408
+	// past it). Zero means DefaultBodyTimeout and DefaultBodyMinRate; a
+	// negative BodyTimeout means no bound.
+	BodyTimeout time.Duration
+	BodyMinRate int64
+	// UpstreamMaxConns bounds the requests in flight to the upstream at
+	// once (each holds a connection); zero means no bound. Past it,
+	// requests wait up to UpstreamQueueTimeout (zero: 10s) for a slot, then
+	// get 503.
+	UpstreamMaxConns     int
+	UpstreamQueueTimeout time.Duration
 	// FlushInterval is passed to ReverseProxy: zero flushes buffered
 	// responses as ReverseProxy does by default (at once for event streams
 	// and responses of unknown length), -1 after every write. The cache's
 	// responses are flushed like ReverseProxy's, but after every write
 	// when FlushInterval is not zero.
 	FlushInterval time.Duration
+	// DropRequestFields are request fields removed before forwarding, on
+	// top of [DefaultDropRequestFields]: fields that are not part of the
+	// cache key but that origins commonly trust to rewrite the request,
+	// so that one client could shape a response stored for all.
+	DropRequestFields []string
+	// PassRequestFields are fields of [DefaultDropRequestFields] to
+	// forward anyway (an origin behind this proxy that needs one of them
+	// should then list it in Vary).
+	PassRequestFields []string
+}
+
+// DefaultDropRequestFields are the request fields the proxy removes before
+// forwarding unless Config.PassRequestFields lists them. Each is unkeyed
+// (the cache key is the method and target, RFC 9111 §2) yet commonly
+// trusted by origins and frameworks to change the target, the method, the
+// host, the scheme or the port of the request (IIS and Symfony read
+// X-Original-URL and X-Rewrite-URL; Rails, Express and Rack read the method
+// overrides and X-Forwarded-*). Forwarded unkeyed, they let one client have
+// the origin answer another resource and store it under the key of the one
+// requested: web cache poisoning. X-Forwarded-For, -Host and -Proto and Via
+// are set by the proxy itself.
+var DefaultDropRequestFields = []string{
+	"X-Original-URL", "X-Rewrite-URL", "X-Original-Host", "X-Host",
+	"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+	"X-Forwarded-Port", "X-Forwarded-Scheme", "X-Forwarded-Server",
+	"X-Forwarded-Prefix", "X-Forwarded-Ssl", "X-Url-Scheme",
+}
+
+// dropSet returns the canonical names of the request fields to drop.
+func dropSet(drop, pass []string) map[string]bool {
+	set := make(map[string]bool, len(DefaultDropRequestFields)+len(drop))
+	for _, f := range DefaultDropRequestFields {
+		set[http.CanonicalHeaderKey(f)] = true
+	}
+	for _, f := range drop {
+		set[http.CanonicalHeaderKey(strings.TrimSpace(f))] = true
+	}
+	for _, f := range pass {
+		delete(set, http.CanonicalHeaderKey(strings.TrimSpace(f)))
+	}
+	return set
 }
 
 // Cache is the cache a Proxy serves through: *cellar.Cache.
@@ -97,6 +168,11 @@ type Proxy struct {
 	// reencodeQueries mirrors GODEBUG=urlmaxqueryparams, under which
 	// ReverseProxy re-encodes every query.
 	reencodeQueries bool
+	// dropped holds the canonical names of the request fields not
+	// forwarded (Config.DropRequestFields).
+	dropped map[string]bool
+	// limited bounds the requests in flight upstream, or is nil.
+	limited *limitedTransport
 }
 
 // New returns a Proxy forwarding to cfg.Upstream through cfg.Cache.
@@ -117,6 +193,7 @@ func New(cfg Config) (*Proxy, error) {
 	p.respVia = viaValue(1, 1, p.via)
 	p.reqVia = [4]string{viaValue(1, 0, p.via), viaValue(1, 1, p.via), viaValue(2, 0, p.via), viaValue(3, 0, p.via)}
 	p.reencodeQueries = godebugSet("urlmaxqueryparams")
+	p.dropped = dropSet(cfg.DropRequestFields, cfg.PassRequestFields)
 	p.direct = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      cfg.Transport,
@@ -127,6 +204,19 @@ func New(cfg Config) (*Proxy, error) {
 		BufferPool:     copyBuffers,
 	}
 	p.handler = http.HandlerFunc(p.forward)
+	if cfg.UpstreamMaxConns > 0 {
+		transport := cfg.Transport
+		if transport == nil {
+			transport = http.DefaultTransport
+		}
+		timeout := cfg.UpstreamQueueTimeout
+		if timeout == 0 {
+			timeout = DefaultUpstreamQueueTimeout
+		}
+		cfg.Transport = newLimitedTransport(transport, cfg.UpstreamMaxConns, timeout)
+		p.direct.Transport = cfg.Transport
+		p.limited = cfg.Transport.(*limitedTransport)
+	}
 	if cfg.Cache != nil {
 		transport := cfg.Transport
 		if transport == nil {
@@ -160,13 +250,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		p.finish(rec, r, start)
 	}()
-	if limit := p.cfg.MaxBodyBytes; limit > 0 && r.Body != nil && r.Body != http.NoBody {
+	if !p.framingOK(rec, r) {
+		return
+	}
+	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	if limit := p.cfg.MaxBodyBytes; limit > 0 && hasBody {
 		if r.ContentLength > limit {
 			rec.Header().Set("Connection", "close")
 			http.Error(rec, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
 		r.Body = http.MaxBytesReader(rec, r.Body, limit)
+	}
+	if hasBody && !p.cfg.StreamRequestBodies && !bypassed(r) {
+		b, ok := p.bufferBody(rec, r)
+		if !ok {
+			return
+		}
+		defer b.release()
 	}
 	if p.cfg.Cache == nil || bypassed(r) {
 		// The cache hands these to forward as they are.
@@ -179,6 +280,70 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer c.body.Close()
 	}
 	p.handler.ServeHTTP(rec, out)
+}
+
+// framingOK applies the verdict of the Listener's framing scanner to an
+// HTTP/1 request: a request framed ambiguously (Content-Length with
+// Transfer-Encoding, Transfer-Encoding in HTTP/1.0, obs-fold) is answered
+// 400 and its connection closed (RFC 9112 §6.3: "the server MUST close
+// the connection after responding to such a request"), so that the bytes
+// another parser would frame differently are never served as a request.
+// A request the scanner could not judge is served, and its connection
+// closed after it.
+func (p *Proxy) framingOK(w http.ResponseWriter, r *http.Request) bool {
+	if r.ProtoMajor != 1 {
+		return true
+	}
+	s, _ := r.Context().Value(framingKey{}).(*framingScanner)
+	if s == nil {
+		return true
+	}
+	switch v := s.next(); v {
+	case verdictOK:
+		return true
+	case verdictUnknown:
+		w.Header().Set("Connection", "close")
+		return true
+	default:
+		p.log.Warn("refused an ambiguously framed request", "method", r.Method, "path", r.URL.Path,
+			"remote", r.RemoteAddr, "reason", v.reason())
+		if refuseAndClose(w, v.reason()) {
+			return false
+		}
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "bad request: "+v.reason(), http.StatusBadRequest)
+		return false
+	}
+}
+
+// refuseAndClose answers 400 on the hijacked connection and closes it:
+// net/http would otherwise read (discard) what it takes for the rest of
+// the body before closing, which may be the smuggled bytes or never come.
+// The connection is half-closed first and drained briefly, so that the
+// client reads the answer rather than a reset.
+func refuseAndClose(w http.ResponseWriter, reason string) bool {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false
+	}
+	if rec, ok := w.(*recorder); ok {
+		rec.hijacked, rec.status = false, http.StatusBadRequest
+	}
+	body := "bad request: " + reason + "\n"
+	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, _ = brw.WriteString("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+		"Cache-Control: no-store\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+	_ = brw.Flush()
+	go func() {
+		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+			_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+			_, _ = io.Copy(io.Discard, io.LimitReader(conn, 256<<10))
+		}
+		_ = conn.Close()
+	}()
+	return true
 }
 
 // bypassed reports whether the cache passes r to its handler untouched
@@ -220,6 +385,9 @@ type recorderKey struct{}
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(p.cfg.Upstream)
 	pr.Out.Host = pr.In.Host
+	for k := range p.dropped {
+		delete(pr.Out.Header, k)
+	}
 	pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 	pr.SetXForwarded()
 	pr.Out.Header.Add("Via", p.requestVia(pr.In.ProtoMajor, pr.In.ProtoMinor))
@@ -286,6 +454,12 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.As(err, &tooLarge):
 		status = http.StatusRequestEntityTooLarge
 		w.Header().Set("Connection", "close")
+	case errors.Is(err, ErrUpstreamBusy):
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
+		if len(w.Header()["Cache-Status"]) == 0 {
+			w.Header().Set("Cache-Status", p.via+"; fwd=miss; detail=upstream-busy")
+		}
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		status = http.StatusGatewayTimeout
 	}

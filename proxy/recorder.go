@@ -55,6 +55,13 @@ func (r *recorder) WriteHeader(code int) {
 				h["Via"] = r.viaBuf[:]
 			}
 		}
+		if _, ok := h["Content-Type"]; !ok {
+			// Send exactly the upstream's fields: net/http would sniff a
+			// Content-Type (RFC 9110 §8.3: an intermediary must not
+			// invent one; the upstream may even have said nosniff) unless
+			// the key is present, nil.
+			h["Content-Type"] = nil
+		}
 		r.cacheStatus = h["Cache-Status"]
 		r.flushEach = r.cached && (r.flushInterval || flushable(h))
 	}

@@ -40,7 +40,7 @@ func (s IdleClient) Next(req Request, stored []Pair) IdleNext {
 	if !o.cacheableMethod(req.Method) {
 		return uncacheableMethod(o, req)
 	}
-	rq := requestPolicy(req.Header)
+	rq := requestPolicy(o, req.Header)
 	return lookupWith(o, &req, &rq, stored, true)
 }
 
@@ -63,7 +63,7 @@ func (s IdleClient) Collapsed(req Request, stored []Pair) IdleNext {
 	if !o.cacheableMethod(req.Method) {
 		return uncacheableMethod(o, req)
 	}
-	rq := requestPolicy(req.Header)
+	rq := requestPolicy(o, req.Header)
 	rq.noCache, rq.maxAge = false, deltaSeconds{}
 	return lookupWith(o, &req, &rq, stored, true)
 }
@@ -91,8 +91,12 @@ func safeMethod(m string) bool {
 }
 
 // requestPolicy reads a request's directives: Cache-Control, or Pragma:
-// no-cache when Cache-Control is absent (RFC 9111 §5.4).
-func requestPolicy(h http.Header) directives {
+// no-cache when Cache-Control is absent (RFC 9111 §5.4). With
+// Options.IgnoreRequestDirectives the request has none.
+func requestPolicy(o *Options, h http.Header) directives {
+	if o.IgnoreRequestDirectives {
+		return directives{}
+	}
 	if cc := h["Cache-Control"]; len(cc) > 0 {
 		return parseDirectives(cc)
 	}

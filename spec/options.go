@@ -55,6 +55,16 @@ type Options struct {
 	// caches always ignore targeted fields).
 	IgnoreTargeted bool
 
+	// IgnoreRequestDirectives makes the cache ignore the request's
+	// Cache-Control and Pragma (no-cache, no-store, max-age, max-stale,
+	// min-fresh, only-if-cached), as Varnish and nginx do by default. RFC
+	// 9111 §5.2.1 lets a client force a refresh (no-cache, max-age=0); in a
+	// shared cache that lets any client refetch and re-store a response at
+	// will (re-poisoning it without waiting for expiry, or loading the
+	// origin). The zero value honours them, as RFC 9111 describes; a shared
+	// reverse proxy in front of its own origin may set it.
+	IgnoreRequestDirectives bool
+
 	// ValidatorRetention is how long a stale response with a validator
 	// (ETag or Last-Modified) is kept past the time it could last be served,
 	// because a conditional request can still refresh it cheaply (§4.3).

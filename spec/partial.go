@@ -79,7 +79,7 @@ func servePartial(o *Options, req Request, p *Pair, now time.Time) (FromCache, b
 	}
 	pol := responsePolicy(o, p.Response.Header)
 	f := computeFreshness(o, &p.Response, &pol, now)
-	rq := requestPolicy(req.Header)
+	rq := requestPolicy(o, req.Header)
 	if _, must := mustValidate(&rq, &pol.cc, &f); must || !f.fresh() {
 		return FromCache{}, false
 	}

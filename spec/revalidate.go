@@ -125,7 +125,7 @@ func (s NeedRevalidation) staleOnError(status int) (NeedToBeUpdated, bool) {
 		return NeedToBeUpdated{}, false
 	}
 	f := computeFreshness(o, &p.Response, &pol, o.now())
-	rq := requestPolicy(s.req.Header)
+	rq := requestPolicy(o, s.req.Header)
 	why, ok := staleIfError(o, &rq, &pol.cc, f, status == 0)
 	if !ok {
 		return NeedToBeUpdated{}, false
@@ -220,7 +220,7 @@ func (s NeedRevalidation) update(idx []int, resp Response, why Reason) NeedToBeU
 // request with Cookie in a shared cache when merged, the stored header it
 // would become, has no explicit freshness (the Cookie rule of storable).
 func updateForbidden(o *Options, req Request, resp Response, merged http.Header) (Reason, bool) {
-	if requestPolicy(req.Header).noStore {
+	if requestPolicy(o, req.Header).noStore {
 		return reason("request-no-store", "RFC 9111 §5.2.1.5", "the request's no-store forbids storing any part of the response, so the stored response is not updated"), true
 	}
 	if req.unkeyedContent() {

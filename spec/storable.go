@@ -9,7 +9,7 @@ import (
 // storable decides whether resp to req may be stored (RFC 9111 §3), and why.
 func storable(o *Options, req Request, resp *Response, pol *policy) (Reason, bool) {
 	cc := &pol.cc
-	rq := requestPolicy(req.Header)
+	rq := requestPolicy(o, req.Header)
 	switch {
 	case !o.cacheableMethod(req.Method):
 		return reason("method-not-cacheable", "RFC 9111 §3", "the cache does not store responses to "+req.Method), false

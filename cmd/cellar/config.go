@@ -61,6 +61,20 @@ type serveConfig struct {
 	TLSCert, TLSKey string
 	H2C             bool
 
+	// DropRequestFields and PassRequestFields adjust the request fields
+	// the proxy does not forward (proxy.DefaultDropRequestFields).
+	DropRequestFields, PassRequestFields []string
+	// IgnoreRequestCacheControl makes the cache ignore the clients'
+	// Cache-Control and Pragma (spec.Options.IgnoreRequestDirectives).
+	IgnoreRequestCacheControl bool
+
+	MaxConns             int           // client connections open at once (0: none)
+	UpstreamMaxConns     int           // requests in flight upstream (0: no bound)
+	UpstreamQueueTimeout time.Duration // wait for an upstream slot
+	StreamRequestBodies  bool
+	RequestBodyTimeout   time.Duration
+	RequestBodyMinRate   int64
+
 	LogFormat string
 	LogLevel  slog.Level
 	AccessLog bool
@@ -83,16 +97,20 @@ const (
 	defaultMaxSize    = 1 << 30
 	defaultName       = "Cellar"
 	defaultMaxHeaders = 1 << 20
+	defaultMaxBody    = 1 << 30
+	// defaultUpstreamMaxConns matches the upstream transport's idle pool.
+	defaultUpstreamMaxConns = 1024
 )
 
 func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs := newFlagSet("serve", "--upstream URL [flags]", stderr)
-	v := &serveFlagValues{maxSize: defaultMaxSize, maxHeaderBytes: defaultMaxHeaders}
+	v := &serveFlagValues{maxSize: defaultMaxSize, maxHeaderBytes: defaultMaxHeaders, maxBodySize: defaultMaxBody,
+		bodyMinRate: proxy.DefaultBodyMinRate}
 	fs.StringVar(&v.upstream, "upstream", "", "origin `URL` to forward to (http or https), e.g. http://127.0.0.1:9000")
 	fs.StringVar(&v.demoOrigin, "demo-origin", "", "also run the demo origin in-process on this loopback `ADDR` (e.g. 127.0.0.1:9000); --upstream then defaults to it")
 	fs.StringVar(&v.listen, "listen", defaultListen, "`ADDR` to serve the proxy on")
 	fs.StringVar(&v.admin, "admin", defaultAdmin, "`ADDR` of the admin listener (/metrics, /healthz, /purge); \"off\" disables it")
-	fs.StringVar(&v.adminToken, "admin-token", "", "bearer `TOKEN` required by the purge endpoints; mandatory when --admin is not a loopback address (prefer $CELLAR_ADMIN_TOKEN)")
+	fs.StringVar(&v.adminToken, "admin-token", "", "bearer `TOKEN` required by the purge and profile endpoints, at least "+strconv.Itoa(proxy.MinAdminTokenLen)+" characters; mandatory when --admin is not a loopback address (prefer $CELLAR_ADMIN_TOKEN). Without it, those endpoints answer only Host localhost/127.0.0.1/[::1] and purges need the header "+proxy.PurgeHeader+": 1 or a JSON body")
 	fs.StringVar(&v.store, "store", defaultStore, "where entries live: memory | disk:PATH | redis://HOST:PORT[/DB] | redis+cluster://H1:P1,H2:P2")
 	fs.Var(&v.maxSize, "max-size", "byte budget of the store, with units (e.g. 512MiB, 1GiB, 10GB)")
 	fs.IntVar(&v.maxVariants, "max-variants", store.DefaultMaxVariants, "variants of one URL kept (one per value of the fields its Vary names); past it the least recently used goes, so that Vary: Cookie or User-Agent cannot flood the store")
@@ -111,7 +129,16 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.DurationVar(&v.upstreamTimeout, "upstream-timeout", 60*time.Second, "time allowed for the upstream's response header (0: none)")
 	fs.DurationVar(&v.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take to finish")
 	fs.Var(&v.maxHeaderBytes, "max-header-bytes", "largest request header accepted (431 past it)")
-	fs.Var(&v.maxBodySize, "max-body-size", "largest request body accepted (413 past it; 0: no limit)")
+	fs.Var(&v.maxBodySize, "max-body-size", "largest request body accepted (413 past it; 0: no limit, allowed only with --stream-request-bodies)")
+	fs.BoolVar(&v.streamBodies, "stream-request-bodies", false, "forward request bodies as they arrive instead of receiving them in full first (in memory up to 64KiB, then in a temporary file): a slow client then holds an upstream connection")
+	fs.DurationVar(&v.bodyTimeout, "request-body-timeout", proxy.DefaultBodyTimeout, "time allowed to receive a request body, plus one second per --request-body-min-rate bytes (408 past it; 0: no bound)")
+	fs.Var(&v.bodyMinRate, "request-body-min-rate", "average rate, per second, a request body must arrive at past --request-body-timeout")
+	fs.IntVar(&v.maxConns, "max-conns", defaultMaxConns(), "client connections open at once; past it the longest-idle keep-alive connection is closed, or the new one refused with 503 (0: no limit; the default is half the open-file limit)")
+	fs.IntVar(&v.upstreamMaxConns, "upstream-max-conns", defaultUpstreamMaxConns, "requests in flight to the upstream at once; more wait up to --upstream-queue-timeout, then get 503 (0: no limit)")
+	fs.DurationVar(&v.upstreamQueueTimeout, "upstream-queue-timeout", proxy.DefaultUpstreamQueueTimeout, "how long a request waits for one of --upstream-max-conns")
+	fs.StringVar(&v.dropFields, "drop-request-fields", "", "comma-separated request `FIELDS` not to forward, besides the default list ("+strings.Join(proxy.DefaultDropRequestFields, ", ")+"): unkeyed fields an origin may trust to rewrite the request")
+	fs.StringVar(&v.passFields, "pass-request-fields", "", "comma-separated `FIELDS` of the default drop list to forward anyway (the origin should then list them in Vary)")
+	fs.BoolVar(&v.ignoreReqCC, "ignore-request-cache-control", false, "ignore the clients' Cache-Control and Pragma (no-cache, max-age=0, max-stale, min-fresh, no-store, only-if-cached), as Varnish and nginx do: no client can force a refresh or a miss")
 	fs.StringVar(&v.tlsCert, "tls-cert", "", "TLS certificate `FILE` (PEM); with --tls-key serves HTTPS with HTTP/2")
 	fs.StringVar(&v.tlsKey, "tls-key", "", "TLS private key `FILE` (PEM)")
 	fs.BoolVar(&v.h2c, "h2c", false, "also accept HTTP/2 without TLS (h2c, prior knowledge)")
@@ -134,6 +161,11 @@ type serveFlagValues struct {
 	dialTimeout, upstreamTimeout, shutdownTimeout                          time.Duration
 	tlsCert, tlsKey, logFormat, logLevel                                   string
 	h2c, accessLog, pprof                                                  bool
+	dropFields, passFields                                                 string
+	ignoreReqCC, streamBodies                                              bool
+	bodyMinRate                                                            byteSize
+	bodyTimeout, upstreamQueueTimeout                                      time.Duration
+	maxConns, upstreamMaxConns                                             int
 }
 
 // parseServeConfig reads and validates the flags of `cellar serve`. Every
@@ -174,6 +206,17 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		LogFormat:         v.logFormat,
 		AccessLog:         v.accessLog,
 		Pprof:             v.pprof,
+
+		DropRequestFields:         splitList(v.dropFields),
+		PassRequestFields:         splitList(v.passFields),
+		IgnoreRequestCacheControl: v.ignoreReqCC,
+
+		MaxConns:             v.maxConns,
+		UpstreamMaxConns:     v.upstreamMaxConns,
+		UpstreamQueueTimeout: v.upstreamQueueTimeout,
+		StreamRequestBodies:  v.streamBodies,
+		RequestBodyTimeout:   v.bodyTimeout,
+		RequestBodyMinRate:   int64(v.bodyMinRate),
 	}
 	checks := []func() error{
 		func() error { return c.setUpstream(v.upstream) },
@@ -215,6 +258,8 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 				nonNegative("dial-timeout", c.DialTimeout),
 				nonNegative("upstream-timeout", c.UpstreamTimeout),
 				nonNegative("shutdown-timeout", c.ShutdownTimeout),
+				nonNegative("request-body-timeout", c.RequestBodyTimeout),
+				nonNegative("upstream-queue-timeout", c.UpstreamQueueTimeout),
 			)
 		},
 		func() error {
@@ -230,6 +275,27 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 			return nil
 		},
 		c.checkTLS,
+		func() error {
+			switch {
+			case c.MaxConns < 0:
+				return usagef("--max-conns must not be negative, got %d", c.MaxConns)
+			case c.UpstreamMaxConns < 0:
+				return usagef("--upstream-max-conns must not be negative, got %d", c.UpstreamMaxConns)
+			case c.MaxBodySize == 0 && !c.StreamRequestBodies:
+				return usagef("--max-body-size 0 (no limit) needs --stream-request-bodies: buffered bodies need a bound")
+			case c.RequestBodyMinRate <= 0:
+				return usagef("--request-body-min-rate must be positive")
+			}
+			return nil
+		},
+		func() error {
+			for _, f := range append(append([]string(nil), c.DropRequestFields...), c.PassRequestFields...) {
+				if !validToken(f) {
+					return usagef("--drop-request-fields/--pass-request-fields: %q is not a field name (RFC 9110 §5.1)", f)
+				}
+			}
+			return nil
+		},
 		func() error {
 			switch c.LogFormat {
 			case "text", "json":
@@ -303,8 +369,8 @@ func (c *serveConfig) checkAdmin() error {
 	if !proxy.IsLoopback(c.Admin) && c.AdminToken == "" {
 		return usagef("--admin %q is not a loopback address: set --admin-token (or $CELLAR_ADMIN_TOKEN) so purges need a bearer token", c.Admin)
 	}
-	if c.AdminToken != "" && len(c.AdminToken) < 16 {
-		return usagef("--admin-token is too short: use at least 16 characters")
+	if c.AdminToken != "" && len(c.AdminToken) < proxy.MinAdminTokenLen {
+		return usagef("--admin-token is too short: use at least %d characters", proxy.MinAdminTokenLen)
 	}
 	return nil
 }
@@ -395,6 +461,17 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty members.
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // validToken reports whether s is an RFC 9110 §5.6.2 token.

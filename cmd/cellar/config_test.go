@@ -31,6 +31,17 @@ func TestServeDefaults(t *testing.T) {
 		c.MaxSize != 1<<30 || c.MaxVariants != 32 || c.DiskFsync != disk.FsyncIndex || c.Name != "Cellar" || c.LogFormat != "text" || !c.AccessLog || c.Upstream.String() != "http://127.0.0.1:9000" {
 		t.Errorf("defaults: %+v", c)
 	}
+	// Issue 12: the hardening defaults.
+	if c.MaxBodySize != 1<<30 || c.StreamRequestBodies || c.RequestBodyTimeout != 10*time.Second || c.RequestBodyMinRate != 1024 ||
+		c.MaxConns <= 0 || c.UpstreamMaxConns != 1024 || c.IgnoreRequestCacheControl || len(c.DropRequestFields)+len(c.PassRequestFields) != 0 {
+		t.Errorf("hardening defaults: %+v", c)
+	}
+	c, err = parseServeConfig([]string{"--upstream", "http://o", "--drop-request-fields", " X-A,,X-B ", "--pass-request-fields", "X-Host",
+		"--max-body-size", "0", "--stream-request-bodies", "--ignore-request-cache-control", "--max-conns", "0"}, env(), io.Discard)
+	if err != nil || strings.Join(c.DropRequestFields, "|") != "X-A|X-B" || strings.Join(c.PassRequestFields, "|") != "X-Host" ||
+		!c.StreamRequestBodies || !c.IgnoreRequestCacheControl || c.MaxConns != 0 || c.MaxBodySize != 0 {
+		t.Errorf("hardening flags: %v %+v", err, c)
+	}
 }
 
 func TestServeFlagsAndEnv(t *testing.T) {
@@ -133,6 +144,11 @@ func TestServeRefusesInvalidConfig(t *testing.T) {
 		{append(up, "extra"), nil, "unexpected argument \"extra\""},
 		{[]string{"--demo-origin", "0.0.0.0:9000"}, nil, "--demo-origin \"0.0.0.0:9000\" must be a loopback address"},
 		{append(up, "--no-such-flag"), nil, "flag provided but not defined: -no-such-flag"},
+		{append(up, "--drop-request-fields", "X-Ok, Bad Field"), nil, "\"Bad Field\" is not a field name"},
+		{append(up, "--max-body-size", "0"), nil, "--max-body-size 0 (no limit) needs --stream-request-bodies"},
+		{append(up, "--max-conns", "-1"), nil, "--max-conns must not be negative"},
+		{append(up, "--upstream-max-conns", "-1"), nil, "--upstream-max-conns must not be negative"},
+		{append(up, "--request-body-min-rate", "0"), nil, "--request-body-min-rate must be positive"},
 	} {
 		_, err := parseServeConfig(tt.args, env(tt.env...), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -95,7 +95,7 @@ func demoOrigin() http.Handler {
 	mux.HandleFunc("GET /tagged", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=300")
 		w.Header().Set("Surrogate-Key", "demo products")
-		body(w, r, " (purge: curl -X POST 'localhost:9090/purge?tag=products')")
+		body(w, r, " (purge: curl -X POST -H 'X-Cellar-Purge: 1' 'localhost:9090/purge?tag=products')")
 	})
 	mux.HandleFunc("GET /private", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "private, max-age=60")

@@ -168,6 +168,7 @@ func do(t *testing.T, req *http.Request) (*http.Response, string) {
 func (in *instance) purge(query string) map[string]any {
 	in.t.Helper()
 	req, _ := http.NewRequest("POST", "http://"+in.admin+"/purge?"+query, nil)
+	req.Header.Set("X-Cellar-Purge", "1")
 	resp, body := do(in.t, req)
 	if resp.StatusCode != 200 {
 		in.t.Fatalf("purge %s: %d %s", query, resp.StatusCode, body)

@@ -51,6 +51,9 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 		Shared:        true,
 		TargetedField: cfg.Targeted,
 		StaleBudget:   cfg.StaleBudget,
+		// Off by default, as RFC 9111 §5.2.1 describes; see the README's
+		// Security section for the trade-off.
+		IgnoreRequestDirectives: cfg.IgnoreRequestCacheControl,
 	}
 	var bodyKey func(*http.Request) bool
 	if len(cfg.BodyKey) > 0 {

@@ -97,6 +97,15 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 		AccessLog:    cfg.AccessLog,
 		Metrics:      m,
 		MaxBodyBytes: cfg.MaxBodySize,
+
+		DropRequestFields: cfg.DropRequestFields,
+		PassRequestFields: cfg.PassRequestFields,
+
+		StreamRequestBodies:  cfg.StreamRequestBodies,
+		BodyTimeout:          bodyTimeout(cfg.RequestBodyTimeout),
+		BodyMinRate:          cfg.RequestBodyMinRate,
+		UpstreamMaxConns:     cfg.UpstreamMaxConns,
+		UpstreamQueueTimeout: cfg.UpstreamQueueTimeout,
 	})
 	if err != nil {
 		return err
@@ -109,8 +118,17 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 		return fmt.Errorf("--listen %s: %w", cfg.Listen, err)
 	}
 	defer ln.Close()
+	// The listener bounds the open connections and frames plain-text
+	// requests to refuse smuggling (RFC 9112 §6.3); over TLS the bytes
+	// it sees are encrypted, and net/http's own framing applies.
+	pl := proxy.NewListener(ln, proxy.ListenerConfig{MaxConns: cfg.MaxConns, CheckFraming: cfg.TLSCert == ""})
+	if err := proxy.RegisterListenerMetrics(reg, pl, p); err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler:           p,
+		ConnState:         pl.ConnState,
+		ConnContext:       pl.ConnContext,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -135,6 +153,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 				Store:    st,
 				Upstream: cfg.Upstream,
 				Token:    cfg.AdminToken,
+				Addr:     cfg.Admin,
 				Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
 				Logger:   log.With("component", "admin"),
 				Pprof:    cfg.Pprof,
@@ -147,9 +166,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 	errc := make(chan error, 2)
 	go func() {
 		if cfg.TLSCert != "" {
-			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+			errc <- srv.ServeTLS(pl, cfg.TLSCert, cfg.TLSKey)
 		} else {
-			errc <- srv.Serve(ln)
+			errc <- srv.Serve(pl)
 		}
 	}()
 	adminAddr := ""
@@ -189,6 +208,15 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 	}
 	log.Info("stopped")
 	return err
+}
+
+// bodyTimeout maps --request-body-timeout 0 (none) to the proxy's "no
+// bound".
+func bodyTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // openStore opens the store --store names, with --max-size as its budget

@@ -357,10 +357,17 @@ func (ex *exchange) specResponse(resp *http.Response, t0, t1 time.Time) spec.Res
 // send sends req upstream: to the handler the exchange serves
 // (Cache.Handler), in-process, or over the exchange's upstream.
 func (ex *exchange) send(req *http.Request) (*http.Response, error) {
+	var resp *http.Response
+	var err error
 	if ex.inproc != nil {
-		return serveInProcess(ex.inproc, req)
+		resp, err = serveInProcess(ex.inproc, req)
+	} else {
+		resp, err = ex.upstream.RoundTrip(req)
 	}
-	return ex.upstream.RoundTrip(req)
+	if err == nil {
+		withBodyTimeout(resp, ex.c.bodyTimeout)
+	}
+	return resp, err
 }
 
 // update writes the metadata of pairs updated after a validation

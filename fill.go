@@ -260,8 +260,11 @@ func (f *flight) fill(ex *exchange, resp *http.Response, w store.Writer, sp *spo
 		}
 		if err != nil {
 			failure, reason = err, "upstream-error"
-			if errors.Is(err, io.ErrUnexpectedEOF) {
+			switch {
+			case errors.Is(err, io.ErrUnexpectedEOF):
 				reason = "truncated"
+			case errors.Is(err, ErrUpstreamBodyTimeout):
+				reason = "body-timeout"
 			}
 			if f.ctx.Err() != nil {
 				reason = "cancelled"

@@ -65,10 +65,9 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	if b.off >= b.cstart+int64(len(b.chunk)) || b.chunk == "" {
 		n := int(b.off / int64(b.hd.chunkSize))
-		key := b.s.chunkKey(b.h, b.hd.id, n)
-		v, err := b.s.do(b.ctx, b.s.client.B().Get().Key(key).Build()).ToString()
+		v, err := b.fetch(n)
 		if err != nil {
-			return 0, b.readErr(err)
+			return 0, err
 		}
 		if int64(len(v)) != b.expectLen(n) {
 			b.dropCorrupt()
@@ -128,6 +127,37 @@ func (b *body) ReadAt(p []byte, off int64) (int, error) {
 		return int(read), io.EOF
 	}
 	return int(read), nil
+}
+
+// fetch reads chunk n. A command that failed for want of the server (a
+// timeout, a reset connection) is sent once more before the read fails: a
+// server that stalls for a moment between two chunks (a fork for a
+// snapshot, a slow disk, a failover) would otherwise cut a response that
+// was already half sent to the client (issue 13, item 7). A chunk that is
+// gone, or a reply of the server's, is not retried.
+func (b *body) fetch(n int) (string, error) {
+	key := b.s.chunkKey(b.h, b.hd.id, n)
+	v, err := b.s.do(b.ctx, b.s.client.B().Get().Key(key).Build()).ToString()
+	if err != nil && retryable(err) {
+		if b.s.beforeRetry != nil {
+			b.s.beforeRetry()
+		}
+		v, err = b.s.do(b.ctx, b.s.client.B().Get().Key(key).Build()).ToString()
+	}
+	if err != nil {
+		return "", b.readErr(err)
+	}
+	return v, nil
+}
+
+// retryable reports whether a failed read may succeed if sent again: the
+// server did not answer (rather than answered nil or an error).
+func retryable(err error) bool {
+	if valkey.IsValkeyNil(err) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	_, reply := valkey.IsValkeyErr(err)
+	return !reply
 }
 
 func (b *body) readErr(err error) error {

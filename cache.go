@@ -186,6 +186,10 @@ type Cache struct {
 
 	flights flightTable
 
+	// storeWarn rate-limits the warnings of store failures, which a
+	// store that is down produces on every request.
+	storeWarn warnLimiter
+
 	// Background work: slots bounds it, bgCtx cancels it on Close, bgWG
 	// waits for it.
 	slots    chan struct{}

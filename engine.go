@@ -267,7 +267,7 @@ func (ex *exchange) dropPair(id string) {
 // storeFailed degrades to pass-through after a store error: the request is
 // forwarded and the response served without the cache.
 func (ex *exchange) storeFailed(op string, err error) (*http.Response, error) {
-	ex.c.log.WarnContext(ex.ctx, "cellar: store failed, passing through", "op", op, "key", ex.key, "err", err)
+	ex.c.storeWarn.warn(ex.ctx, ex.c.log, "cellar: store failed, passing through", "op", op, "key", ex.key, "err", err)
 	ex.trace.event("store " + op + " failed: " + err.Error())
 	return ex.passThrough(spec.CacheStatus{Fwd: spec.FwdBypass, Detail: "store-" + op})
 }

@@ -17,9 +17,9 @@ import (
 	"github.com/cellar-http/cellar/prommetrics"
 	"github.com/cellar-http/cellar/proxy"
 	"github.com/cellar-http/cellar/store"
+	"github.com/cellar-http/cellar/store/breaker"
 	"github.com/cellar-http/cellar/store/disk"
 	"github.com/cellar-http/cellar/store/memory"
-	"github.com/cellar-http/cellar/store/redis"
 )
 
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
@@ -88,6 +88,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 	if err := registerStoreCollector(reg, st); err != nil {
 		return err
 	}
+	if b, ok := st.(*breaker.Breaker); ok {
+		reg.MustRegister(prommetrics.NewBreakerCollector(b))
+	}
 	p, err := proxy.New(proxy.Config{
 		Upstream:     cfg.Upstream,
 		Cache:        cache,
@@ -131,14 +134,14 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 		}
 		defer adminLn.Close()
 		adminSrv = &http.Server{
-			Handler: proxy.Admin(proxy.AdminConfig{
+			Handler: withReadyz(st, proxy.Admin(proxy.AdminConfig{
 				Store:    st,
 				Upstream: cfg.Upstream,
 				Token:    cfg.AdminToken,
 				Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
 				Logger:   log.With("component", "admin"),
 				Pprof:    cfg.Pprof,
-			}),
+			})),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		}
@@ -207,11 +210,7 @@ func openStore(cfg *serveConfig, log *slog.Logger) (store.Store, error) {
 		}
 		return s, nil
 	case "redis":
-		s, err := redis.New(cfg.Store.Redis)
-		if err != nil {
-			return nil, fmt.Errorf("--store %s: %w", cfg.Store.Raw, err)
-		}
-		return s, nil
+		return openRedis(cfg, log)
 	}
 	return nil, fmt.Errorf("--store %q: unknown kind", cfg.Store.Raw)
 }

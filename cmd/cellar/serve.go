@@ -122,11 +122,14 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		Protocols:         new(http.Protocols),
 	}
+	conns := newConnTracker()
+	srv.ConnState = conns.state
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetHTTP2(cfg.TLSCert != "")
 	srv.Protocols.SetUnencryptedHTTP2(cfg.H2C)
 
 	var adminSrv *http.Server
+	adminConns := newConnTracker()
 	var adminLn net.Listener
 	if cfg.Admin != "" {
 		if adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
@@ -144,6 +147,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 			})),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+			ConnState:         adminConns.state,
 		}
 	}
 
@@ -178,12 +182,12 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil {
+	if serr := shutdownServer(sctx, srv, conns); serr != nil {
 		log.Warn("in-flight requests did not finish in time; closing their connections", "err", serr)
 		_ = srv.Close()
 	}
 	if adminSrv != nil {
-		if serr := adminSrv.Shutdown(sctx); serr != nil {
+		if serr := shutdownServer(sctx, adminSrv, adminConns); serr != nil {
 			_ = adminSrv.Close()
 		}
 	}

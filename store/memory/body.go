@@ -119,6 +119,7 @@ func (w *writer) fail(err error) error {
 	w.err = err
 	w.chunks, w.cur = nil, nil
 	w.release()
+	w.s.dropped(w.size)
 	return err
 }
 

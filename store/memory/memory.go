@@ -60,6 +60,9 @@ type Store struct {
 	// reserved is what the writers in flight hold against the budget (see
 	// reserve.go).
 	reserved atomic.Int64
+	// returning is set while a return of memory to the system is due
+	// (reserve.go).
+	returning atomic.Bool
 
 	// tags indexes keys by the tags of their variants, for PurgeTag. It may
 	// name a key whose variants no longer carry the tag (PurgeTag checks),

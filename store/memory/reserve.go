@@ -3,7 +3,9 @@ package memory
 import (
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strconv"
+	"time"
 
 	"github.com/cellar-http/cellar/store"
 )
@@ -68,4 +70,28 @@ func declaredLength(e *store.Entry) int64 {
 		return -1
 	}
 	return n
+}
+
+// A large aborted body is garbage the Go runtime keeps as heap until its
+// next collection, which an idle process may not run for two minutes: the
+// process stayed at its peak RSS (issue 13). After an abort that drops at
+// least returnAfter bytes, the store asks the runtime to collect and return
+// free memory to the system, once, returnDelay later, so that the writers
+// aborted together are all released by one collection. It is never done
+// per request: at most once per returnDelay, and only after large aborts.
+const (
+	returnAfter = 16 << 20
+	returnDelay = time.Second
+)
+
+// dropped is called when a writer drops n buffered bytes without
+// committing them.
+func (s *Store) dropped(n int64) {
+	if n < returnAfter || !s.returning.CompareAndSwap(false, true) {
+		return
+	}
+	time.AfterFunc(returnDelay, func() {
+		debug.FreeOSMemory()
+		s.returning.Store(false)
+	})
 }

@@ -67,7 +67,10 @@ func TestStalledUpstreamBodyCutsEveryWaiter(t *testing.T) {
 			o := trickleOrigin(t, tc.head, tc.unit, stall)
 			ou, _ := url.Parse(o.URL)
 			m := newCountingMetrics()
-			c := newTestCache(t, nil, true, Config{Metrics: m, UpstreamBodyTimeout: time.Second})
+			// The origin trickles a byte every 10 ms until the followers
+			// have joined: only a machine stalled for 2 s could make the
+			// timeout fire before.
+			c := newTestCache(t, nil, true, Config{Metrics: m, UpstreamBodyTimeout: 2 * time.Second})
 			upstream := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 				r = r.Clone(r.Context())
 				r.URL.Scheme, r.URL.Host, r.Host = "http", ou.Host, ""

@@ -109,7 +109,9 @@ func (b *body) ReadAt(p []byte, off int64) (int, error) {
 		start := pos - int64(n)*cs
 		end := min(start+want-read, b.expectLen(n)) // exclusive
 		key := b.s.chunkKey(b.h, b.hd.id, n)
-		v, err := b.s.do(b.ctx, b.s.client.B().Getrange().Key(key).Start(start).End(end-1).Build()).ToString()
+		v, err := b.retryOnce(func() (string, error) {
+			return b.s.do(b.ctx, b.s.client.B().Getrange().Key(key).Start(start).End(end-1).Build()).ToString()
+		})
 		if err != nil {
 			return int(read), b.readErr(err)
 		}
@@ -137,17 +139,26 @@ func (b *body) ReadAt(p []byte, off int64) (int, error) {
 // gone, or a reply of the server's, is not retried.
 func (b *body) fetch(n int) (string, error) {
 	key := b.s.chunkKey(b.h, b.hd.id, n)
-	v, err := b.s.do(b.ctx, b.s.client.B().Get().Key(key).Build()).ToString()
-	if err != nil && retryable(err) {
-		if b.s.beforeRetry != nil {
-			b.s.beforeRetry()
-		}
-		v, err = b.s.do(b.ctx, b.s.client.B().Get().Key(key).Build()).ToString()
-	}
+	v, err := b.retryOnce(func() (string, error) {
+		return b.s.do(b.ctx, b.s.client.B().Get().Key(key).Build()).ToString()
+	})
 	if err != nil {
 		return "", b.readErr(err)
 	}
 	return v, nil
+}
+
+// retryOnce runs read, and once more when the server did not answer. Range
+// reads (ReadAt) go through it too.
+func (b *body) retryOnce(read func() (string, error)) (string, error) {
+	v, err := read()
+	if err != nil && retryable(err) {
+		if b.s.beforeRetry != nil {
+			b.s.beforeRetry()
+		}
+		v, err = read()
+	}
+	return v, err
 }
 
 // retryable reports whether a failed read may succeed if sent again: the

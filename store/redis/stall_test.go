@@ -64,3 +64,24 @@ func TestBodyReadSurvivesBriefStall(t *testing.T) {
 		})
 	}
 }
+
+// TestRangeReadSurvivesBriefStall: the same for ReadAt (Range requests).
+func TestRangeReadSurvivesBriefStall(t *testing.T) {
+	srv := redistest.Start(t)
+	t.Cleanup(srv.Resume)
+	s := newTestStore(t, []string{srv.Addr}, Options{ChunkSize: 1024, CommandTimeout: 200 * time.Millisecond})
+	data := bytes.Repeat([]byte("0123456789abcdef"), 256)
+	e := put(t, s, testEntry("https://example.com/stall-range", ""), data)
+	retries := 0
+	s.beforeRetry = func() { retries++; srv.Resume() }
+	b, err := s.Open(context.Background(), e.Key, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	srv.Pause()
+	got := make([]byte, 2000)
+	if _, err := b.ReadAt(got, 1500); err != nil || !bytes.Equal(got, data[1500:3500]) || retries != 1 {
+		t.Fatalf("ReadAt across a brief stall: %v after %d retries", err, retries)
+	}
+}

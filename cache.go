@@ -161,6 +161,16 @@ type Config struct {
 	// BodyKeyLimit bounds the request body hashed for BodyKey; zero means
 	// 1 MiB.
 	BodyKeyLimit int64
+
+	// UpstreamBodyTimeout bounds how long one read of an upstream body may
+	// wait for bytes once the response header has arrived. When it passes,
+	// the fill is aborted (nothing is stored) and every request reading the
+	// response, collapsed ones included, gets ErrUpstreamBodyTimeout: the
+	// Handler cuts the client's connection, so a short body never looks
+	// complete. It applies to pass-through bodies too (as nginx's
+	// proxy_read_timeout does), but not to switched protocols (101). Zero
+	// means DefaultUpstreamBodyTimeout (60s); a negative value means none.
+	UpstreamBodyTimeout time.Duration
 }
 
 // Cache is the engine: it answers requests from its store, going upstream
@@ -178,10 +188,15 @@ type Cache struct {
 	detachLimit  int64
 	bodyKeyLimit int64
 	spoolDir     string
+	bodyTimeout  time.Duration
 	forceTTL     func(*http.Request) (time.Duration, bool)
 	bodyKey      func(*http.Request) bool
 
 	flights flightTable
+
+	// storeWarn rate-limits the warnings of store failures, which a
+	// store that is down produces on every request.
+	storeWarn warnLimiter
 
 	// Background work: slots bounds it, bgCtx cancels it on Close, bgWG
 	// waits for it.
@@ -220,6 +235,7 @@ func New(cfg Config) (*Cache, error) {
 		detachLimit:  cfg.DetachedFillLimit,
 		bodyKeyLimit: cfg.BodyKeyLimit,
 		spoolDir:     cfg.SpoolDir,
+		bodyTimeout:  cfg.UpstreamBodyTimeout,
 		forceTTL:     cfg.ForceTTL,
 		bodyKey:      cfg.BodyKey,
 	}
@@ -241,6 +257,9 @@ func New(cfg Config) (*Cache, error) {
 	}
 	if c.detachLimit == 0 {
 		c.detachLimit = DefaultDetachedFillLimit
+	}
+	if c.bodyTimeout == 0 {
+		c.bodyTimeout = DefaultUpstreamBodyTimeout
 	}
 	if c.bodyKeyLimit == 0 {
 		c.bodyKeyLimit = DefaultBodyKeyLimit

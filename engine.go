@@ -268,7 +268,7 @@ func (ex *exchange) dropPair(id string) {
 // storeFailed degrades to pass-through after a store error: the request is
 // forwarded and the response served without the cache.
 func (ex *exchange) storeFailed(op string, err error) (*http.Response, error) {
-	ex.c.log.WarnContext(ex.ctx, "cellar: store failed, passing through", "op", op, "key", ex.key, "err", err)
+	ex.c.storeWarn.warn(ex.ctx, ex.c.log, "cellar: store failed, passing through", "op", op, "key", ex.key, "err", err)
 	ex.trace.event("store " + op + " failed: " + err.Error())
 	return ex.passThrough(spec.CacheStatus{Fwd: spec.FwdBypass, Detail: "store-" + op})
 }
@@ -358,10 +358,17 @@ func (ex *exchange) specResponse(resp *http.Response, t0, t1 time.Time) spec.Res
 // send sends req upstream: to the handler the exchange serves
 // (Cache.Handler), in-process, or over the exchange's upstream.
 func (ex *exchange) send(req *http.Request) (*http.Response, error) {
+	var resp *http.Response
+	var err error
 	if ex.inproc != nil {
-		return serveInProcess(ex.inproc, req)
+		resp, err = serveInProcess(ex.inproc, req)
+	} else {
+		resp, err = ex.upstream.RoundTrip(req)
 	}
-	return ex.upstream.RoundTrip(req)
+	if err == nil {
+		withBodyTimeout(resp, ex.c.bodyTimeout)
+	}
+	return resp, err
 }
 
 // update writes the metadata of pairs updated after a validation

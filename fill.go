@@ -162,7 +162,7 @@ func (f *flight) beginStore(ex *exchange, n spec.StoreAndUse, resp *http.Respons
 	w, err := c.store.Create(f.ctx, e)
 	if err != nil {
 		if f.ctx.Err() == nil { // not merely every waiter gone
-			c.log.WarnContext(ex.ctx, "cellar: store create failed, serving without storing", "key", f.key, "err", err)
+			c.storeWarn.warn(ex.ctx, c.log, "cellar: store create failed, serving without storing", "key", f.key, "err", err)
 		}
 		f.publish(outcome{kind: outNone}, false)
 		sv := n.Serve
@@ -264,8 +264,11 @@ func (f *flight) fill(ex *exchange, resp *http.Response, w store.Writer, sp *spo
 		}
 		if err != nil {
 			failure, reason = err, "upstream-error"
-			if errors.Is(err, io.ErrUnexpectedEOF) {
+			switch {
+			case errors.Is(err, io.ErrUnexpectedEOF):
 				reason = "truncated"
+			case errors.Is(err, ErrUpstreamBodyTimeout):
+				reason = "body-timeout"
 			}
 			if f.ctx.Err() != nil {
 				reason = "cancelled"
@@ -286,7 +289,7 @@ func (f *flight) fill(ex *exchange, resp *http.Response, w store.Writer, sp *spo
 	if w != nil {
 		if id, err := c.commit(ex, w, n, written); err != nil {
 			c.metrics.Aborted("store-error")
-			c.log.WarnContext(ex.ctx, "cellar: store commit failed", "key", f.key, "err", err)
+			c.storeWarn.warn(ex.ctx, c.log, "cellar: store commit failed", "key", f.key, "err", err)
 		} else {
 			committed = true
 			f.mu.Lock()

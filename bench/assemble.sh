@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 	echo "in each section; every ratio compares figures measured in the same run."
 	echo
 	# findings.md is written by hand from the runs and their profiles.
-	for part in results/go.md results/proxy.md results/findings.md; do
+	for part in results/go.md results/proxy.md results/findings.md results/faults.md; do
 		if [[ -s $part ]]; then
 			cat "$part"
 			echo

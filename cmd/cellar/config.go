@@ -58,6 +58,10 @@ type serveConfig struct {
 	MaxHeaderBytes    int64
 	MaxBodySize       int64
 
+	// UpstreamBodyTimeout bounds each wait for upstream body bytes once the
+	// header has arrived (cellar.Config.UpstreamBodyTimeout; 0: none).
+	UpstreamBodyTimeout time.Duration
+
 	TLSCert, TLSKey string
 	H2C             bool
 
@@ -127,6 +131,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.DurationVar(&v.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection is kept")
 	fs.DurationVar(&v.dialTimeout, "dial-timeout", 5*time.Second, "time allowed to connect to the upstream")
 	fs.DurationVar(&v.upstreamTimeout, "upstream-timeout", 60*time.Second, "time allowed for the upstream's response header (0: none)")
+	fs.DurationVar(&v.upstreamBodyTimeout, "upstream-body-timeout", 60*time.Second, "time an upstream body may send nothing once its header has arrived; then the fill is aborted and its clients' connections cut (0: none)")
 	fs.DurationVar(&v.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take to finish")
 	fs.Var(&v.maxHeaderBytes, "max-header-bytes", "largest request header accepted (431 past it)")
 	fs.Var(&v.maxBodySize, "max-body-size", "largest request body accepted (413 past it; 0: no limit, allowed only with --stream-request-bodies)")
@@ -166,6 +171,8 @@ type serveFlagValues struct {
 	bodyMinRate                                                            byteSize
 	bodyTimeout, upstreamQueueTimeout                                      time.Duration
 	maxConns, upstreamMaxConns                                             int
+
+	upstreamBodyTimeout time.Duration
 }
 
 // parseServeConfig reads and validates the flags of `cellar serve`. Every
@@ -218,6 +225,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		RequestBodyTimeout:   v.bodyTimeout,
 		RequestBodyMinRate:   int64(v.bodyMinRate),
 	}
+	c.UpstreamBodyTimeout = v.upstreamBodyTimeout
 	checks := []func() error{
 		func() error { return c.setUpstream(v.upstream) },
 		func() error { return checkAddr("listen", c.Listen) },
@@ -257,6 +265,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 				nonNegative("idle-timeout", c.IdleTimeout),
 				nonNegative("dial-timeout", c.DialTimeout),
 				nonNegative("upstream-timeout", c.UpstreamTimeout),
+				nonNegative("upstream-body-timeout", c.UpstreamBodyTimeout),
 				nonNegative("shutdown-timeout", c.ShutdownTimeout),
 				nonNegative("request-body-timeout", c.RequestBodyTimeout),
 				nonNegative("upstream-queue-timeout", c.UpstreamQueueTimeout),

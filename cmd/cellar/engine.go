@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"log/slog"
 	"net"
 	"net/http"
@@ -79,5 +80,7 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 		Name:              cfg.Name,
 		DetachedFillLimit: cfg.FillLimit,
 		BackgroundWorkers: cfg.BackgroundWorkers,
+		// 0 on the command line means none; in Config, a negative value.
+		UpstreamBodyTimeout: cmp.Or(cfg.UpstreamBodyTimeout, -1),
 	})
 }

@@ -17,9 +17,9 @@ import (
 	"github.com/cellar-http/cellar/prommetrics"
 	"github.com/cellar-http/cellar/proxy"
 	"github.com/cellar-http/cellar/store"
+	"github.com/cellar-http/cellar/store/breaker"
 	"github.com/cellar-http/cellar/store/disk"
 	"github.com/cellar-http/cellar/store/memory"
-	"github.com/cellar-http/cellar/store/redis"
 )
 
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
@@ -88,6 +88,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 	if err := registerStoreCollector(reg, st); err != nil {
 		return err
 	}
+	if b, ok := st.(*breaker.Breaker); ok {
+		reg.MustRegister(prommetrics.NewBreakerCollector(b))
+	}
 	p, err := proxy.New(proxy.Config{
 		Upstream:     cfg.Upstream,
 		Cache:        cache,
@@ -137,11 +140,14 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		Protocols:         new(http.Protocols),
 	}
+	conns := newConnTracker()
+	srv.ConnState = conns.state
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetHTTP2(cfg.TLSCert != "")
 	srv.Protocols.SetUnencryptedHTTP2(cfg.H2C)
 
 	var adminSrv *http.Server
+	adminConns := newConnTracker()
 	var adminLn net.Listener
 	if cfg.Admin != "" {
 		if adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
@@ -149,7 +155,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 		}
 		defer adminLn.Close()
 		adminSrv = &http.Server{
-			Handler: proxy.Admin(proxy.AdminConfig{
+			Handler: withReadyz(st, proxy.Admin(proxy.AdminConfig{
 				Store:    st,
 				Upstream: cfg.Upstream,
 				Token:    cfg.AdminToken,
@@ -157,9 +163,10 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 				Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
 				Logger:   log.With("component", "admin"),
 				Pprof:    cfg.Pprof,
-			}),
+			})),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+			ConnState:         adminConns.state,
 		}
 	}
 
@@ -194,12 +201,12 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil {
+	if serr := shutdownServer(sctx, srv, conns); serr != nil {
 		log.Warn("in-flight requests did not finish in time; closing their connections", "err", serr)
 		_ = srv.Close()
 	}
 	if adminSrv != nil {
-		if serr := adminSrv.Shutdown(sctx); serr != nil {
+		if serr := shutdownServer(sctx, adminSrv, adminConns); serr != nil {
 			_ = adminSrv.Close()
 		}
 	}
@@ -236,13 +243,7 @@ func openStore(cfg *serveConfig, log *slog.Logger) (store.Store, error) {
 		}
 		return s, nil
 	case "redis":
-		opts := cfg.Store.Redis
-		opts.MaxVariants = cfg.MaxVariants
-		s, err := redis.New(opts)
-		if err != nil {
-			return nil, fmt.Errorf("--store %s: %w", cfg.Store.Raw, err)
-		}
-		return s, nil
+		return openRedis(cfg, log)
 	}
 	return nil, fmt.Errorf("--store %q: unknown kind", cfg.Store.Raw)
 }

@@ -48,6 +48,7 @@ type writer struct {
 	orig store.Entry // what the caller gave, returned by Commit
 	e    store.Entry // the store's own copy, with the ID set
 	meta int64
+	held int64 // bytes reserved against the store's budget (reserve.go)
 
 	mu     sync.Mutex
 	chunks [][]byte
@@ -64,8 +65,15 @@ func (w *writer) Write(p []byte) (int, error) {
 	if err := w.usable(); err != nil {
 		return 0, err
 	}
-	if w.meta+w.size+int64(len(p)) > w.s.maxBytes {
+	need := w.meta + w.size + int64(len(p))
+	if need > w.s.maxBytes {
 		return 0, w.fail(fmt.Errorf("%w: the body of %q exceeds the budget of %d bytes", store.ErrTooLarge, w.e.Key, w.s.maxBytes))
+	}
+	if need > w.held {
+		if !w.s.reserve(need - w.held) {
+			return 0, w.fail(w.s.errBudgetHeld(w.e.Key, need-w.held))
+		}
+		w.held = need
 	}
 	w.crc = crc32.Update(w.crc, castagnoli, p)
 	w.size += int64(len(p))
@@ -104,11 +112,21 @@ func (w *writer) usable() error {
 	return nil
 }
 
-// fail records err and drops the buffered body. The caller holds mu.
+// fail records err, drops the buffered body (nothing else refers to it:
+// the garbage collector takes it back) and returns its reservation. The
+// caller holds mu.
 func (w *writer) fail(err error) error {
 	w.err = err
 	w.chunks, w.cur = nil, nil
+	w.release()
+	w.s.dropped(w.size)
 	return err
+}
+
+// release returns the writer's reservation; the caller holds mu.
+func (w *writer) release() {
+	w.s.unreserve(w.held)
+	w.held = 0
 }
 
 func (w *writer) Commit() (store.Entry, error) {
@@ -126,7 +144,11 @@ func (w *writer) Commit() (store.Entry, error) {
 	it := &item{e: w.e, body: b, weight: w.meta + w.size}
 	w.done = true
 	w.chunks, w.cur = nil, nil
-	if err := w.s.commit(it); err != nil {
+	err := w.s.commit(it)
+	// Committed, the body counts in the cache's weight; refused, it is
+	// garbage. Either way the writer holds nothing any more.
+	w.release()
+	if err != nil {
 		w.err = err
 		return store.Entry{}, err
 	}

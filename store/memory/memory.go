@@ -70,6 +70,13 @@ type Store struct {
 	// OnAtomicDeletion subtracts every set that leaves, replaced or removed.
 	entries, bytes, hits, misses, evictions atomic.Int64
 
+	// reserved is what the writers in flight hold against the budget (see
+	// reserve.go).
+	reserved atomic.Int64
+	// returning is set while a return of memory to the system is due
+	// (reserve.go).
+	returning atomic.Bool
+
 	// tags indexes keys by the tags of their variants, for PurgeTag. It may
 	// name a key whose variants no longer carry the tag (PurgeTag checks),
 	// but never misses one that does: see reconcileTags.
@@ -322,6 +329,20 @@ func (s *Store) Create(ctx context.Context, e store.Entry) (store.Writer, error)
 	if w.meta > s.maxBytes {
 		return nil, fmt.Errorf("%w: the metadata of %q alone exceeds the budget of %d bytes", store.ErrTooLarge, e.Key, s.maxBytes)
 	}
+	// A body whose length is announced is refused before its first byte
+	// when it cannot fit, and otherwise reserved whole at once, so that it
+	// never starts buffering only to be refused halfway.
+	need := w.meta
+	if n := declaredLength(&w.e); n >= 0 {
+		if n > s.maxBytes-w.meta {
+			return nil, fmt.Errorf("%w: %q announces %d body bytes, more than the budget of %d bytes", store.ErrTooLarge, e.Key, n, s.maxBytes)
+		}
+		need += n
+	}
+	if !s.reserve(need) {
+		return nil, s.errBudgetHeld(e.Key, need)
+	}
+	w.held = need
 	return w, nil
 }
 

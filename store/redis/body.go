@@ -65,10 +65,9 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	if b.off >= b.cstart+int64(len(b.chunk)) || b.chunk == "" {
 		n := int(b.off / int64(b.hd.chunkSize))
-		key := b.s.chunkKey(b.h, b.hd.id, n)
-		v, err := b.s.do(b.ctx, b.s.client.B().Get().Key(key).Build()).ToString()
+		v, err := b.fetch(n)
 		if err != nil {
-			return 0, b.readErr(err)
+			return 0, err
 		}
 		if int64(len(v)) != b.expectLen(n) {
 			b.dropCorrupt()
@@ -110,7 +109,9 @@ func (b *body) ReadAt(p []byte, off int64) (int, error) {
 		start := pos - int64(n)*cs
 		end := min(start+want-read, b.expectLen(n)) // exclusive
 		key := b.s.chunkKey(b.h, b.hd.id, n)
-		v, err := b.s.do(b.ctx, b.s.client.B().Getrange().Key(key).Start(start).End(end-1).Build()).ToString()
+		v, err := b.retryOnce(func() (string, error) {
+			return b.s.do(b.ctx, b.s.client.B().Getrange().Key(key).Start(start).End(end-1).Build()).ToString()
+		})
 		if err != nil {
 			return int(read), b.readErr(err)
 		}
@@ -128,6 +129,46 @@ func (b *body) ReadAt(p []byte, off int64) (int, error) {
 		return int(read), io.EOF
 	}
 	return int(read), nil
+}
+
+// fetch reads chunk n. A command that failed for want of the server (a
+// timeout, a reset connection) is sent once more before the read fails: a
+// server that stalls for a moment between two chunks (a fork for a
+// snapshot, a slow disk, a failover) would otherwise cut a response that
+// was already half sent to the client (issue 13, item 7). A chunk that is
+// gone, or a reply of the server's, is not retried.
+func (b *body) fetch(n int) (string, error) {
+	key := b.s.chunkKey(b.h, b.hd.id, n)
+	v, err := b.retryOnce(func() (string, error) {
+		return b.s.do(b.ctx, b.s.client.B().Get().Key(key).Build()).ToString()
+	})
+	if err != nil {
+		return "", b.readErr(err)
+	}
+	return v, nil
+}
+
+// retryOnce runs read, and once more when the server did not answer. Range
+// reads (ReadAt) go through it too.
+func (b *body) retryOnce(read func() (string, error)) (string, error) {
+	v, err := read()
+	if err != nil && retryable(err) {
+		if b.s.beforeRetry != nil {
+			b.s.beforeRetry()
+		}
+		v, err = read()
+	}
+	return v, err
+}
+
+// retryable reports whether a failed read may succeed if sent again: the
+// server did not answer (rather than answered nil or an error).
+func retryable(err error) bool {
+	if valkey.IsValkeyNil(err) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	_, reply := valkey.IsValkeyErr(err)
+	return !reply
 }
 
 func (b *body) readErr(err error) error {

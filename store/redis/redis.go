@@ -46,6 +46,10 @@ type Store struct {
 	lastFail, lastOK atomic.Int64
 	// bytes and entries are the sums of views.
 	bytes, entries atomic.Int64
+
+	// beforeRetry, set by tests only, runs before a failed body read is
+	// sent again.
+	beforeRetry func()
 }
 
 var _ store.Store = (*Store)(nil)

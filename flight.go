@@ -67,6 +67,18 @@ const (
 type pending struct {
 	miss  *spec.CacheMiss
 	reval *spec.NeedRevalidation
+	// refetch: miss sends a revalidation's request again (§4.3.4).
+	refetch bool
+}
+
+// upstreamFailed asks the core for the stale response to serve when p's
+// request got no response: a revalidation's, or a refetch's that continues
+// one.
+func (p pending) upstreamFailed() (spec.NeedToBeUpdated, bool) {
+	if p.reval != nil {
+		return p.reval.UpstreamFailed()
+	}
+	return p.miss.UpstreamFailed()
 }
 
 func (p pending) forward() spec.Request {
@@ -545,11 +557,9 @@ func (ex *exchange) relookAlone() (*http.Response, error) {
 // upstreamFailed answers a request whose upstream exchange failed: stale
 // when the core allows it, else the error.
 func (ex *exchange) upstreamFailed(p pending, err error) (*http.Response, error) {
-	if p.reval != nil {
-		if up, ok := p.reval.UpstreamFailed(); ok {
-			ex.trace.add(up)
-			return ex.serveStored(&up.Serve, up.Pair, up.Serve.CacheStatus, OutcomeStale)
-		}
+	if up, ok := p.upstreamFailed(); ok {
+		ex.trace.add(up)
+		return ex.serveStored(&up.Serve, up.Pair, up.Serve.CacheStatus, OutcomeStale)
 	}
 	return nil, err
 }

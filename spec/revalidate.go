@@ -2,6 +2,7 @@ package spec
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -19,7 +20,14 @@ type NeedRevalidation struct {
 	// set); Selected indexes the one that would be served.
 	Candidates []Pair
 	Selected   int
-	fresh      freshness // of the selected pair when the walk started
+	// ValidatorsFrom indexes the Candidates whose validators Forward
+	// carries (their entity tags in If-None-Match, the selected one's
+	// Last-Modified in If-Modified-Since), and ClientMerged says whether the
+	// client's own entity tags were merged into If-None-Match (§4.3.2). A
+	// 304 without a validator is read with them (see Next).
+	ValidatorsFrom []int
+	ClientMerged   bool
+	fresh          freshness // of the selected pair when the walk started
 	fwd        string
 	Reason     Reason
 }
@@ -48,17 +56,20 @@ var validatorFields = []string{"If-None-Match", "If-Modified-Since", "If-Range",
 
 func newRevalidation(o *Options, req Request, stored []Pair, sel selection, f freshness, fwd string, why Reason) NeedRevalidation {
 	cands, selected := sel.candidates(&req, stored)
+	fwdReq, from, merged := conditionalRequest(req, cands, selected)
 	return NeedRevalidation{
-		o: o, req: req, Forward: conditionalRequest(req, cands, selected),
-		Candidates: cands, Selected: selected, fresh: f, fwd: fwd, Reason: why,
+		o: o, req: req, Forward: fwdReq,
+		Candidates: cands, Selected: selected, ValidatorsFrom: from, ClientMerged: merged,
+		fresh: f, fwd: fwd, Reason: why,
 	}
 }
 
 // conditionalRequest builds the validation request of §4.3.1: If-None-Match
 // with the entity tags of every candidate, merged with the client's own list
 // (§4.3.2 allows the union), and If-Modified-Since with the selected
-// response's Last-Modified.
-func conditionalRequest(req Request, cands []Pair, selected int) Request {
+// response's Last-Modified. from lists the candidates whose validators were
+// sent; merged says whether the client's entity tags were sent too.
+func conditionalRequest(req Request, cands []Pair, selected int) (fwd Request, from []int, merged bool) {
 	h := req.Header.Clone()
 	if h == nil {
 		h = http.Header{}
@@ -71,19 +82,24 @@ func conditionalRequest(req Request, cands []Pair, selected int) Request {
 	for i := range cands {
 		if et := first(cands[i].Response.Header["Etag"]); et != "" {
 			tags = append(tags, et)
+			from = append(from, i)
 		}
 	}
 	if len(tags) > 0 {
 		if len(client) > 0 && !strings.Contains(strings.Join(client, ","), "*") {
 			tags = append(client, tags...)
+			merged = true
 		}
 		h["If-None-Match"] = []string{strings.Join(tags, ", ")}
 	}
 	if lm := cands[selected].Response.Header["Last-Modified"]; len(lm) > 0 {
 		h["If-Modified-Since"] = []string{lm[0]}
+		if !slices.Contains(from, selected) {
+			from = append(from, selected)
+		}
 	}
 	req.Header = h
-	return req
+	return req, from, merged
 }
 
 // Next handles the response to the validation request (§4.3.3).
@@ -95,8 +111,8 @@ func (s NeedRevalidation) Next(resp Response) RevalidationNext {
 		if up, ok := s.freshenFromHead(resp); ok {
 			return up
 		}
-	case resp.Status >= 500 && resp.Status <= 599:
-		if up, ok := s.staleOnError(resp.Status); ok {
+	default:
+		if up, ok := s.errorStale(resp); ok {
 			return up
 		}
 	}
@@ -105,6 +121,15 @@ func (s NeedRevalidation) Next(resp Response) RevalidationNext {
 		"the validation request got a full response, which is used instead"))
 	m.Forward, m.Received, m.evalClient = s.Forward, true, true
 	return m
+}
+
+// errorStale is the stale response to serve instead of resp when resp is an
+// error that allows it (RFC 5861 §4).
+func (s NeedRevalidation) errorStale(resp Response) (NeedToBeUpdated, bool) {
+	if resp.Status >= 500 && resp.Status <= 599 {
+		return s.staleOnError(resp.Status)
+	}
+	return NeedToBeUpdated{}, false
 }
 
 // UpstreamFailed is called when the validation request got no response at
@@ -152,22 +177,48 @@ func staleIfError(o *Options, rq, cc *directives, f freshness, unreachable bool)
 }
 
 // notModified freshens the stored responses a 304 identifies (§4.3.4) and
-// serves the selected one, or falls back to an unconditional request when
-// none can be identified.
+// serves the selected one. When §4.3.4 identifies none:
+//
+//   - a 304 without any validator answering a request that carried the
+//     validators of exactly one stored response, and none of the client's,
+//     can only be about that response: it is updated (§3.2) and served.
+//     §4.3.4 would refuse, since the stored response has a validator; but
+//     RFC 9110 §15.4.5 requires the 304 to carry the ETag a 200 would, so
+//     the origin only omitted it, and refusing costs every revalidation of
+//     such an origin a second request and the full body;
+//   - a 304 with one of the client's own entity tags answers the client's
+//     conditional, not the cache's: it goes to the client as it is (RFC 9110
+//     §15.4.5, RFC 9111 §4.3.2);
+//   - otherwise the request is sent again without the cache's conditionals,
+//     keeping the revalidation (see CacheMiss.UpstreamFailed).
 func (s NeedRevalidation) notModified(resp Response) RevalidationNext {
-	idx := freshenSelection(s.Candidates, resp.Header)
-	if len(idx) == 0 {
-		m := newMiss(s.o, s.req, s.fwd, reason("304-unmatched", "RFC 9111 §4.3.4",
-			"the 304 identifies no stored response, so the request is sent again without conditionals"))
-		m.Forward = s.req
-		m.Forward.Header = s.Forward.Header.Clone()
-		for _, k := range []string{"If-None-Match", "If-Modified-Since"} {
-			delete(m.Forward.Header, k)
-		}
-		m.evalClient = true
-		return m
+	idx := freshenSelection(s.Candidates, resp)
+	if len(idx) > 0 {
+		return s.update(idx, resp, reason("not-modified", "RFC 9111 §4.3.4", "the origin confirmed the stored response (304), whose header is updated"))
 	}
-	return s.update(idx, resp, reason("not-modified", "RFC 9111 §4.3.4", "the origin confirmed the stored response (304), whose header is updated"))
+	if !hasValidator(resp.Header) && len(s.ValidatorsFrom) == 1 && !s.ClientMerged {
+		return s.update(s.ValidatorsFrom, resp, reason("304-no-validator", "RFC 9111 §4.3.4",
+			"the 304 carries no validator, and the request carried the validators of one stored response only, which is updated"))
+	}
+	if s.ClientMerged {
+		if t, ok := parseETag(first(resp.Header["Etag"])); ok && etagListMatches(s.req.Header["If-None-Match"], t, true) {
+			m := newMiss(s.o, s.req, s.fwd, reason("304-client-tag", "RFC 9110 §15.4.5",
+				"the 304 carries one of the client's own entity tags, so it answers the client's conditional and is passed on"))
+			m.Forward, m.Received = s.Forward, true
+			return m
+		}
+	}
+	m := newMiss(s.o, s.req, s.fwd, reason("304-unmatched", "RFC 9111 §4.3.4",
+		"the 304 identifies no stored response, so the request is sent again without conditionals"))
+	m.Forward = s.req
+	m.Forward.Header = s.Forward.Header.Clone()
+	for _, k := range []string{"If-None-Match", "If-Modified-Since"} {
+		delete(m.Forward.Header, k)
+	}
+	m.evalClient = true
+	rv := s
+	m.rv = &rv
+	return m
 }
 
 // update rewrites the header of candidates idx from resp (§3.2) and serves
@@ -230,13 +281,16 @@ func updateForbidden(o *Options, req Request, resp Response) (Reason, bool) {
 	return Reason{}, false
 }
 
-// freshenSelection picks the candidates a 304 with header h identifies
-// (§4.3.4): by strong validator, else the most recent with the weak
-// validator, else the only candidate when neither has a validator.
-func freshenSelection(cands []Pair, h http.Header) []int {
+// freshenSelection picks the candidates a 304 identifies (§4.3.4): by
+// strong validator, else the most recent with the weak validator, else the
+// only candidate when neither has a validator. A Last-Modified is judged
+// strong against the 304's Date, or the time it was received when it has
+// none (RFC 9110 §8.8.2.2), as dateOf does for any response.
+func freshenSelection(cands []Pair, resp Response) []int {
+	h := resp.Header
 	newTag, hasTag := parseETag(first(h["Etag"]))
 	newLM := first(h["Last-Modified"])
-	newDate := dateOf(&Response{Header: h})
+	newDate := dateOf(&resp)
 	strongLM := newLM != "" && lastModifiedStrong(newLM, newDate)
 	if hasTag && !newTag.weak || !hasTag && strongLM {
 		var idx []int

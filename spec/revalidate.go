@@ -28,8 +28,8 @@ type NeedRevalidation struct {
 	ValidatorsFrom []int
 	ClientMerged   bool
 	fresh          freshness // of the selected pair when the walk started
-	fwd        string
-	Reason     Reason
+	fwd            string
+	Reason         Reason
 }
 
 // NeedToBeUpdated means a stored response answers the request and some

@@ -92,3 +92,39 @@ func TestRevalidationRefetchKeepsStaleIfError_RFC5861_4(t *testing.T) {
 		})
 	}
 }
+
+// TestHeadDisagreeingMarksStale_RFC9111_4_3_5: a 200 to a HEAD validation
+// whose ETag differs from the stored GET response's goes to the client,
+// and the stored response, fresh until then, must be validated before its
+// next use.
+func TestHeadDisagreeingMarksStale_RFC9111_4_3_5(t *testing.T) {
+	modes(t, func(t *testing.T, shared bool) {
+		clock := newClock()
+		var version atomic.Int64
+		version.Store(1)
+		o := newOrigin(t, clock, func(w http.ResponseWriter, r *http.Request) {
+			etag := `"v` + string(rune('0'+version.Load())) + `"`
+			w.Header().Set("Cache-Control", "max-age=600")
+			w.Header().Set("ETag", etag)
+			if r.Header.Get("If-None-Match") == etag {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			io.WriteString(w, "body"+etag)
+		})
+		c := newTestCache(t, clock, shared, Config{})
+		do(t, c, "GET", o.URL)
+		version.Store(2)
+		r := do(t, c, "HEAD", o.URL, "Cache-Control", "no-cache")
+		if r.status != 200 || r.header.Get("Etag") != `"v2"` || r.body != "" {
+			t.Fatalf("HEAD: %d %q %q", r.status, r.header.Get("Etag"), r.body)
+		}
+		if n := o.hits.Load(); n != 2 {
+			t.Fatalf("origin hits = %d, want 2", n)
+		}
+		r = do(t, c, "GET", o.URL)
+		if r.body != `body"v2"` || o.hits.Load() != 3 {
+			t.Errorf("GET after the HEAD: %q, origin hits %d; want the new body from the origin", r.body, o.hits.Load())
+		}
+	})
+}

@@ -43,9 +43,12 @@ type NeedToBeUpdated struct {
 	// Expires[i] is the new stale horizon of Updates[i] (as
 	// StoreAndUse.Expires), measured from the validation.
 	Expires []time.Time
-	Pair    *Pair
-	Serve   Serve
-	Reason  Reason
+	// Pair is the stored pair to serve, or nil when Serve is the upstream
+	// response itself, which then has no body: a 200 to a HEAD validation
+	// that disagreed with every stored response (§4.3.5).
+	Pair   *Pair
+	Serve  Serve
+	Reason Reason
 }
 
 // validatorFields are the client's conditionals the cache replaces with its
@@ -340,27 +343,97 @@ func lastModifiedStrong(lm string, date time.Time) bool {
 	return ok && date.Sub(t) >= time.Second
 }
 
-// freshenFromHead applies §4.3.5: a 200 to a HEAD updates each candidate
-// whose validators and Content-Length agree with it.
+// freshenFromHead applies §4.3.5 to a 200 answering a HEAD validation:
+// each candidate whose validators and Content-Length agree with it is
+// updated from it (§3.2); each that disagrees is marked stale (markStale).
+// The selected candidate is served when it agrees, else the first that
+// does, else the HEAD response itself. A HEAD response with no validator
+// and no Content-Length has nothing to compare and freshens nothing
+// (ok=false: it is served as it is).
 func (s NeedRevalidation) freshenFromHead(resp Response) (NeedToBeUpdated, bool) {
-	var idx []int
-	for i := range s.Candidates {
-		if headAgrees(s.Candidates[i].Response.Header, resp.Header) {
-			idx = append(idx, i)
-		}
-	}
-	if len(idx) == 0 {
+	if !hasValidator(resp.Header) && len(resp.Header["Content-Length"]) == 0 {
 		return NeedToBeUpdated{}, false
 	}
-	return s.update(idx, resp, reason("head-freshened", "RFC 9111 §4.3.5", "a HEAD response with matching validators freshened the stored response")), true
+	var agree, disagree []int
+	for i := range s.Candidates {
+		if headAgrees(s.Candidates[i].Response.Header, resp.Header) {
+			agree = append(agree, i)
+		} else {
+			disagree = append(disagree, i)
+		}
+	}
+	var up NeedToBeUpdated
+	if len(agree) > 0 {
+		up = s.update(agree, resp, reason("head-freshened", "RFC 9111 §4.3.5", "a HEAD response with matching validators freshened the stored response"))
+	} else {
+		sv := Serve{Status: resp.Status, base: resp.Header, conn: true}
+		applyClient(&sv, &s.req, resp.Header, dateOf(&resp), false)
+		sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: resp.Status}
+		up = NeedToBeUpdated{Serve: sv, Reason: reason("head-disagrees", "RFC 9111 §4.3.5",
+			"the HEAD response's validators or Content-Length differ from the stored response's, which is marked stale")}
+	}
+	now := s.o.now()
+	for _, i := range disagree {
+		p := markStale(s.Candidates[i])
+		pol := responsePolicy(s.o, p.Response.Header)
+		f := computeFreshness(s.o, &p.Response, &pol, now)
+		up.Updates = append(up.Updates, p)
+		up.Expires = append(up.Expires, horizon(s.o, &p.Response, &pol, &f, now))
+	}
+	return up, true
+}
+
+// staleAge is the Age markStale gives a stored response: 2^31 seconds, the
+// largest age RFC 9111 §1.2.2 lets a cache represent.
+const staleAge = "2147483648"
+
+// markStale returns p made stale for §4.3.5, when a HEAD response showed
+// that the representation changed: its stored Age becomes 2^31 seconds, so
+// that every freshness rule finds it stale (§4.2.3), without touching the
+// directives the origin sent. Its validators stay, so the next request
+// revalidates it cheaply; a 304 then removes the Age (§3.2, mergeHeader)
+// and a full response replaces it. Only a request's max-stale without a
+// value would still take it stale, as it takes any stale response.
+func markStale(p Pair) Pair {
+	h := p.Response.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h["Age"] = []string{staleAge}
+	p.Response.Header = h
+	return p
 }
 
 // headAgrees reports whether a stored GET response and a HEAD response have
 // matching values for every validator the HEAD response carries, and the
-// same Content-Length if it has one (§4.3.5).
+// same Content-Length if it has one (§4.3.5). Entity tags compare as entity
+// tags (RFC 9110 §8.8.3.2): strongly when the HEAD response's is strong,
+// weakly when it is weak; Last-Modified and Content-Length compare as the
+// date and the number they stand for.
 func headAgrees(stored, head http.Header) bool {
-	for _, k := range []string{"Etag", "Last-Modified", "Content-Length"} {
-		if v := first(head[k]); v != "" && v != first(stored[k]) {
+	if v := first(head["Etag"]); v != "" {
+		ht, ok1 := parseETag(v)
+		st, ok2 := parseETag(first(stored["Etag"]))
+		switch {
+		case !ok1 || !ok2:
+			if v != first(stored["Etag"]) {
+				return false
+			}
+		case ht.weak && !weakMatch(st, ht), !ht.weak && !strongMatch(st, ht):
+			return false
+		}
+	}
+	if v := first(head["Last-Modified"]); v != "" {
+		ht, ok1 := parseHTTPDate(v)
+		st, ok2 := parseHTTPDate(first(stored["Last-Modified"]))
+		if ok1 && ok2 && !ht.Equal(st) || (!ok1 || !ok2) && v != first(stored["Last-Modified"]) {
+			return false
+		}
+	}
+	if len(head["Content-Length"]) > 0 {
+		hn, ok1 := contentLength(head)
+		sn, ok2 := contentLength(stored)
+		if !ok1 || !ok2 || hn != sn {
 			return false
 		}
 	}

@@ -273,29 +273,67 @@ func TestRevalidate_RFC9111_4_3_5_FreshenFromHEAD(t *testing.T) {
 		t.Errorf("stored GET response not freshened")
 	}
 
+	lmT := at(-10)
 	cases := []struct {
 		name   string
 		stored Pair
 		resp   Response
-		state  string
+		code   string // head-freshened, head-disagrees, or validation-full-response (freshens nothing)
 	}{
-		{"validators and length agree", stored, headResp("ETag", `"a"`, "Content-Length", "100"), "NeedToBeUpdated"},
-		{"no validator nor length in either", old("b", 0, "Content-Length", "100"), headResp(), "NeedToBeUpdated"},
-		{"ETag differs", stored, headResp("ETag", `"b"`, "Content-Length", "100"), "CacheMiss"},
-		{"Content-Length differs", stored, headResp("ETag", `"a"`, "Content-Length", "101"), "CacheMiss"},
-		{"Last-Modified differs", old("c", 0, "Last-Modified", hd(at(-10))), headResp("Last-Modified", hd(at(-5))), "CacheMiss"},
-		{"validator the stored response lacks", old("d", 0), headResp("ETag", `"a"`), "CacheMiss"},
+		{"validators and length agree", stored, headResp("ETag", `"a"`, "Content-Length", "100"), "head-freshened"},
+		{"length only, agreeing", old("b", 0, "Content-Length", "100"), headResp("Content-Length", "100"), "head-freshened"},
+		{"no validator nor length: freshens nothing", old("b", 0, "Content-Length", "100"), headResp(), "validation-full-response"},
+		{"ETag differs", stored, headResp("ETag", `"b"`, "Content-Length", "100"), "head-disagrees"},
+		{"Content-Length differs", stored, headResp("ETag", `"a"`, "Content-Length", "101"), "head-disagrees"},
+		{"Last-Modified differs", old("c", 0, "Last-Modified", hd(lmT)), headResp("Last-Modified", hd(at(-5))), "head-disagrees"},
+		{"Last-Modified, same date in another form", old("c", 0, "Last-Modified", hd(lmT)),
+			headResp("Last-Modified", lmT.Format("Monday, 02-Jan-06 15:04:05 GMT")), "head-freshened"},
+		{"validator the stored response lacks", old("d", 0), headResp("ETag", `"a"`), "head-disagrees"},
+		{"ETag with OWS: the same entity tag", stored, headResp("ETag", ` "a" `), "head-freshened"},
+		{"weak HEAD tag matches a strong stored one weakly", stored, headResp("ETag", `W/"a"`), "head-freshened"},
+		{"strong HEAD tag does not match a weak stored one", old("w", 0, "ETag", `W/"a"`), headResp("ETag", `"a"`), "head-disagrees"},
+		{"weak tags with the same opaque tag", old("w", 0, "ETag", `W/"a"`), headResp("ETag", `W/"a"`), "head-freshened"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := revalidation(t, private(now150), head, tc.stored).Next(tc.resp)
-			check(t, s, want{state: tc.state})
-			if m, ok := s.(CacheMiss); ok {
+			check(t, s, want{code: tc.code})
+			switch s := s.(type) {
+			case CacheMiss:
 				// The HEAD response is served, not stored (§3).
-				check(t, m.Next(tc.resp), want{state: "CouldNotBeStored", code: "head-response", status: 200})
+				check(t, s.Next(tc.resp), want{state: "CouldNotBeStored", code: "head-response", status: 200})
+			case NeedToBeUpdated:
+				if tc.code == "head-freshened" {
+					return
+				}
+				// §4.3.5: "consider the stored response to be stale"; the
+				// client gets the HEAD response itself.
+				check(t, s, want{status: 200, body: plan(BodyNone), header: map[string]string{"Cache-Control": "max-age=300"}})
+				if s.Pair != nil || len(s.Updates) != 1 {
+					t.Fatalf("Pair = %v, %d updates; want the HEAD response served and the stored one marked", s.Pair, len(s.Updates))
+				}
+				// A later GET, even one that would have found it fresh,
+				// must validate it.
+				later := private(at(12))
+				rv := revalidation(t, later, get(), s.Updates[0])
+				check(t, rv, want{code: "stale"})
+				// A 304 confirming it clears the mark.
+				up := as[NeedToBeUpdated](t, rv.Next(rsp(304, at(12), "Date", hd(at(12)), "Cache-Control", "max-age=60")))
+				check(t, up, want{header: map[string]string{"Age": "0"}})
 			}
 		})
 	}
+
+	// Candidates that agree are freshened, those that disagree marked.
+	mixed := []Pair{old("a", 0, "ETag", `"a"`, "Vary", "X"), old("b", 5, "ETag", `"b"`, "Vary", "X")}
+	up = as[NeedToBeUpdated](t, revalidation(t, private(now150), head, mixed...).Next(headResp("ETag", `"a"`)))
+	if got := ids(up.Updates); !slices.Equal(got, []string{"a", "b"}) || len(up.Expires) != 2 {
+		t.Fatalf("Updates = %v", got)
+	}
+	if joined(up.Updates[0].Response.Header, "Age") != absent || joined(up.Updates[1].Response.Header, "Age") != staleAge {
+		t.Errorf("Age = %q, %q", joined(up.Updates[0].Response.Header, "Age"), joined(up.Updates[1].Response.Header, "Age"))
+	}
+	check(t, up, want{code: "head-freshened", id: "a"})
 }
 
 // RFC 9111 §5.2.1.5, §5.2.2.5 and §5.2.2.7: a 304 whose directives (or

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -280,6 +281,26 @@ func (t *flightTable) invalidate(key string) {
 	}
 	t.mu.Unlock()
 	if f != nil {
+		f.invalid.Store(true)
+		f.mu.Lock()
+		f.noJoin = true
+		f.mu.Unlock()
+	}
+}
+
+// invalidatePrefix is invalidate for every flight whose key starts with
+// prefix (RFC 9111 §4.4, the keys of opted-in methods of a URI).
+func (t *flightTable) invalidatePrefix(prefix string) {
+	var hit []*flight
+	t.mu.Lock()
+	for k, f := range t.m {
+		if strings.HasPrefix(k, prefix) {
+			hit = append(hit, f)
+			delete(t.m, k)
+		}
+	}
+	t.mu.Unlock()
+	for _, f := range hit {
 		f.invalid.Store(true)
 		f.mu.Lock()
 		f.noJoin = true

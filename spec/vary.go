@@ -135,6 +135,9 @@ func appendVaryCanonical(b []byte, name string, values []string) []byte {
 		}
 		return b
 	}
+	if r.weighted != varyWeightNone {
+		return appendWeightedList(b, &r, values)
+	}
 	it := fieldListIter{sep: r.sep, quotes: r.quotes, keepEmpty: r.keepEmpty}
 	for m, ok := it.next(values); ok; m, ok = it.next(values) {
 		if !r.params && r.fold == varyFoldNone {

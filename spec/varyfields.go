@@ -1,5 +1,7 @@
 package spec
 
+import "strings"
+
 // Field-list iteration (RFC 9110 §5.6.1) and the comparison of the header
 // fields that a stored response's Vary nominates (RFC 9111 §4.1).
 
@@ -242,9 +244,15 @@ func varyValuesMatch(name string, a, b []string) bool {
 	if r.weighted == varyWeightNone {
 		return false
 	}
+	// Without parameters there is no weight to normalize: a ranked list
+	// keeps its order then, and a one-member set has no order.
+	n := countMembers(&r, a)
+	if !hasSemicolon(a) && !hasSemicolon(b) && (r.weighted == varyWeightRanked || n == 1) {
+		return false
+	}
 	// Normalization keeps the number of members: lists of different
 	// lengths never match, whatever their weights and order.
-	if countMembers(&r, a) != countMembers(&r, b) {
+	if n != countMembers(&r, b) {
 		return false
 	}
 	var ba, bb [256]byte
@@ -268,6 +276,15 @@ func (r *varyCmpRule) membersEqual(a, b []string) bool {
 			return false
 		}
 	}
+}
+
+func hasSemicolon(values []string) bool {
+	for _, v := range values {
+		if strings.IndexByte(v, ';') >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // countMembers counts the list members of values under r.

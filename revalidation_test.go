@@ -128,3 +128,28 @@ func TestHeadDisagreeingMarksStale_RFC9111_4_3_5(t *testing.T) {
 		}
 	})
 }
+
+// TestRevalidation304WithClientTag_RFC9110_15_4_5: when the cache merged the
+// client's entity tags into its validation and the 304 carries one of the
+// client's (not a stored one), the 304 answers the client's conditional
+// and goes to it as it is, without a second request.
+func TestRevalidation304WithClientTag_RFC9110_15_4_5(t *testing.T) {
+	clock := newClock()
+	o := newOrigin(t, clock, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=10")
+		if strings.Contains(r.Header.Get("If-None-Match"), `"v2"`) {
+			w.Header().Set("ETag", `"v2"`)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v1"`)
+		io.WriteString(w, "body-v1")
+	})
+	c := newTestCache(t, clock, true, Config{})
+	do(t, c, "GET", o.URL)
+	clock.Advance(20 * time.Second)
+	r := do(t, c, "GET", o.URL, "If-None-Match", `"v2"`)
+	if r.status != 304 || r.header.Get("Etag") != `"v2"` || o.hits.Load() != 2 {
+		t.Fatalf("got %d ETag %q, origin hits %d; want the origin's 304 after one request", r.status, r.header.Get("Etag"), o.hits.Load())
+	}
+}

@@ -313,9 +313,8 @@ func (ex *exchange) invalidate(s spec.InvalidateEntries) (*http.Response, error)
 		return nil, err
 	}
 	sresp := spec.Response{Status: resp.StatusCode, Header: resp.Header, RequestTime: t0, ResponseTime: c.now()}
-	keys := s.Keys(sresp)
 	dctx := context.WithoutCancel(ex.ctx)
-	for _, k := range keys {
+	for _, k := range s.Keys(sresp) {
 		c.flights.invalidate(k)
 		if err := c.store.Delete(dctx, k); err != nil {
 			c.log.WarnContext(ex.ctx, "cellar: invalidation failed", "key", k, "err", err)
@@ -324,8 +323,46 @@ func (ex *exchange) invalidate(s spec.InvalidateEntries) (*http.Response, error)
 			ex.trace.event("invalidated " + k)
 		}
 	}
+	// The responses stored for opted-in methods, body-hashed keys
+	// included, under the same URIs (only when such methods are cached).
+	for _, p := range s.Prefixes(sresp) {
+		c.flights.invalidatePrefix(p)
+		if _, err := c.store.PurgePrefix(dctx, p); err != nil {
+			c.log.WarnContext(ex.ctx, "cellar: invalidation failed", "prefix", p, "err", err)
+			ex.trace.event("purge " + p + "* failed: " + err.Error())
+		} else {
+			ex.trace.event("invalidated " + p + "*")
+		}
+	}
+	if sa, ok := s.Store(sresp); ok {
+		ex.trace.add(sa)
+		return ex.storeUnsafeResponse(sa, resp)
+	}
 	sv := s.Serve(sresp)
 	return ex.respond(&sv, sv.CacheStatus, directSource(resp), OutcomePass)
+}
+
+// storeUnsafeResponse serves the response to an unsafe request that the
+// core keeps for later GETs (RFC 9110 §9.3.3) while storing it, as a miss
+// is filled, through a flight of its own that no other request joins.
+func (ex *exchange) storeUnsafeResponse(sa spec.StoreAndUse, resp *http.Response) (*http.Response, error) {
+	f := newFlight(ex.c, sa.Key, ex.ctx, 1)
+	res := &leaderResult{}
+	var fill func() error
+	f.beginStore(ex, sa, resp, res, &fill)
+	direct := res.kind == resDirect
+	go func() {
+		if fill != nil {
+			fill()
+		}
+		f.endRun(direct)
+	}()
+	if direct {
+		src := directSource(res.resp)
+		src.close = f.release
+		return ex.respond(&res.serve, res.serve.CacheStatus, src, res.outcome)
+	}
+	return ex.respond(&res.serve, res.serve.CacheStatus, spoolSource(ex, res.spool, res.size, f.release), res.outcome)
 }
 
 // upstreamRequest builds the request to send for fwd on ctx.

@@ -71,18 +71,28 @@ func (f *flight) exchange(ex *exchange, p pending, fill *func() error) *leaderRe
 		t1 := c.now()
 		if err != nil {
 			f.publish(outcome{kind: outFailed, err: err, cs: spec.CacheStatus{Fwd: fwdOf(p)}}, false)
-			if p.reval != nil {
-				if up, ok := p.reval.UpstreamFailed(); ok {
-					res.steps = append(res.steps, up)
-					res.kind, res.serve, res.pair, res.outcome = resStored, up.Serve, up.Pair, OutcomeStale
-					return res
-				}
+			if up, ok := p.upstreamFailed(); ok {
+				res.steps = append(res.steps, up)
+				res.kind, res.serve, res.pair, res.outcome = resStored, up.Serve, up.Pair, OutcomeStale
+				return res
 			}
 			res.err = err
 			return res
 		}
 		sresp := ex.specResponse(resp, t0, t1)
 		if p.reval == nil {
+			if up, ok := p.miss.StaleOnError(sresp); ok {
+				// The second request of a revalidation (after a 304 that
+				// identified nothing) failed, and the revalidation's stale
+				// response may be served.
+				res.steps = append(res.steps, up)
+				discardBody(resp)
+				header := sresp
+				header.Header = resp.Header.Clone()
+				f.publish(outcome{kind: outFailed, resp: &header, cs: up.Serve.CacheStatus}, false)
+				res.kind, res.serve, res.pair, res.outcome = resStored, up.Serve, up.Pair, OutcomeStale
+				return res
+			}
 			return f.missResponse(ex, *p.miss, resp, sresp, res, fill)
 		}
 		next := p.reval.Next(sresp)
@@ -112,7 +122,7 @@ func (f *flight) exchange(ex *exchange, p pending, fill *func() error) *leaderRe
 				// The core wants n.Forward sent (a 304 it could not match):
 				// this response is not the answer.
 				discardBody(resp)
-				p = pending{miss: &n}
+				p = pending{miss: &n, refetch: true}
 				continue
 			}
 			return f.missResponse(ex, n, resp, sresp, res, fill)
@@ -125,7 +135,7 @@ func (f *flight) exchange(ex *exchange, p pending, fill *func() error) *leaderRe
 
 // fwdOf is the Cache-Status fwd parameter of a pending state.
 func fwdOf(p pending) string {
-	if p.reval != nil {
+	if p.reval != nil || p.refetch {
 		return spec.FwdStale
 	}
 	return spec.FwdMiss

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,18 @@ const (
 type pending struct {
 	miss  *spec.CacheMiss
 	reval *spec.NeedRevalidation
+	// refetch: miss sends a revalidation's request again (§4.3.4).
+	refetch bool
+}
+
+// upstreamFailed asks the core for the stale response to serve when p's
+// request got no response: a revalidation's, or a refetch's that continues
+// one.
+func (p pending) upstreamFailed() (spec.NeedToBeUpdated, bool) {
+	if p.reval != nil {
+		return p.reval.UpstreamFailed()
+	}
+	return p.miss.UpstreamFailed()
 }
 
 func (p pending) forward() spec.Request {
@@ -270,6 +283,26 @@ func (t *flightTable) invalidate(key string) {
 	}
 	t.mu.Unlock()
 	if f != nil {
+		f.invalid.Store(true)
+		f.mu.Lock()
+		f.noJoin = true
+		f.mu.Unlock()
+	}
+}
+
+// invalidatePrefix is invalidate for every flight whose key starts with
+// prefix (RFC 9111 §4.4, the keys of opted-in methods of a URI).
+func (t *flightTable) invalidatePrefix(prefix string) {
+	var hit []*flight
+	t.mu.Lock()
+	for k, f := range t.m {
+		if strings.HasPrefix(k, prefix) {
+			hit = append(hit, f)
+			delete(t.m, k)
+		}
+	}
+	t.mu.Unlock()
+	for _, f := range hit {
 		f.invalid.Store(true)
 		f.mu.Lock()
 		f.noJoin = true
@@ -564,11 +597,9 @@ func (ex *exchange) relookAfter(f *flight, cs *spec.CacheStatus) (*http.Response
 // upstreamFailed answers a request whose upstream exchange failed: stale
 // when the core allows it, else the error.
 func (ex *exchange) upstreamFailed(p pending, err error) (*http.Response, error) {
-	if p.reval != nil {
-		if up, ok := p.reval.UpstreamFailed(); ok {
-			ex.trace.add(up)
-			return ex.serveStored(&up.Serve, up.Pair, up.Serve.CacheStatus, OutcomeStale)
-		}
+	if up, ok := p.upstreamFailed(); ok {
+		ex.trace.add(up)
+		return ex.serveStored(&up.Serve, up.Pair, up.Serve.CacheStatus, OutcomeStale)
 	}
 	return nil, err
 }

@@ -81,3 +81,28 @@ func TestConditional_RFC9111_4_3_2_AfterValidation(t *testing.T) {
 		})
 	}
 }
+
+// RFC 9111 §4.3.2: If-Modified-Since against a stored response without a
+// (valid) Last-Modified is evaluated against its Date, else the time it was
+// received; it does not make every such request a 200.
+func TestConditional_RFC9111_4_3_2_ModifiedSinceWithoutLastModified(t *testing.T) {
+	noDate := Pair{ID: "r", Request: get(), Response: rsp(200, at(0), "Cache-Control", "max-age=600")}
+	badLM := storedGET("b", ok200("Cache-Control", "max-age=600", "Last-Modified", "yesterday"))
+	o := private(at(10))
+	is304 := want{state: "FromCache", status: 304, body: plan(BodyNone)}
+	is200 := want{state: "FromCache", status: 200, body: plan(BodyAll)}
+	runLookups(t, []lookupCase{
+		{"no Date: the receipt time, equal", o, []Pair{noDate}, get("If-Modified-Since", hd(at(0))), is304},
+		{"no Date: the receipt time, later", o, []Pair{noDate}, get("If-Modified-Since", hd(at(5))), is304},
+		{"no Date: the receipt time, earlier", o, []Pair{noDate}, get("If-Modified-Since", hd(at(-1))), is200},
+		{"invalid Last-Modified: the Date", o, []Pair{badLM}, get("If-Modified-Since", hd(t0)), is304},
+		{"invalid Last-Modified: the Date, earlier", o, []Pair{badLM}, get("If-Modified-Since", hd(at(-1))), is200},
+	})
+	// After a validation that confirmed a response without Last-Modified,
+	// its new Date answers the client's If-Modified-Since.
+	stored := old("a", 0, "ETag", `"a"`)
+	nr := revalidation(t, private(now150), get("If-Modified-Since", hd(now150)), stored)
+	check(t, nr.Next(notMod("ETag", `"a"`, "Cache-Control", "max-age=60")), want{state: "NeedToBeUpdated", status: 304})
+	nr = revalidation(t, private(now150), get("If-Modified-Since", hd(at(100))), stored)
+	check(t, nr.Next(notMod("ETag", `"a"`, "Cache-Control", "max-age=60")), want{state: "NeedToBeUpdated", status: 200})
+}

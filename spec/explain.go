@@ -74,6 +74,13 @@ func Explain(req Request, resp Response, opts Options) Explanation {
 		HeuristicFraction: o.heuristicFraction(), HeuristicCap: o.heuristicCap(),
 	}
 	e.Store, e.Storable = storable(o, req, &resp, &pol)
+	if !o.cacheableMethod(req.Method) && !safeMethod(req.Method) {
+		// A POST response kept for later GETs (RFC 9110 §9.3.3).
+		if sa, ok := newInvalidate(o, req).Store(resp); ok {
+			e.Store, e.Storable = sa.Reason, true
+			e.VariantKey = sa.Variant
+		}
+	}
 	if why, must := mustValidate(&directives{}, &pol.cc, &f); must {
 		e.MustValidate = &why
 	}

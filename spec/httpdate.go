@@ -28,28 +28,143 @@ const httpDateLayout = "Mon, 02 Jan 2006 15:04:05 GMT"
 //   - the obsolete asctime form ("Sun Nov  6 08:49:37 1994", day as " 6" or
 //     "06").
 //
-// Following §5.6.7's advice to be robust, day and month names are matched
-// case-insensitively and a day name that does not fit the date is not an
-// error; "GMT" must be written as such. Fields must be in range (the day
-// must exist in its month, hour ≤ 23, minute ≤ 59, second ≤ 60); a leap
-// second (60) rolls over into the next minute.
+// RFC 9111 §4.2 asks a cache to match dates case-insensitively, so day and
+// month names and "GMT" are matched in any case; a day name that does not
+// fit the date is not an error. Following §5.6.7's advice to be robust
+// with timestamps forwarded from non-HTTP sources, the Internet Message
+// Format's date-time (RFC 5322 §3.3) is accepted too (hdParseIMFLenient).
+// Fields must be in range (the day must exist in its month, hour ≤ 23,
+// minute ≤ 59, second ≤ 60); a leap second (60) rolls over into the next
+// minute. Anything else is invalid, which callers treat as §4.2.1 and §5.3
+// say (an invalid Expires is a time in the past).
 func parseHTTPDate(s string) (time.Time, bool) {
 	if len(s) > 0 && (s[0] == ' ' || s[0] == '\t' || s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
 		s = lexTrimOWS(s)
 	}
 	switch {
 	case len(s) == 29 && s[3] == ',':
-		return hdParseIMF(s)
+		if t, ok := hdParseIMF(s); ok {
+			return t, true
+		}
 	case len(s) == 24 && s[3] == ' ':
 		return hdParseAsctime(s)
 	}
-	return hdParseRFC850(s)
+	if t, ok := hdParseRFC850(s); ok {
+		return t, true
+	}
+	return hdParseIMFLenient(s)
+}
+
+// hdIsGMT reports whether s is "GMT" in any case (RFC 9111 §4.2).
+func hdIsGMT(s string) bool {
+	return len(s) == 3 && hdFold3(s) == hdPack3("gmt")
+}
+
+// hdParseIMFLenient parses the date-time of the Internet Message Format
+// (RFC 5322 §3.3), of which IMF-fixdate is the fixed-length form:
+//
+//	[ day-name "," ] 1*2DIGIT SP month SP 4DIGIT SP hh ":" mm [ ":" ss ] SP zone
+//
+// with runs of spaces where one is shown, and zone "GMT", "UT" or "UTC" (in
+// any case; "UTC" is in neither grammar, but means nothing else) or a
+// numeric "+hhmm" / "-hhmm" offset, which is applied. Two-digit years, the
+// other obsolete zones (EST, military letters) and comments are refused.
+func hdParseIMFLenient(s string) (time.Time, bool) {
+	var f [6]string // [day-name,] day month year time zone
+	n := 0
+	for i := 0; i < len(s); {
+		if s[i] == ' ' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && s[j] != ' ' {
+			j++
+		}
+		if n == len(f) {
+			return time.Time{}, false
+		}
+		f[n] = s[i:j]
+		n++
+		i = j
+	}
+	fs := f[:n]
+	if n == 6 {
+		name := fs[0]
+		if len(name) != 4 || name[3] != ',' || hdDay(name[:3]) < 0 {
+			return time.Time{}, false
+		}
+		fs = fs[1:]
+	} else if n != 5 {
+		return time.Time{}, false
+	}
+	dd, mon, yyyy, hms, zone := fs[0], fs[1], fs[2], fs[3], fs[4]
+	var day int
+	var ok bool
+	switch len(dd) {
+	case 1:
+		day, ok = hd2('0', dd[0])
+	case 2:
+		day, ok = hd2(dd[0], dd[1])
+	}
+	if !ok || len(mon) != 3 || len(yyyy) != 4 {
+		return time.Time{}, false
+	}
+	m := hdMonth(mon)
+	year, ok := hd4(yyyy)
+	if m < 1 || !ok {
+		return time.Time{}, false
+	}
+	var clock [8]byte
+	switch len(hms) {
+	case 5: // hh:mm
+		copy(clock[:], hms)
+		copy(clock[5:], ":00")
+	case 8:
+		copy(clock[:], hms)
+	default:
+		return time.Time{}, false
+	}
+	offset, ok := hdZone(zone)
+	if !ok {
+		return time.Time{}, false
+	}
+	t, ok := hdBuild(year, m, day, string(clock[:]))
+	if !ok {
+		return time.Time{}, false
+	}
+	t = t.Add(-offset)
+	if y := t.Year(); y < 0 || y > 9999 { // beyond what an HTTP-date can say
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// hdZone reads a zone of RFC 5322 §3.3 that hdParseIMFLenient accepts.
+func hdZone(z string) (time.Duration, bool) {
+	switch {
+	case hdIsGMT(z), len(z) == 2 && z[0]|0x20 == 'u' && z[1]|0x20 == 't',
+		len(z) == 3 && hdFold3(z) == hdPack3("utc"):
+		return 0, true
+	case len(z) == 5 && (z[0] == '+' || z[0] == '-'):
+		hh, ok1 := hd2(z[1], z[2])
+		mm, ok2 := hd2(z[3], z[4])
+		if !ok1 || !ok2 || mm > 59 {
+			return 0, false
+		}
+		d := time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute
+		if z[0] == '-' {
+			d = -d
+		}
+		return d, true
+	}
+	return 0, false
 }
 
 // hdParseIMF parses "Sun, 06 Nov 1994 08:49:37 GMT".
 func hdParseIMF(s string) (time.Time, bool) {
 	if s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[25] != ' ' ||
-		s[26] != 'G' || s[27] != 'M' || s[28] != 'T' || hdDay(s[:3]) < 0 {
+		!hdIsGMT(s[26:29]) || hdDay(s[:3]) < 0 {
 		return time.Time{}, false
 	}
 	day, ok1 := hd2(s[5], s[6])
@@ -99,7 +214,7 @@ func hdParseRFC850(s string) (time.Time, bool) {
 	}
 	t := r[len(r)-13:] // " 08:49:37 GMT"
 	if r[0] != ' ' || r[3] != '-' || r[7] != '-' || t[0] != ' ' || t[9] != ' ' ||
-		t[10] != 'G' || t[11] != 'M' || t[12] != 'T' {
+		!hdIsGMT(t[10:13]) {
 		return time.Time{}, false
 	}
 	day, ok := hd2(r[1], r[2])

@@ -122,25 +122,35 @@ type selection struct {
 }
 
 // selectStored applies RFC 9111 §4's requirements other than freshness:
-// method, Vary, and among several matches the most recent by Date (§4.1).
+// method, Vary, and among several matches the most recent by Date (§4.1)
+// of those with a valid Vary field value if any has one (§4.1's last rule:
+// a newer response that omits Vary does not displace an older one that
+// names its selecting fields; see varyMatches).
 func selectStored(req *Request, stored []Pair) selection {
 	sel := selection{best: -1, anyURI: len(stored) > 0}
 	// Dates are parsed only once a second match needs comparing: the usual
 	// lookup has one match, whose Date freshness reads anyway.
 	var bestDate time.Time
-	dated := false
+	dated, bestValid := false, false
 	var vc varyLookup
 	for i := range stored {
 		p := &stored[i]
-		if !methodServes(p.Request.Method, req.Method) || !varyMatches(req, p, &vc) {
+		if !methodServes(p.Request.Method, req.Method) {
+			continue
+		}
+		match, valid := varyMatches(req, p, &vc)
+		if !match {
 			continue
 		}
 		if p.Response.Status == http.StatusPartialContent {
 			sel.partial = append(sel.partial, i)
 			continue
 		}
-		if sel.best < 0 {
-			sel.best = i
+		if sel.best < 0 || valid && !bestValid {
+			sel.best, bestValid, dated = i, valid, false
+			continue
+		}
+		if bestValid && !valid {
 			continue
 		}
 		if !dated {
@@ -161,7 +171,7 @@ func (sel selection) candidates(req *Request, stored []Pair) (cands []Pair, sele
 	for i := range stored {
 		p := &stored[i]
 		if i != sel.best && (p.Response.Status == http.StatusPartialContent ||
-			!methodServes(p.Request.Method, req.Method) || !varyMatches(req, p, &vc)) {
+			!methodServes(p.Request.Method, req.Method) || !varyMatch(req, p, &vc)) {
 			continue
 		}
 		if i == sel.best {
@@ -170,6 +180,12 @@ func (sel selection) candidates(req *Request, stored []Pair) (cands []Pair, sele
 		cands = append(cands, *p)
 	}
 	return cands, selected
+}
+
+// varyMatch is varyMatches without validity.
+func varyMatch(req *Request, p *Pair, c *varyLookup) bool {
+	m, _ := varyMatches(req, p, c)
+	return m
 }
 
 // methodServes reports whether a response stored for method stored can

@@ -6,17 +6,20 @@ import (
 )
 
 // Key returns the primary cache key of req (RFC 9111 §2, §4.1): its target
-// URI as it is forwarded (TargetURI). GET and HEAD share a key, because a
-// stored GET response can answer a HEAD (RFC 9110 §9.3.2); other cacheable
-// methods (an opt-in such as POST) are prefixed with the method, and their
-// callers extend the key (e.g. with a hash of the body).
+// URI as it is forwarded (TargetURI). GET and HEAD share a key, because a stored GET response
+// can answer a HEAD (RFC 9110 §9.3.2); other cacheable methods (an opt-in
+// such as POST) follow the URI with a space and the method, and their
+// callers may extend the key further (e.g. with a hash of the body). Every
+// key of a target URI thus starts with OtherMethodsPrefix of its GET key,
+// which is how invalidation reaches them all (§4.4,
+// InvalidateEntries.Prefixes).
 func Key(req Request) string {
 	uri := TargetURI(req.URL)
 	switch req.Method {
 	case "GET", "HEAD", "":
 		return uri
 	}
-	return req.Method + " " + uri
+	return OtherMethodsPrefix(uri) + req.Method
 }
 
 // TargetURI renders u as the cache keys it: the scheme in lower case, "://",
@@ -64,6 +67,15 @@ func TargetURI(u *url.URL) string {
 	b.WriteString(target)
 	return b.String()
 }
+
+// OtherMethodsPrefix returns the prefix that the keys of the responses
+// stored for methods other than GET and HEAD share for the URI whose GET
+// key is getKey: the key and a space. A normalized URI has no space in its
+// path (NormalizeURI keeps it percent-encoded); one in a query, which only
+// a hand-built URL can carry, at worst makes a prefix cover more keys than
+// its own URI's, so that invalidation removes more than it must, never
+// less.
+func OtherMethodsPrefix(getKey string) string { return getKey + " " }
 
 // NormalizeURI renders u in the normal form of RFC 9110 §4.2.3 (and RFC 3986
 // §6.2.2): lower-case scheme and host, default port dropped, empty path as

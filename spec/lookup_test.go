@@ -112,13 +112,42 @@ func TestLookup_RFC9111_4_1_SeveralVariants(t *testing.T) {
 			},
 			req:  get("Accept-Encoding", "gzip"),
 			want: want{state: "FromCache", id: "new"}},
-		{name: "a response without Vary competes by Date too", opts: o,
-			stored: []Pair{
-				varied("varied", "Accept-Encoding", 0, "Accept-Encoding", "gzip"),
-				pr("plain", get(), rsp(200, at(20), "Date", hd(at(20)), "Cache-Control", "max-age=3600")),
-			},
-			req:  get("Accept-Encoding", "gzip"),
+	})
+}
+
+// RFC 9111 §4.1, last rule: when one or more stored responses omit Vary,
+// the most recent of those with a valid Vary field value is chosen; a newer
+// default response that mistakenly omits Vary does not win. Without a
+// valid one, the most recent match wins as before.
+func TestLookup_RFC9111_4_1_MostRecentWithValidVary(t *testing.T) {
+	o := private(at(100))
+	plain := func(id string, date int, kv ...string) Pair {
+		return pr(id, get(), rsp(200, at(date), append([]string{"Date", hd(at(date)), "Cache-Control", "max-age=3600"}, kv...)...))
+	}
+	gz := varied("varied", "Accept-Encoding", 0, "Accept-Encoding", "gzip")
+	runLookups(t, []lookupCase{
+		{name: "newer response without Vary loses", opts: o,
+			stored: []Pair{gz, plain("plain", 20)}, req: get("Accept-Encoding", "gzip"),
+			want: want{state: "FromCache", id: "varied"}},
+		{name: "in either order", opts: o,
+			stored: []Pair{plain("plain", 20), gz}, req: get("Accept-Encoding", "gzip"),
+			want: want{state: "FromCache", id: "varied"}},
+		{name: "newer response with an empty Vary loses", opts: o,
+			stored: []Pair{plain("plain", 20, "Vary", ""), gz}, req: get("Accept-Encoding", "gzip"),
+			want: want{state: "FromCache", id: "varied"}},
+		{name: "newer response with an invalid Vary member loses", opts: o,
+			stored: []Pair{gz, plain("plain", 20, "Vary", "Accept Encoding")}, req: get("Accept-Encoding", "gzip"),
+			want: want{state: "FromCache", id: "varied"}},
+		{name: "most recent among the valid ones", opts: o,
+			stored: []Pair{gz, plain("plain", 30), varied("newer", "Accept-Encoding", 20, "Accept-Encoding", "gzip")},
+			req:    get("Accept-Encoding", "gzip"),
+			want:   want{state: "FromCache", id: "newer"}},
+		{name: "the response without Vary serves what the varied one cannot", opts: o,
+			stored: []Pair{gz, plain("plain", 20)}, req: get("Accept-Encoding", "br"),
 			want: want{state: "FromCache", id: "plain"}},
+		{name: "without any valid Vary, the most recent", opts: o,
+			stored: []Pair{plain("a", 0), plain("b", 20), plain("c", 10)}, req: get(),
+			want: want{state: "FromCache", id: "b"}},
 	})
 }
 

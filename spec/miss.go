@@ -23,8 +23,36 @@ type CacheMiss struct {
 	// evalClient is set when the client's conditionals were replaced by the
 	// cache's own, so the cache must answer them itself.
 	evalClient bool
-	fwd        string
-	Reason     Reason
+	// rv is the revalidation this miss continues when it sends the request
+	// again after a 304 that identified nothing (§4.3.4): its stale
+	// response may still be served if the second request fails.
+	rv     *NeedRevalidation
+	fwd    string
+	Reason Reason
+}
+
+// UpstreamFailed is called when Forward got no response at all. When this
+// miss sends a revalidation's request again (after a 304 that identified
+// no stored response, §4.3.4), the revalidation still holds: it returns
+// the stale response to serve as NeedRevalidation.UpstreamFailed does.
+// Otherwise ok is false and the caller reports the failure.
+func (s CacheMiss) UpstreamFailed() (NeedToBeUpdated, bool) {
+	if s.rv == nil {
+		return NeedToBeUpdated{}, false
+	}
+	return s.rv.UpstreamFailed()
+}
+
+// StaleOnError is called with the response to Forward before Next. When
+// this miss sends a revalidation's request again (§4.3.4) and resp is an
+// error for which the revalidation may serve its stale response
+// (stale-if-error, RFC 5861 §4), it returns that response to serve instead
+// of resp; otherwise ok is false and resp goes to Next.
+func (s CacheMiss) StaleOnError(resp Response) (NeedToBeUpdated, bool) {
+	if s.rv == nil {
+		return NeedToBeUpdated{}, false
+	}
+	return s.rv.errorStale(resp)
 }
 
 func newMiss(o *Options, req Request, fwd string, why Reason) CacheMiss {

@@ -100,6 +100,17 @@ func (o *Options) cacheableMethod(m string) bool {
 	return false
 }
 
+// cachesOtherMethods reports whether responses to a method other than GET
+// and HEAD may be stored (an opt-in in CacheableMethods).
+func (o *Options) cachesOtherMethods() bool {
+	for _, m := range o.CacheableMethods {
+		if m != http.MethodGet && m != http.MethodHead {
+			return true
+		}
+	}
+	return false
+}
+
 func (o *Options) heuristicFraction() float64 {
 	if o.HeuristicFraction == 0 {
 		return 0.1

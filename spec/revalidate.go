@@ -2,6 +2,7 @@ package spec
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -19,9 +20,16 @@ type NeedRevalidation struct {
 	// set); Selected indexes the one that would be served.
 	Candidates []Pair
 	Selected   int
-	fresh      freshness // of the selected pair when the walk started
-	fwd        string
-	Reason     Reason
+	// ValidatorsFrom indexes the Candidates whose validators Forward
+	// carries (their entity tags in If-None-Match, the selected one's
+	// Last-Modified in If-Modified-Since), and ClientMerged says whether the
+	// client's own entity tags were merged into If-None-Match (§4.3.2). A
+	// 304 without a validator is read with them (see Next).
+	ValidatorsFrom []int
+	ClientMerged   bool
+	fresh          freshness // of the selected pair when the walk started
+	fwd            string
+	Reason         Reason
 }
 
 // NeedToBeUpdated means a stored response answers the request and some
@@ -35,9 +43,12 @@ type NeedToBeUpdated struct {
 	// Expires[i] is the new stale horizon of Updates[i] (as
 	// StoreAndUse.Expires), measured from the validation.
 	Expires []time.Time
-	Pair    *Pair
-	Serve   Serve
-	Reason  Reason
+	// Pair is the stored pair to serve, or nil when Serve is the upstream
+	// response itself, which then has no body: a 200 to a HEAD validation
+	// that disagreed with every stored response (§4.3.5).
+	Pair   *Pair
+	Serve  Serve
+	Reason Reason
 }
 
 // validatorFields are the client's conditionals the cache replaces with its
@@ -48,17 +59,20 @@ var validatorFields = []string{"If-None-Match", "If-Modified-Since", "If-Range",
 
 func newRevalidation(o *Options, req Request, stored []Pair, sel selection, f freshness, fwd string, why Reason) NeedRevalidation {
 	cands, selected := sel.candidates(&req, stored)
+	fwdReq, from, merged := conditionalRequest(req, cands, selected)
 	return NeedRevalidation{
-		o: o, req: req, Forward: conditionalRequest(req, cands, selected),
-		Candidates: cands, Selected: selected, fresh: f, fwd: fwd, Reason: why,
+		o: o, req: req, Forward: fwdReq,
+		Candidates: cands, Selected: selected, ValidatorsFrom: from, ClientMerged: merged,
+		fresh: f, fwd: fwd, Reason: why,
 	}
 }
 
 // conditionalRequest builds the validation request of §4.3.1: If-None-Match
 // with the entity tags of every candidate, merged with the client's own list
 // (§4.3.2 allows the union), and If-Modified-Since with the selected
-// response's Last-Modified.
-func conditionalRequest(req Request, cands []Pair, selected int) Request {
+// response's Last-Modified. from lists the candidates whose validators were
+// sent; merged says whether the client's entity tags were sent too.
+func conditionalRequest(req Request, cands []Pair, selected int) (fwd Request, from []int, merged bool) {
 	h := req.Header.Clone()
 	if h == nil {
 		h = http.Header{}
@@ -71,19 +85,24 @@ func conditionalRequest(req Request, cands []Pair, selected int) Request {
 	for i := range cands {
 		if et := first(cands[i].Response.Header["Etag"]); et != "" {
 			tags = append(tags, et)
+			from = append(from, i)
 		}
 	}
 	if len(tags) > 0 {
 		if len(client) > 0 && !strings.Contains(strings.Join(client, ","), "*") {
 			tags = append(client, tags...)
+			merged = true
 		}
 		h["If-None-Match"] = []string{strings.Join(tags, ", ")}
 	}
 	if lm := cands[selected].Response.Header["Last-Modified"]; len(lm) > 0 {
 		h["If-Modified-Since"] = []string{lm[0]}
+		if !slices.Contains(from, selected) {
+			from = append(from, selected)
+		}
 	}
 	req.Header = h
-	return req
+	return req, from, merged
 }
 
 // Next handles the response to the validation request (§4.3.3).
@@ -95,8 +114,8 @@ func (s NeedRevalidation) Next(resp Response) RevalidationNext {
 		if up, ok := s.freshenFromHead(resp); ok {
 			return up
 		}
-	case resp.Status >= 500 && resp.Status <= 599:
-		if up, ok := s.staleOnError(resp.Status); ok {
+	default:
+		if up, ok := s.errorStale(resp); ok {
 			return up
 		}
 	}
@@ -105,6 +124,15 @@ func (s NeedRevalidation) Next(resp Response) RevalidationNext {
 		"the validation request got a full response, which is used instead"))
 	m.Forward, m.Received, m.evalClient = s.Forward, true, true
 	return m
+}
+
+// errorStale is the stale response to serve instead of resp when resp is an
+// error that allows it (RFC 5861 §4).
+func (s NeedRevalidation) errorStale(resp Response) (NeedToBeUpdated, bool) {
+	if resp.Status >= 500 && resp.Status <= 599 {
+		return s.staleOnError(resp.Status)
+	}
+	return NeedToBeUpdated{}, false
 }
 
 // UpstreamFailed is called when the validation request got no response at
@@ -152,22 +180,48 @@ func staleIfError(o *Options, rq, cc *directives, f freshness, unreachable bool)
 }
 
 // notModified freshens the stored responses a 304 identifies (§4.3.4) and
-// serves the selected one, or falls back to an unconditional request when
-// none can be identified.
+// serves the selected one. When §4.3.4 identifies none:
+//
+//   - a 304 without any validator answering a request that carried the
+//     validators of exactly one stored response, and none of the client's,
+//     can only be about that response: it is updated (§3.2) and served.
+//     §4.3.4 would refuse, since the stored response has a validator; but
+//     RFC 9110 §15.4.5 requires the 304 to carry the ETag a 200 would, so
+//     the origin only omitted it, and refusing costs every revalidation of
+//     such an origin a second request and the full body;
+//   - a 304 with one of the client's own entity tags answers the client's
+//     conditional, not the cache's: it goes to the client as it is (RFC 9110
+//     §15.4.5, RFC 9111 §4.3.2);
+//   - otherwise the request is sent again without the cache's conditionals,
+//     keeping the revalidation (see CacheMiss.UpstreamFailed).
 func (s NeedRevalidation) notModified(resp Response) RevalidationNext {
-	idx := freshenSelection(s.Candidates, resp.Header)
-	if len(idx) == 0 {
-		m := newMiss(s.o, s.req, s.fwd, reason("304-unmatched", "RFC 9111 §4.3.4",
-			"the 304 identifies no stored response, so the request is sent again without conditionals"))
-		m.Forward = s.req
-		m.Forward.Header = s.Forward.Header.Clone()
-		for _, k := range []string{"If-None-Match", "If-Modified-Since"} {
-			delete(m.Forward.Header, k)
-		}
-		m.evalClient = true
-		return m
+	idx := freshenSelection(s.Candidates, resp)
+	if len(idx) > 0 {
+		return s.update(idx, resp, reason("not-modified", "RFC 9111 §4.3.4", "the origin confirmed the stored response (304), whose header is updated"))
 	}
-	return s.update(idx, resp, reason("not-modified", "RFC 9111 §4.3.4", "the origin confirmed the stored response (304), whose header is updated"))
+	if !hasValidator(resp.Header) && len(s.ValidatorsFrom) == 1 && !s.ClientMerged {
+		return s.update(s.ValidatorsFrom, resp, reason("304-no-validator", "RFC 9111 §4.3.4",
+			"the 304 carries no validator, and the request carried the validators of one stored response only, which is updated"))
+	}
+	if s.ClientMerged {
+		if t, ok := parseETag(first(resp.Header["Etag"])); ok && etagListMatches(s.req.Header["If-None-Match"], t, true) {
+			m := newMiss(s.o, s.req, s.fwd, reason("304-client-tag", "RFC 9110 §15.4.5",
+				"the 304 carries one of the client's own entity tags, so it answers the client's conditional and is passed on"))
+			m.Forward, m.Received = s.Forward, true
+			return m
+		}
+	}
+	m := newMiss(s.o, s.req, s.fwd, reason("304-unmatched", "RFC 9111 §4.3.4",
+		"the 304 identifies no stored response, so the request is sent again without conditionals"))
+	m.Forward = s.req
+	m.Forward.Header = s.Forward.Header.Clone()
+	for _, k := range []string{"If-None-Match", "If-Modified-Since"} {
+		delete(m.Forward.Header, k)
+	}
+	m.evalClient = true
+	rv := s
+	m.rv = &rv
+	return m
 }
 
 // update rewrites the header of candidates idx from resp (§3.2) and serves
@@ -241,13 +295,16 @@ func updateForbidden(o *Options, req Request, resp Response, merged http.Header)
 	return Reason{}, false
 }
 
-// freshenSelection picks the candidates a 304 with header h identifies
-// (§4.3.4): by strong validator, else the most recent with the weak
-// validator, else the only candidate when neither has a validator.
-func freshenSelection(cands []Pair, h http.Header) []int {
+// freshenSelection picks the candidates a 304 identifies (§4.3.4): by
+// strong validator, else the most recent with the weak validator, else the
+// only candidate when neither has a validator. A Last-Modified is judged
+// strong against the 304's Date, or the time it was received when it has
+// none (RFC 9110 §8.8.2.2), as dateOf does for any response.
+func freshenSelection(cands []Pair, resp Response) []int {
+	h := resp.Header
 	newTag, hasTag := parseETag(first(h["Etag"]))
 	newLM := first(h["Last-Modified"])
-	newDate := dateOf(&Response{Header: h})
+	newDate := dateOf(&resp)
 	strongLM := newLM != "" && lastModifiedStrong(newLM, newDate)
 	if hasTag && !newTag.weak || !hasTag && strongLM {
 		var idx []int
@@ -297,27 +354,97 @@ func lastModifiedStrong(lm string, date time.Time) bool {
 	return ok && date.Sub(t) >= time.Second
 }
 
-// freshenFromHead applies §4.3.5: a 200 to a HEAD updates each candidate
-// whose validators and Content-Length agree with it.
+// freshenFromHead applies §4.3.5 to a 200 answering a HEAD validation:
+// each candidate whose validators and Content-Length agree with it is
+// updated from it (§3.2); each that disagrees is marked stale (markStale).
+// The selected candidate is served when it agrees, else the first that
+// does, else the HEAD response itself. A HEAD response with no validator
+// and no Content-Length has nothing to compare and freshens nothing
+// (ok=false: it is served as it is).
 func (s NeedRevalidation) freshenFromHead(resp Response) (NeedToBeUpdated, bool) {
-	var idx []int
-	for i := range s.Candidates {
-		if headAgrees(s.Candidates[i].Response.Header, resp.Header) {
-			idx = append(idx, i)
-		}
-	}
-	if len(idx) == 0 {
+	if !hasValidator(resp.Header) && len(resp.Header["Content-Length"]) == 0 {
 		return NeedToBeUpdated{}, false
 	}
-	return s.update(idx, resp, reason("head-freshened", "RFC 9111 §4.3.5", "a HEAD response with matching validators freshened the stored response")), true
+	var agree, disagree []int
+	for i := range s.Candidates {
+		if headAgrees(s.Candidates[i].Response.Header, resp.Header) {
+			agree = append(agree, i)
+		} else {
+			disagree = append(disagree, i)
+		}
+	}
+	var up NeedToBeUpdated
+	if len(agree) > 0 {
+		up = s.update(agree, resp, reason("head-freshened", "RFC 9111 §4.3.5", "a HEAD response with matching validators freshened the stored response"))
+	} else {
+		sv := Serve{Status: resp.Status, base: resp.Header, conn: true}
+		applyClient(&sv, &s.req, resp.Header, dateOf(&resp), false)
+		sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: resp.Status}
+		up = NeedToBeUpdated{Serve: sv, Reason: reason("head-disagrees", "RFC 9111 §4.3.5",
+			"the HEAD response's validators or Content-Length differ from the stored response's, which is marked stale")}
+	}
+	now := s.o.now()
+	for _, i := range disagree {
+		p := markStale(s.Candidates[i])
+		pol := responsePolicy(s.o, p.Response.Header)
+		f := computeFreshness(s.o, &p.Response, &pol, now)
+		up.Updates = append(up.Updates, p)
+		up.Expires = append(up.Expires, horizon(s.o, &p.Response, &pol, &f, now))
+	}
+	return up, true
+}
+
+// staleAge is the Age markStale gives a stored response: 2^31 seconds, the
+// largest age RFC 9111 §1.2.2 lets a cache represent.
+const staleAge = "2147483648"
+
+// markStale returns p made stale for §4.3.5, when a HEAD response showed
+// that the representation changed: its stored Age becomes 2^31 seconds, so
+// that every freshness rule finds it stale (§4.2.3), without touching the
+// directives the origin sent. Its validators stay, so the next request
+// revalidates it cheaply; a 304 then removes the Age (§3.2, mergeHeader)
+// and a full response replaces it. Only a request's max-stale without a
+// value would still take it stale, as it takes any stale response.
+func markStale(p Pair) Pair {
+	h := p.Response.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h["Age"] = []string{staleAge}
+	p.Response.Header = h
+	return p
 }
 
 // headAgrees reports whether a stored GET response and a HEAD response have
 // matching values for every validator the HEAD response carries, and the
-// same Content-Length if it has one (§4.3.5).
+// same Content-Length if it has one (§4.3.5). Entity tags compare as entity
+// tags (RFC 9110 §8.8.3.2): strongly when the HEAD response's is strong,
+// weakly when it is weak; Last-Modified and Content-Length compare as the
+// date and the number they stand for.
 func headAgrees(stored, head http.Header) bool {
-	for _, k := range []string{"Etag", "Last-Modified", "Content-Length"} {
-		if v := first(head[k]); v != "" && v != first(stored[k]) {
+	if v := first(head["Etag"]); v != "" {
+		ht, ok1 := parseETag(v)
+		st, ok2 := parseETag(first(stored["Etag"]))
+		switch {
+		case !ok1 || !ok2:
+			if v != first(stored["Etag"]) {
+				return false
+			}
+		case ht.weak && !weakMatch(st, ht), !ht.weak && !strongMatch(st, ht):
+			return false
+		}
+	}
+	if v := first(head["Last-Modified"]); v != "" {
+		ht, ok1 := parseHTTPDate(v)
+		st, ok2 := parseHTTPDate(first(stored["Last-Modified"]))
+		if ok1 && ok2 && !ht.Equal(st) || (!ok1 || !ok2) && v != first(stored["Last-Modified"]) {
+			return false
+		}
+	}
+	if len(head["Content-Length"]) > 0 {
+		hn, ok1 := contentLength(head)
+		sn, ok2 := contentLength(stored)
+		if !ok1 || !ok2 || hn != sn {
 			return false
 		}
 	}

@@ -115,10 +115,10 @@ func TestRevalidate_RFC9111_4_3_4_Selection(t *testing.T) {
 			notMod("Last-Modified", hd(now150)), []string{"b"}, "b"},
 		{"no validator, sole stored response without one",
 			[]Pair{old("a", 0)}, notMod(), []string{"a"}, "a"},
-		{"no validator, sole stored response with one",
-			[]Pair{old("a", 0, "ETag", `"a"`)}, notMod(), nil, ""},
 		{"no validator, two stored responses",
 			[]Pair{old("a", 0), old("b", 5)}, notMod(), nil, ""},
+		{"no validator, two stored responses that sent theirs",
+			[]Pair{old("a", 0, "ETag", `"a"`), old("b", 5, "ETag", `"b"`)}, notMod(), nil, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,29 +273,67 @@ func TestRevalidate_RFC9111_4_3_5_FreshenFromHEAD(t *testing.T) {
 		t.Errorf("stored GET response not freshened")
 	}
 
+	lmT := at(-10)
 	cases := []struct {
 		name   string
 		stored Pair
 		resp   Response
-		state  string
+		code   string // head-freshened, head-disagrees, or validation-full-response (freshens nothing)
 	}{
-		{"validators and length agree", stored, headResp("ETag", `"a"`, "Content-Length", "100"), "NeedToBeUpdated"},
-		{"no validator nor length in either", old("b", 0, "Content-Length", "100"), headResp(), "NeedToBeUpdated"},
-		{"ETag differs", stored, headResp("ETag", `"b"`, "Content-Length", "100"), "CacheMiss"},
-		{"Content-Length differs", stored, headResp("ETag", `"a"`, "Content-Length", "101"), "CacheMiss"},
-		{"Last-Modified differs", old("c", 0, "Last-Modified", hd(at(-10))), headResp("Last-Modified", hd(at(-5))), "CacheMiss"},
-		{"validator the stored response lacks", old("d", 0), headResp("ETag", `"a"`), "CacheMiss"},
+		{"validators and length agree", stored, headResp("ETag", `"a"`, "Content-Length", "100"), "head-freshened"},
+		{"length only, agreeing", old("b", 0, "Content-Length", "100"), headResp("Content-Length", "100"), "head-freshened"},
+		{"no validator nor length: freshens nothing", old("b", 0, "Content-Length", "100"), headResp(), "validation-full-response"},
+		{"ETag differs", stored, headResp("ETag", `"b"`, "Content-Length", "100"), "head-disagrees"},
+		{"Content-Length differs", stored, headResp("ETag", `"a"`, "Content-Length", "101"), "head-disagrees"},
+		{"Last-Modified differs", old("c", 0, "Last-Modified", hd(lmT)), headResp("Last-Modified", hd(at(-5))), "head-disagrees"},
+		{"Last-Modified, same date in another form", old("c", 0, "Last-Modified", hd(lmT)),
+			headResp("Last-Modified", lmT.Format("Monday, 02-Jan-06 15:04:05 GMT")), "head-freshened"},
+		{"validator the stored response lacks", old("d", 0), headResp("ETag", `"a"`), "head-disagrees"},
+		{"ETag with OWS: the same entity tag", stored, headResp("ETag", ` "a" `), "head-freshened"},
+		{"weak HEAD tag matches a strong stored one weakly", stored, headResp("ETag", `W/"a"`), "head-freshened"},
+		{"strong HEAD tag does not match a weak stored one", old("w", 0, "ETag", `W/"a"`), headResp("ETag", `"a"`), "head-disagrees"},
+		{"weak tags with the same opaque tag", old("w", 0, "ETag", `W/"a"`), headResp("ETag", `W/"a"`), "head-freshened"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := revalidation(t, private(now150), head, tc.stored).Next(tc.resp)
-			check(t, s, want{state: tc.state})
-			if m, ok := s.(CacheMiss); ok {
+			check(t, s, want{code: tc.code})
+			switch s := s.(type) {
+			case CacheMiss:
 				// The HEAD response is served, not stored (§3).
-				check(t, m.Next(tc.resp), want{state: "CouldNotBeStored", code: "head-response", status: 200})
+				check(t, s.Next(tc.resp), want{state: "CouldNotBeStored", code: "head-response", status: 200})
+			case NeedToBeUpdated:
+				if tc.code == "head-freshened" {
+					return
+				}
+				// §4.3.5: "consider the stored response to be stale"; the
+				// client gets the HEAD response itself.
+				check(t, s, want{status: 200, body: plan(BodyNone), header: map[string]string{"Cache-Control": "max-age=300"}})
+				if s.Pair != nil || len(s.Updates) != 1 {
+					t.Fatalf("Pair = %v, %d updates; want the HEAD response served and the stored one marked", s.Pair, len(s.Updates))
+				}
+				// A later GET, even one that would have found it fresh,
+				// must validate it.
+				later := private(at(12))
+				rv := revalidation(t, later, get(), s.Updates[0])
+				check(t, rv, want{code: "stale"})
+				// A 304 confirming it clears the mark.
+				up := as[NeedToBeUpdated](t, rv.Next(rsp(304, at(12), "Date", hd(at(12)), "Cache-Control", "max-age=60")))
+				check(t, up, want{header: map[string]string{"Age": "0"}})
 			}
 		})
 	}
+
+	// Candidates that agree are freshened, those that disagree marked.
+	mixed := []Pair{old("a", 0, "ETag", `"a"`, "Vary", "X"), old("b", 5, "ETag", `"b"`, "Vary", "X")}
+	up = as[NeedToBeUpdated](t, revalidation(t, private(now150), head, mixed...).Next(headResp("ETag", `"a"`)))
+	if got := ids(up.Updates); !slices.Equal(got, []string{"a", "b"}) || len(up.Expires) != 2 {
+		t.Fatalf("Updates = %v", got)
+	}
+	if joined(up.Updates[0].Response.Header, "Age") != absent || joined(up.Updates[1].Response.Header, "Age") != staleAge {
+		t.Errorf("Age = %q, %q", joined(up.Updates[0].Response.Header, "Age"), joined(up.Updates[1].Response.Header, "Age"))
+	}
+	check(t, up, want{code: "head-freshened", id: "a"})
 }
 
 // RFC 9111 §5.2.1.5, §5.2.2.5 and §5.2.2.7: a 304 whose directives (or
@@ -325,6 +363,134 @@ func TestRevalidate_RFC9111_5_2_NoStoreValidationResponseUpdatesNothing(t *testi
 				header: map[string]string{"Content-Length": "10", "Cache-Control": tc.cc}})
 			if n := len(s.(NeedToBeUpdated).Updates); n != tc.updates {
 				t.Errorf("%d updates, want %d", n, tc.updates)
+			}
+		})
+	}
+}
+
+// RFC 9111 §4.3.4 with RFC 9110 §15.4.5: a 304 that §4.3.4 cannot match to
+// a stored response. Without any validator it updates the one stored
+// response whose validators the request carried (when the client's were
+// not merged); with one of the client's own entity tags it goes to the
+// client; otherwise the request is sent again, keeping the revalidation.
+func TestRevalidate_RFC9111_4_3_4_UnidentifiedNotModified(t *testing.T) {
+	lm := hd(at(-3600))
+	cases := []struct {
+		name    string
+		req     Request
+		stored  []Pair
+		resp    Response
+		code    string
+		updates []string // for NeedToBeUpdated
+		served  string
+	}{
+		{"no validator, the one stored response sent its ETag", get(),
+			[]Pair{old("a", 0, "ETag", `"a"`)}, notMod(), "304-no-validator", []string{"a"}, "a"},
+		{"no validator, the one stored response sent its Last-Modified", get(),
+			[]Pair{old("a", 0, "Last-Modified", lm)}, notMod(), "304-no-validator", []string{"a"}, "a"},
+		{"no validator, only one of two stored responses had validators", get(),
+			[]Pair{old("a", 0, "ETag", `"a"`), old("b", 5)}, notMod(), "304-no-validator", []string{"a"}, "a"},
+		{"no validator, ETag of one and Last-Modified of another", get(),
+			[]Pair{old("a", 0, "ETag", `"a"`), old("b", 5, "Last-Modified", lm)}, notMod(), "304-unmatched", nil, ""},
+		{"no validator, two stored responses sent their ETags", get(),
+			[]Pair{old("a", 0, "ETag", `"a"`), old("b", 5, "ETag", `"b"`)}, notMod(), "304-unmatched", nil, ""},
+		{"no validator, the client's tags were merged", get("If-None-Match", `"c"`),
+			[]Pair{old("a", 0, "ETag", `"a"`)}, notMod(), "304-unmatched", nil, ""},
+		{"the client's own tag: passed on", get("If-None-Match", `"c"`),
+			[]Pair{old("a", 0, "ETag", `"a"`)}, notMod("ETag", `"c"`), "304-client-tag", nil, ""},
+		{"the client's own tag, weakly: passed on", get("If-None-Match", `W/"c", "d"`),
+			[]Pair{old("a", 0, "ETag", `"a"`)}, notMod("ETag", `"c"`), "304-client-tag", nil, ""},
+		{"a tag neither stored nor the client's", get("If-None-Match", `"c"`),
+			[]Pair{old("a", 0, "ETag", `"a"`)}, notMod("ETag", `"z"`), "304-unmatched", nil, ""},
+		{"a stored tag beside the client's: updated", get("If-None-Match", `"c"`),
+			[]Pair{old("a", 0, "ETag", `"a"`)}, notMod("ETag", `"a"`), "not-modified", []string{"a"}, "a"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := revalidation(t, private(now150), tc.req, tc.stored...).Next(tc.resp)
+			switch tc.code {
+			case "304-unmatched":
+				m := as[CacheMiss](t, s)
+				check(t, m, want{code: tc.code, fwd: map[string]string{"If-None-Match": absent, "If-Modified-Since": absent}})
+				if m.Received {
+					t.Errorf("Received = true: the request must be sent again")
+				}
+			case "304-client-tag":
+				m := as[CacheMiss](t, s)
+				check(t, m, want{code: tc.code})
+				if !m.Received {
+					t.Errorf("Received = false: the 304 is the answer")
+				}
+				check(t, m.Next(tc.resp), want{state: "CouldNotBeStored", status: 304,
+					header: map[string]string{"Etag": first(tc.resp.Header["Etag"])}})
+			default:
+				check(t, s, want{state: "NeedToBeUpdated", code: tc.code, status: 200, id: tc.served})
+				if got := ids(s.(NeedToBeUpdated).Updates); !slices.Equal(got, tc.updates) {
+					t.Errorf("Updates = %v, want %v", got, tc.updates)
+				}
+			}
+		})
+	}
+}
+
+// RFC 9111 §4.3.4 with RFC 5861 §4: the request sent again after an
+// unidentified 304 is still the revalidation's, so stale-if-error and the
+// stale budget apply to its failure, and Cache-Status says fwd=stale.
+func TestRevalidate_RFC9111_4_3_4_RefetchKeepsRevalidation(t *testing.T) {
+	stored := old("a", 0, "ETag", `"a"`)
+	stored.Response.Header["Cache-Control"] = []string{"max-age=10, stale-if-error=3600"}
+	m := as[CacheMiss](t, revalidation(t, private(now150), get(), stored).Next(notMod("ETag", `"z"`)))
+	up, ok := m.StaleOnError(rsp(503, now150, "Date", hd(now150)))
+	if !ok {
+		t.Fatalf("a 503 to the second request serves nothing stale despite stale-if-error")
+	}
+	check(t, up, want{code: "stale-if-error", status: 200, id: "a", cs: "cellar; fwd=stale; fwd-status=503; ttl=-140; detail=stale-if-error"})
+	if _, ok := m.StaleOnError(rsp(200, now150, "Date", hd(now150))); ok {
+		t.Errorf("a 200 to the second request was taken for an error")
+	}
+	if up, ok := m.UpstreamFailed(); !ok || up.Pair == nil || up.Pair.ID != "a" {
+		t.Errorf("no response to the second request: stale not served (%v)", ok)
+	}
+	full := rsp(200, now150, "Date", hd(now150), "Cache-Control", "max-age=60")
+	check(t, m.Next(full), want{state: "StoreAndUse", cs: "cellar; fwd=stale; fwd-status=200; ttl=60; stored"})
+
+	// An ordinary miss has no revalidation to fall back on.
+	plain := missFor(t, private(now150), get())
+	if _, ok := plain.UpstreamFailed(); ok {
+		t.Errorf("a plain miss serves stale")
+	}
+	if _, ok := plain.StaleOnError(rsp(503, now150)); ok {
+		t.Errorf("a plain miss serves stale on 503")
+	}
+}
+
+// RFC 9110 §8.8.2.2 in RFC 9111 §4.3.4: a Last-Modified on a 304 without
+// Date is strong when it is a second or more before the time the 304 was
+// received; it then selects every stored response with it, not only the
+// most recent.
+func TestRevalidate_RFC9110_8_8_2_2_LastModifiedWithoutDate(t *testing.T) {
+	lm := hd(at(-3600))
+	stored := []Pair{old("a", 0, "Last-Modified", lm), old("b", 5, "Last-Modified", lm)}
+	cases := []struct {
+		name    string
+		resp    Response
+		updates []string
+	}{
+		{"no Date: strong against the receipt time", rsp(304, now150, "Last-Modified", lm), []string{"a", "b"}},
+		{"no Date, Last-Modified at the receipt time: weak", rsp(304, now150, "Last-Modified", hd(now150)), nil},
+		{"Date a second after: strong", rsp(304, now150, "Date", hd(at(-3599)), "Last-Modified", lm), []string{"a", "b"}},
+		{"Date equal: weak, the most recent", rsp(304, now150, "Date", lm, "Last-Modified", lm), []string{"b"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := revalidation(t, private(now150), get(), stored...).Next(tc.resp)
+			if tc.updates == nil {
+				check(t, s, want{state: "CacheMiss"})
+				return
+			}
+			up := as[NeedToBeUpdated](t, s)
+			if got := ids(up.Updates); !slices.Equal(got, tc.updates) {
+				t.Errorf("Updates = %v, want %v", got, tc.updates)
 			}
 		})
 	}

@@ -8,18 +8,48 @@ import (
 // varyMatches reports whether the stored pair p can be selected for req
 // under RFC 9111 §4.1: every field the stored response's Vary nominates
 // matches between the two requests, and Vary is not "*". c remembers the
-// request's values across the variants of one lookup.
-func varyMatches(req *Request, p *Pair, c *varyLookup) bool {
+// request's values across the variants of one lookup. valid reports
+// whether p has a valid Vary field value.
+//
+// A valid Vary field value (RFC 9111 §4.1's last rule, "the most recent
+// stored response with a valid Vary field value") is one the grammar of
+// RFC 9110 §12.5.5 accepts, Vary = #( "*" / field-name ), that nominates
+// at least one field: every member a token (§5.1). "*" never matches, so
+// among matching responses the valid ones are those that name their
+// selecting fields. A missing Vary, an empty one (which selects as a
+// missing one does) and one with a member that is not a field-name are not
+// valid: they are what §4.1 calls the mistaken omission, so a response
+// with them loses to an older one that names its fields.
+func varyMatches(req *Request, p *Pair, c *varyLookup) (match, valid bool) {
 	// A plain loop over the list rather than forEachListMember and a
 	// closure: this runs for every stored variant on every lookup.
 	vary := p.Response.Header["Vary"]
 	it := fieldListIter{sep: ',', quotes: true}
+	valid = len(vary) > 0
+	n := 0
 	for name, ok := it.next(vary); ok; name, ok = it.next(vary) {
 		if name == "*" {
-			return false
+			return false, false
+		}
+		n++
+		if valid && !isToken(name) {
+			valid = false
 		}
 		k, v := c.get(req, name)
 		if !varyValuesMatch(k, v, p.Request.Header[k]) {
+			return false, false
+		}
+	}
+	return true, valid && n > 0
+}
+
+// isToken reports whether s is a non-empty token (RFC 9110 §5.6.2).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !lexIsTchar(s[i]) {
 			return false
 		}
 	}
@@ -104,6 +134,9 @@ func appendVaryCanonical(b []byte, name string, values []string) []byte {
 			b = append(append(b, lexTrimOWS(v)...), 0)
 		}
 		return b
+	}
+	if r.weighted != varyWeightNone {
+		return appendWeightedList(b, &r, values)
 	}
 	it := fieldListIter{sep: r.sep, quotes: r.quotes, keepEmpty: r.keepEmpty}
 	for m, ok := it.next(values); ok; m, ok = it.next(values) {

@@ -1,5 +1,7 @@
 package spec
 
+import "strings"
+
 // Field-list iteration (RFC 9110 §5.6.1) and the comparison of the header
 // fields that a stored response's Vary nominates (RFC 9111 §4.1).
 
@@ -78,7 +80,29 @@ type varyCmpRule struct {
 	keepEmpty bool
 	params    bool // OWS next to ";" and "=" (outside quoted-strings) is insignificant; other runs collapse to one SP
 	fold      int
+	weighted  int // how a list of members with weights normalizes (varyWeight*)
 }
+
+// How a list whose members carry a weight (RFC 9110 §12.4.2) normalizes.
+// Under both, a weight of 1 is the same as none ("If no q parameter is
+// present, the default weight is 1"), and a qvalue is read as the number
+// it writes ("q=0.50" is "q=0.5", "q=1.000" is none).
+const (
+	varyWeightNone = iota // members compare in order, weights as written
+	// varyWeightSet: the field is a set of weighted members whose order
+	// carries no meaning (Accept-Encoding §12.5.3: "the acceptable content
+	// coding with the highest non-zero qvalue is preferred"; Accept-Charset
+	// §12.5.2; TE §10.1.4): members are sorted.
+	varyWeightSet
+	// varyWeightRanked: members are sorted by weight, highest first, but
+	// those of equal weight keep their order. For Accept-Language, §12.5.4
+	// warns that "some recipients treat the order in which language tags
+	// are listed as an indication of descending priority, particularly for
+	// tags that are assigned equal quality values", so that order may
+	// decide the origin's choice; for Accept (§12.5.1) precedence comes from
+	// specificity and weight, and ties are kept as written, to be safe.
+	varyWeightRanked
+)
 
 // varyCmpRuleFor returns the comparison rule of the field name, matched
 // case-insensitively:
@@ -91,6 +115,13 @@ type varyCmpRule struct {
 //   - Accept: type, subtype and parameter names are case-insensitive
 //     (§8.3.1, §5.6.6) but parameter values may not be, so those keep
 //     their case.
+//   - In all five, weights normalize (§12.4.2): "q=1" is dropped and
+//     qvalues compare as numbers; the members of Accept-Encoding,
+//     Accept-Charset and TE compare as a set (any order), those of
+//     Accept-Language and Accept as a list ranked by weight, where
+//     members of equal weight keep their order (see varyWeightRanked). A
+//     value whose weights cannot be read (an invalid qvalue, "q" twice or
+//     not the last parameter) is not reordered nor reweighted at all.
 //   - Cookie is split on ";" (RFC 6265 §5.4), byte for byte.
 //   - Fields that are not lists — User-Agent, Referer, Host, Origin,
 //     Authorization, Proxy-Authorization, From, Content-Type,
@@ -105,7 +136,7 @@ type varyCmpRule struct {
 func varyCmpRuleFor(name string) varyCmpRule {
 	list := varyCmpRule{sep: ',', quotes: true, keepEmpty: true}
 	exact := varyCmpRule{exact: true}
-	ci := varyCmpRule{sep: ',', quotes: true, params: true, fold: varyFoldAll}
+	ci := varyCmpRule{sep: ',', quotes: true, params: true, fold: varyFoldAll, weighted: varyWeightSet}
 	switch len(name) {
 	case 2:
 		if lexEqualFold(name, "te") {
@@ -122,7 +153,7 @@ func varyCmpRuleFor(name string) varyCmpRule {
 	case 6:
 		switch {
 		case lexEqualFold(name, "accept"):
-			return varyCmpRule{sep: ',', quotes: true, params: true, fold: varyFoldNames}
+			return varyCmpRule{sep: ',', quotes: true, params: true, fold: varyFoldNames, weighted: varyWeightRanked}
 		case lexEqualFold(name, "cookie"):
 			return varyCmpRule{sep: ';'}
 		case lexEqualFold(name, "origin"):
@@ -156,8 +187,13 @@ func varyCmpRuleFor(name string) varyCmpRule {
 			return exact
 		}
 	case 15:
-		if lexEqualFold(name, "accept-encoding") || lexEqualFold(name, "accept-language") {
+		if lexEqualFold(name, "accept-encoding") {
 			return ci
+		}
+		if lexEqualFold(name, "accept-language") {
+			al := ci
+			al.weighted = varyWeightRanked
+			return al
 		}
 	case 17:
 		if lexEqualFold(name, "if-modified-since") {
@@ -178,9 +214,11 @@ func varyCmpRuleFor(name string) varyCmpRule {
 // Absent on both sides matches; absent on one side only does not.
 //
 // A field is absent when its slice is empty; a field present with an empty
-// value is not absent. See varyCmpRuleFor for how each field compares. Values
-// are compared syntactically, not semantically: "gzip;q=1" and "gzip" do not
-// match, nor do reordered members.
+// value is not absent. See varyCmpRuleFor for how each field compares:
+// the weighted content-negotiation fields also normalize their weights and
+// member order where the field's semantics make them equal (§4.1: "reordering
+// field values when order is not significant"), exactly as
+// appendVaryCanonical does.
 func varyValuesMatch(name string, a, b []string) bool {
 	if len(a) == 0 || len(b) == 0 {
 		return len(a) == len(b)
@@ -200,6 +238,29 @@ func varyValuesMatch(name string, a, b []string) bool {
 		}
 		return true
 	}
+	if r.membersEqual(a, b) {
+		return true
+	}
+	if r.weighted == varyWeightNone {
+		return false
+	}
+	// Without parameters there is no weight to normalize: a ranked list
+	// keeps its order then, and a one-member set has no order.
+	n := countMembers(&r, a)
+	if !hasSemicolon(a) && !hasSemicolon(b) && (r.weighted == varyWeightRanked || n == 1) {
+		return false
+	}
+	// Normalization keeps the number of members: lists of different
+	// lengths never match, whatever their weights and order.
+	if n != countMembers(&r, b) {
+		return false
+	}
+	var ba, bb [256]byte
+	return string(appendWeightedList(ba[:0], &r, a)) == string(appendWeightedList(bb[:0], &r, b))
+}
+
+// membersEqual compares the members of a and b in order under r.
+func (r *varyCmpRule) membersEqual(a, b []string) bool {
 	ia := fieldListIter{sep: r.sep, quotes: r.quotes, keepEmpty: r.keepEmpty}
 	ib := ia
 	for {
@@ -215,6 +276,175 @@ func varyValuesMatch(name string, a, b []string) bool {
 			return false
 		}
 	}
+}
+
+func hasSemicolon(values []string) bool {
+	for _, v := range values {
+		if strings.IndexByte(v, ';') >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// countMembers counts the list members of values under r.
+func countMembers(r *varyCmpRule, values []string) int {
+	it := fieldListIter{sep: r.sep, quotes: r.quotes, keepEmpty: r.keepEmpty}
+	n := 0
+	for _, ok := it.next(values); ok; _, ok = it.next(values) {
+		n++
+	}
+	return n
+}
+
+// weightedMember is one member of a weighted list in canonical form: the
+// bytes [start, end) of the scratch buffer without its weight, and the
+// weight in thousandths.
+type weightedMember struct {
+	start, end int
+	w          int
+}
+
+// appendWeightedList appends the canonical form of a weighted list field
+// (r.weighted is not varyWeightNone): each member's canonical bytes (as
+// memberEqual compares them) without its weight, then ";q=" and the
+// shortest form of the weight unless it is 1, then a 0 byte, the members
+// ordered as r.weighted says. When a weight cannot be read, the members
+// are appended as written (canonical bytes, in order), as for a list
+// without weights.
+func appendWeightedList(b []byte, r *varyCmpRule, values []string) []byte {
+	var sbuf [256]byte
+	var mbuf [16]weightedMember
+	scratch, ms := sbuf[:0], mbuf[:0]
+	regular := true
+	it := fieldListIter{sep: r.sep, quotes: r.quotes, keepEmpty: r.keepEmpty}
+	for m, ok := it.next(values); ok; m, ok = it.next(values) {
+		start := len(scratch)
+		c := varyCanonIter{s: m, params: r.params, fold: r.fold}
+		for ch, ok := c.next(); ok; ch, ok = c.next() {
+			scratch = append(scratch, ch)
+		}
+		end, w, ok := splitWeight(scratch[start:])
+		if !ok {
+			regular = false
+			end, w = len(scratch)-start, 1000
+		}
+		ms = append(ms, weightedMember{start: start, end: start + end, w: w})
+	}
+	if !regular {
+		for _, m := range ms {
+			b = append(append(b, scratch[m.start:m.end]...), 0)
+		}
+		return b
+	}
+	// Insertion sort: stable, allocation-free, and lists are short.
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && weightedLess(r, scratch, ms[j], ms[j-1]); j-- {
+			ms[j], ms[j-1] = ms[j-1], ms[j]
+		}
+	}
+	for _, m := range ms {
+		b = append(b, scratch[m.start:m.end]...)
+		if m.w != 1000 {
+			b = appendQValue(append(b, ";q="...), m.w)
+		}
+		b = append(b, 0)
+	}
+	return b
+}
+
+// weightedLess orders weighted members: higher weight first; under
+// varyWeightSet, equal weights by their bytes.
+func weightedLess(r *varyCmpRule, scratch []byte, x, y weightedMember) bool {
+	if x.w != y.w {
+		return x.w > y.w
+	}
+	return r.weighted == varyWeightSet && string(scratch[x.start:x.end]) < string(scratch[y.start:y.end])
+}
+
+// splitWeight finds the weight of a canonical member m (no OWS around ";"
+// and "=", parameter names folded): it returns the length of m without
+// its weight and the weight in thousandths (1000 when absent). ok is false
+// when the weight cannot be read: an invalid qvalue (§12.4.2), or a "q"
+// parameter that is not the last one or not the only one.
+func splitWeight(m []byte) (end, w int, ok bool) {
+	end, w = len(m), 1000
+	found := false
+	inQ, esc := false, false
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		switch {
+		case inQ:
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inQ = false
+			}
+			continue
+		case c == '"':
+			inQ = true
+			continue
+		case c != ';':
+			continue
+		}
+		if i+2 < len(m) && m[i+1] == 'q' && m[i+2] == '=' {
+			if found {
+				return 0, 0, false
+			}
+			j := i + 3
+			for j < len(m) && m[j] != ';' {
+				j++
+			}
+			if j != len(m) {
+				return 0, 0, false // q not last: ambiguous, §12.5.1
+			}
+			v, vok := parseQValue(m[i+3:])
+			if !vok {
+				return 0, 0, false
+			}
+			end, w, found = i, v, true
+			i = j
+		}
+	}
+	return end, w, true
+}
+
+// parseQValue parses a qvalue (RFC 9110 §12.4.2) into thousandths:
+// "0" [ "." 0*3DIGIT ] / "1" [ "." 0*3("0") ].
+func parseQValue(v []byte) (int, bool) {
+	if len(v) == 0 || len(v) > 5 || v[0] != '0' && v[0] != '1' {
+		return 0, false
+	}
+	if len(v) > 1 && v[1] != '.' {
+		return 0, false
+	}
+	n := int(v[0]-'0') * 1000
+	scale := 100
+	for _, c := range v[min(2, len(v)):] {
+		if c < '0' || c > '9' || v[0] == '1' && c != '0' {
+			return 0, false
+		}
+		n += int(c-'0') * scale
+		scale /= 10
+	}
+	return n, true
+}
+
+// appendQValue appends the shortest form of a weight in thousandths below
+// 1000: "0", or "0." and its digits without trailing zeros.
+func appendQValue(b []byte, w int) []byte {
+	if w == 0 {
+		return append(b, '0')
+	}
+	d := [3]byte{byte('0' + w/100), byte('0' + w/10%10), byte('0' + w%10)}
+	n := 3
+	for d[n-1] == '0' {
+		n--
+	}
+	return append(append(b, "0."...), d[:n]...)
 }
 
 // memberEqual compares two list members under r.

@@ -255,6 +255,9 @@ type explained struct {
 	Vary                 []string    `json:"vary"`
 	VariantKey           string      `json:"variant_key"`
 	Expires              *time.Time  `json:"expires,omitempty"`
+	// Notes are the decisions spec.ExplainNotes adds (§4.1, §4.3.2,
+	// §4.3.4, §4.3.5, §4.4, RFC 9110 §5.6.7).
+	Notes []reasonJSON `json:"notes"`
 
 	e spec.Explanation
 }
@@ -291,6 +294,10 @@ func explain(c *explainConfig, resp spec.Response) *report {
 	for _, shared := range []bool{true, false} {
 		opts := spec.Options{Shared: shared, TargetedField: c.Targeted, Clock: func() time.Time { return at }}
 		x := convert(spec.Explain(req, resp, opts), &resp)
+		x.Notes = []reasonJSON{}
+		for _, n := range spec.ExplainNotes(req, resp, opts) {
+			x.Notes = append(x.Notes, toReason(n))
+		}
 		if shared {
 			rep.Shared = x
 		} else {
@@ -520,6 +527,13 @@ func writeExplained(b *strings.Builder, title string, x *explained, rep *report)
 	}
 	if !e.Expires.IsZero() {
 		line("kept until:", "%s (then dropped: no use even for validation)", e.Expires.UTC().Format(http.TimeFormat))
+	}
+	for i, n := range x.Notes {
+		label := ""
+		if i == 0 {
+			label = "also:"
+		}
+		line(label, "%s", reasonText(spec.Reason{Code: n.Code, Text: n.Text, Section: n.Section}))
 	}
 }
 

@@ -122,7 +122,18 @@ func TestExplainReasons(t *testing.T) {
 		{file: "max-age.http", args: []string{"-H", "Authorization: Bearer secret"}, shared: verdict{"authorization", "max-age", "", ""}, private: verdict{"max-age", "max-age", "", ""}, storable: [2]bool{false, true},
 			text: []string{"Authorization: (present)"}},
 		{file: "max-age.http", args: []string{"-H", "Cache-Control: no-store"}, shared: verdict{"request-no-store", "max-age", "", ""}, private: verdict{"request-no-store", "max-age", "", ""}},
-		{file: "max-age.http", args: []string{"--method", "POST"}, shared: verdict{"method-not-cacheable", "max-age", "", ""}, private: verdict{"method-not-cacheable", "max-age", "", ""}},
+		{file: "max-age.http", args: []string{"--method", "POST"}, shared: verdict{"method-not-cacheable", "max-age", "", ""}, private: verdict{"method-not-cacheable", "max-age", "", ""},
+			text: []string{"also:        POST invalidates every stored response for http://example.invalid/ (RFC 9111 §4.4) [invalidates]"}},
+		{file: "post-content-location.http", args: []string{"--method", "POST", "--url", "https://example.com/doc"}, shared: verdict{"post-content-location", "max-age", "", ""}, private: verdict{"post-content-location", "max-age", "", ""}, storable: [2]bool{true, true},
+			text: []string{"store:       yes — the POST response has explicit freshness and a Content-Location equal to its target URI, so it is stored to answer a later GET (RFC 9110 §9.3.3) [post-content-location]"}},
+		{file: "not-modified-no-validator.http", shared: verdict{"not-modified", "max-age", "", ""}, private: verdict{"not-modified", "max-age", "", ""},
+			text: []string{"[304-no-validator]"}},
+		{file: "not-modified.http", shared: verdict{"not-modified", "max-age", "", ""}, private: verdict{"not-modified", "max-age", "", ""},
+			text: []string{"[304-strong-etag]"}},
+		{file: "vary.http", args: []string{"--method", "HEAD"}, shared: verdict{"head-response", "max-age", "", ""}, private: verdict{"head-response", "max-age", "", ""},
+			text: []string{"[head-freshens-nothing]", "Accept-Encoding compared as a set (any order); Accept-Language ranked by weight", "[vary-normalized]", "[ims-date]"}},
+		{file: "max-age.http", args: []string{"--method", "HEAD", "--url", "https://example.com/h"}, shared: verdict{"head-response", "max-age", "", ""}, private: verdict{"head-response", "max-age", "", ""},
+			text: []string{"[head-compares]", "[ims-last-modified]"}},
 		{file: "max-age.http", args: []string{"--method", "HEAD", "--url", "https://example.com/a"}, shared: verdict{"head-response", "max-age", "", ""}, private: verdict{"head-response", "max-age", "", ""},
 			text: []string{"HEAD https://example.com/a → 200 OK"}},
 		// Issue 12 items 1 and 5: a body the key ignores, and Cookie with
@@ -175,6 +186,7 @@ func TestExplainReasons(t *testing.T) {
 		"partial-unusable", "s-maxage", "max-age", "expires", "public", "private-cache", "heuristic",
 		"not-cacheable", "invalid-s-maxage", "invalid-max-age", "invalid-expires", "no-explicit-freshness",
 		"no-cache", "must-revalidate", "proxy-revalidate", "request-content", "cookie-heuristic",
+		"post-content-location",
 	}
 	var missing []string
 	for _, c := range all {

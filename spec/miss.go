@@ -109,7 +109,7 @@ func horizon(o *Options, r *Response, pol *policy, f *freshness, now time.Time) 
 	end := now.Add(max(0, f.ttl()))
 	var window time.Duration
 	if _, prohibited := staleProhibited(o, &pol.cc); !prohibited {
-		window = max(window, o.StaleBudget)
+		window = max(window, o.staleBudget())
 		if d := pol.cc.staleWhileRevalidate; d.set && !d.invalid {
 			window = max(window, secs(d.secs))
 		}

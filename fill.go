@@ -71,14 +71,15 @@ func (f *flight) exchange(ex *exchange, p pending, fill *func() error) *leaderRe
 		t1 := c.now()
 		if err != nil {
 			f.publish(outcome{kind: outFailed, err: err, cs: spec.CacheStatus{Fwd: fwdOf(p)}}, false)
+			failure := failureOf(err)
 			if p.reval != nil {
-				if up, ok := p.reval.UpstreamFailed(); ok {
+				if up, ok := p.reval.UpstreamFailedWith(failure); ok {
 					res.steps = append(res.steps, up)
 					res.kind, res.serve, res.pair, res.outcome = resStored, up.Serve, up.Pair, OutcomeStale
 					return res
 				}
 			}
-			res.err = err
+			res.err = upstreamError(p, failure, err)
 			return res
 		}
 		sresp := ex.specResponse(resp, t0, t1)

@@ -542,18 +542,6 @@ func (ex *exchange) relookAlone() (*http.Response, error) {
 	return ex.decide()
 }
 
-// upstreamFailed answers a request whose upstream exchange failed: stale
-// when the core allows it, else the error.
-func (ex *exchange) upstreamFailed(p pending, err error) (*http.Response, error) {
-	if p.reval != nil {
-		if up, ok := p.reval.UpstreamFailed(); ok {
-			ex.trace.add(up)
-			return ex.serveStored(&up.Serve, up.Pair, up.Serve.CacheStatus, OutcomeStale)
-		}
-	}
-	return nil, err
-}
-
 // withVariant returns the stored pairs with p in place of the entry of the
 // same variant.
 func withVariant(entries []store.Entry, variant string, p spec.Pair) []spec.Pair {

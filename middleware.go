@@ -1,7 +1,6 @@
 package cellar
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -40,7 +39,8 @@ func Middleware(cfg Config) (func(http.Handler) http.Handler, error) {
 // its response has started, or the body cannot be completed, the client
 // connection is aborted (http.ErrAbortHandler) rather than ended as if the
 // body were complete. When there is no response at all, the client gets a
-// 502 (504 after a timeout). [Cache.HandlerWith] can answer those itself,
+// 502, or 504 after a timeout or when a stored response may not be served
+// stale (see [UpstreamError]). [Cache.HandlerWith] can answer those itself,
 // or forward over a RoundTripper rather than to next.
 func (c *Cache) Handler(next http.Handler) http.Handler {
 	return c.HandlerWith(next, HandlerOptions{})
@@ -116,14 +116,19 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.onError(w, r, err)
 			return
 		}
-		status := http.StatusBadGateway
-		if errors.Is(err, context.DeadlineExceeded) {
-			status = http.StatusGatewayTimeout
-		}
 		if r.Context().Err() != nil {
 			return // the client is gone
 		}
-		w.Header().Set("Cache-Status", spec.CacheStatus{Fwd: spec.FwdMiss, Detail: "upstream-error"}.Value(c.name))
+		// The core chose the answer (502, or 504 when disconnected:
+		// RFC 9111 §5.2.2.2); an error from elsewhere is a 502.
+		var ue *UpstreamError
+		if !errors.As(err, &ue) {
+			ue = &UpstreamError{Err: err, Answer: spec.UpstreamError(failureOf(err))}
+		}
+		sv := &ue.Answer.Serve
+		status := sv.Status
+		sv.WriteHeader(w.Header())
+		w.Header().Set("Cache-Status", sv.CacheStatus.Value(c.name))
 		http.Error(w, http.StatusText(status), status)
 		return
 	}

@@ -271,6 +271,7 @@ func viaValue(major, minor int, pseudonym string) string {
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	var tooLarge *http.MaxBytesError
 	var netErr net.Error
+	var upErr *cellar.UpstreamError
 	status := http.StatusBadGateway
 	rec, _ := w.(*recorder)
 	if rec != nil {
@@ -286,6 +287,10 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.As(err, &tooLarge):
 		status = http.StatusRequestEntityTooLarge
 		w.Header().Set("Connection", "close")
+	case errors.As(err, &upErr):
+		// The cache's core chose it: 504 when it is disconnected and may
+		// not serve what it holds stale (RFC 9111 §5.2.2.2).
+		status = upErr.Status()
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		status = http.StatusGatewayTimeout
 	}

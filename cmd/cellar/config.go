@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cellar-http/cellar/proxy"
+	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store/disk"
 	"github.com/cellar-http/cellar/store/redis"
 )
@@ -35,7 +36,9 @@ type serveConfig struct {
 	DiskFsync   disk.Fsync // what the disk store syncs; ignored by the others
 	Name        string
 	Targeted    string
-	StaleBudget time.Duration
+	StaleBudget time.Duration // 0: never serve stale on disconnection
+	// StoreSetCookie stores responses with Set-Cookie (spec.Options).
+	StoreSetCookie bool
 
 	BackgroundWorkers int
 	FillLimit         int64
@@ -90,7 +93,8 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.TextVar(&v.diskFsync, "disk-fsync", disk.FsyncIndex, "what the disk store syncs before a commit returns: index (the index; after power loss recent bodies may be lost, and are then dropped) | none (nothing: fastest; after power loss the store may start empty) | always (bodies and index)")
 	fs.StringVar(&v.name, "name", defaultName, "cache `NAME` in Cache-Status (RFC 9211) and Via (RFC 9110 §7.6.3)")
 	fs.StringVar(&v.targeted, "targeted-field", "", "an RFC 9213 targeted cache-control field `NAME` honoured before CDN-Cache-Control (e.g. Cellar-Cache-Control)")
-	fs.DurationVar(&v.staleBudget, "stale-budget", 0, "serve stale responses for up to this long past their lifetime when the origin cannot be reached (RFC 9111 §4.2.4)")
+	fs.DurationVar(&v.staleBudget, "stale-budget", spec.DefaultStaleBudget, "serve stale responses for up to this long past their lifetime when the origin cannot be reached (RFC 9111 §4.2.4; 0: never)")
+	fs.BoolVar(&v.storeSetCookie, "store-set-cookie", false, "store responses that carry Set-Cookie (RFC 9111 §7.3 allows it; off by default so one user's cookies never reach another)")
 	fs.IntVar(&v.workers, "background-workers", 0, "background refreshes and detached fills run at once (0: the engine's default)")
 	fs.Var(&v.fillLimit, "detached-fill-limit", "largest body a fill keeps downloading after its client left (0: the engine's default)")
 	fs.DurationVar(&v.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's header")
@@ -122,6 +126,7 @@ type serveFlagValues struct {
 	dialTimeout, upstreamTimeout, shutdownTimeout                          time.Duration
 	tlsCert, tlsKey, logFormat, logLevel                                   string
 	h2c, accessLog, pprof                                                  bool
+	storeSetCookie                                                         bool
 }
 
 // parseServeConfig reads and validates the flags of `cellar serve`. Every
@@ -144,6 +149,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		Name:              v.name,
 		Targeted:          v.targeted,
 		StaleBudget:       v.staleBudget,
+		StoreSetCookie:    v.storeSetCookie,
 		BackgroundWorkers: v.workers,
 		FillLimit:         int64(v.fillLimit),
 		ReadHeaderTimeout: v.readHeaderTimeout,

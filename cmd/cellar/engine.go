@@ -48,9 +48,10 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 	}
 	return cellar.New(cellar.Config{
 		Spec: spec.Options{
-			Shared:        true,
-			TargetedField: cfg.Targeted,
-			StaleBudget:   cfg.StaleBudget,
+			Shared:         true,
+			TargetedField:  cfg.Targeted,
+			StaleBudget:    staleBudget(cfg.StaleBudget),
+			StoreSetCookie: cfg.StoreSetCookie,
 		},
 		Store:             st,
 		Upstream:          upstream,
@@ -60,4 +61,14 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 		DetachedFillLimit: cfg.FillLimit,
 		BackgroundWorkers: cfg.BackgroundWorkers,
 	})
+}
+
+// staleBudget maps --stale-budget to spec.Options.StaleBudget, whose zero
+// means the default: 0 on the command line turns serving stale on
+// disconnection off.
+func staleBudget(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

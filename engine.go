@@ -227,6 +227,13 @@ func (ex *exchange) serveStoredThen(sv *spec.Serve, pair *spec.Pair, cs spec.Cac
 	if sv.Body != spec.BodyNone {
 		var err error
 		src, err = ex.openBody(pair)
+		if err == nil && !bodyFits(sv, pair, src.size) {
+			// The stored header declares more (or other) bytes than the
+			// body holds: sending it would cut the client's connection
+			// mid-body, so it is treated as corrupt (RFC 9111 §3.3).
+			src.release()
+			err = fmt.Errorf("cellar: stored body of %d bytes does not match its header: %w", src.size, store.ErrCorrupt)
+		}
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrCorrupt) {
 				ex.trace.event("stored body gone (" + err.Error() + "): deciding again without it")
@@ -240,6 +247,32 @@ func (ex *exchange) serveStoredThen(sv *spec.Serve, pair *spec.Pair, cs spec.Cac
 		then()
 	}
 	return ex.respond(sv, cs, src, o)
+}
+
+// bodyFits reports whether a stored body of size bytes holds what sv
+// sends from it: the whole body its Content-Length declares, or the
+// ranges sv reads.
+func bodyFits(sv *spec.Serve, pair *spec.Pair, size int64) bool {
+	if size < 0 {
+		return true // unknown: the reader reports a short body as an error
+	}
+	if n := headerLength(pair.Response.Header); n >= 0 && n != size && pair.Request.Method != http.MethodHead {
+		return false
+	}
+	if sv.Body == spec.BodyRanges {
+		for _, r := range sv.Ranges {
+			if r.Start < 0 || r.Start+r.Length > size {
+				return false
+			}
+		}
+		parts, _ := sv.Parts()
+		for _, p := range parts {
+			if p.Range.Start+p.Range.Length > size {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // openBody opens pair's stored body.

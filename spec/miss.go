@@ -44,7 +44,7 @@ type StoreAndUse struct {
 	// served nor usefully validated, and the store may drop it.
 	Expires time.Time
 	// ExpectedLength is the body length the response announced
-	// (Content-Length), or -1. A body that ends short of it, or any body that
+	// (Content-Length, or for a 206 its Content-Range), or -1. A body that ends short of it, or any body that
 	// ends early, is incomplete and must not be stored (§3.3).
 	ExpectedLength int64
 	Serve          Serve
@@ -76,6 +76,10 @@ func (s CacheMiss) Next(resp Response) MissNext {
 	length := int64(-1)
 	if n, ok := contentLength(resp.Header); ok && s.Forward.Method != http.MethodHead {
 		length = n
+	} else if r, _, ok := partRange(resp.Header); ok && resp.Status == http.StatusPartialContent {
+		// §3.3: a 206 without Content-Length is complete only when its
+		// body holds the whole range its Content-Range announces.
+		length = r.Length
 	}
 	return StoreAndUse{
 		Pair:           stored,

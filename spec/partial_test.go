@@ -32,7 +32,17 @@ func TestPartial_RFC9111_3_3_Store206(t *testing.T) {
 			rsp(206, t0, "Date", hd(t0), "Cache-Control", "max-age=600", "Content-Type", "multipart/byteranges; boundary=x"),
 			want{state: "CouldNotBeStored", code: "partial-unusable"}},
 		{"invalid range", private(t0), req, r206("bytes 500-499/1000"), want{state: "CouldNotBeStored", code: "partial-unusable"}},
+		{"Content-Length shorter than the range", private(t0), req, r206("bytes 0-499/1000", "Content-Length", "400"),
+			want{state: "CouldNotBeStored", code: "partial-length-mismatch", status: 206}},
+		{"Content-Length longer than the range", private(t0), req, r206("bytes 0-499/1000", "Content-Length", "501"),
+			want{state: "CouldNotBeStored", code: "partial-length-mismatch"}},
+		{"invalid Content-Length", private(t0), req, r206("bytes 0-499/1000", "Content-Length", "5x"),
+			want{state: "CouldNotBeStored", code: "partial-length-mismatch"}},
 	})
+	// Without Content-Length, the body must hold the whole range (§3.3).
+	if sa := as[StoreAndUse](t, missFor(t, private(t0), req).Next(r206("bytes 0-499/1000"))); sa.ExpectedLength != 500 {
+		t.Errorf("ExpectedLength of a 206 without Content-Length = %d, want the range's 500", sa.ExpectedLength)
+	}
 
 	m := missFor(t, private(t0), req)
 	a := as[StoreAndUse](t, m.Next(r206("bytes 0-499/1000", "Content-Length", "500")))
@@ -215,4 +225,23 @@ func TestPartial_RFC9111_3_3_ServeFromPart(t *testing.T) {
 	if !slices.Equal(fc.Serve.Ranges, []ByteRange{{100, 10}}) {
 		t.Errorf("Ranges = %v, want offset 100 into the stored part", fc.Serve.Ranges)
 	}
+}
+
+// RFC 9111 §4.3.2 (RFC 9110 §13.2.2): a conditional request, Range or not,
+// whose If-None-Match matches a fresh stored 206 is answered 304 from it,
+// as it would be from a stored 200.
+func TestPartial_RFC9111_4_3_2_ConditionalOnStoredPart(t *testing.T) {
+	o := private(at(10))
+	stored := []Pair{part("a", "0-9/100", 0, "ETag", `"v1"`, "Content-Type", "text/plain")}
+	notMod := want{state: "FromCache", code: "partial-not-modified", status: 304, body: plan(BodyNone), id: "a",
+		header: map[string]string{"Etag": `"v1"`, "Content-Range": absent, "Content-Length": absent, "Content-Type": absent}}
+	runLookups(t, []lookupCase{
+		{"Range inside the part", o, stored, get("Range", "bytes=0-4", "If-None-Match", `"v1"`), notMod},
+		{"Range outside the part", o, stored, get("Range", "bytes=50-59", "If-None-Match", `"x", W/"v1"`), notMod},
+		{"no Range", o, stored, get("If-None-Match", `"v1"`), notMod},
+		{"another tag: the range is served", o, stored, get("Range", "bytes=0-4", "If-None-Match", `"v2"`),
+			want{state: "FromCache", code: "partial-hit", status: 206}},
+		{"stale part: not answered", private(at(1000)), stored, get("Range", "bytes=0-4", "If-None-Match", `"v1"`),
+			want{state: "CacheMiss"}},
+	})
 }

@@ -330,6 +330,17 @@ var partialCorpus = []scenario{
 			status: 206, body: str("0123456789"), want: map[string]string{"Content-Range": "bytes 0-9/10"}},
 		{status: 200, body: str("0123456789"), cs: []string{"hit"}},
 	}},
+	{name: "RFC9111_3_4 a changed representation: the client's own request goes upstream", steps: []step{
+		{header: []string{"Range", "bytes=0-4"}, origin: []reply{{status: 206, body: "01234",
+			header: []string{"Cache-Control", "max-age=600", "ETag", `"v1"`, "Content-Range", "bytes 0-4/10", "Content-Length", "5"}}},
+			status: 206},
+		{header: []string{"Range", "bytes=0-"}, origin: []reply{
+			{want: map[string]string{"Range": "bytes=5-9", "If-Range": `"v1"`}, body: "abcdefghij",
+				header: []string{"Cache-Control", "max-age=600", "ETag", `"v2"`, "Content-Length", "10"}},
+			{want: map[string]string{"Range": "bytes=0-", "If-Range": absent}, status: 206, body: "abcdefghij",
+				header: []string{"Cache-Control", "max-age=600", "ETag", `"v2"`, "Content-Range", "bytes 0-9/10", "Content-Length", "10"}}},
+			status: 206, body: str("abcdefghij")},
+	}},
 	{name: "RFC9110_14_2 overlapping ranges are coalesced", steps: []step{
 		{origin: []reply{{body: digits, header: []string{"Cache-Control", "max-age=600", "ETag", `"v1"`, "Content-Length", "100"}}}, status: 200},
 		{header: []string{"Range", "bytes=0-, 0-, 0-"}, status: 206, body: str(digits), want: map[string]string{"Content-Range": "bytes 0-99/100"}},

@@ -51,6 +51,9 @@ type exchange struct {
 	collapsed *spec.CacheStatus
 
 	bodyForwarded bool
+	// completed is set once the missing end of a stored partial response
+	// was asked for: the request never asks twice.
+	completed bool
 
 	// keyURL, when not nil, is where the key URL goes when it differs from
 	// the request's (a Handler's requests; RoundTrip's rarely differ).
@@ -183,7 +186,7 @@ func (ex *exchange) dispatch(next spec.IdleNext) (*http.Response, error) {
 	case spec.FromCache:
 		return ex.fromCache(s)
 	case spec.CacheMiss:
-		return ex.forward(pending{miss: &s})
+		return ex.miss(s)
 	case spec.NeedRevalidation:
 		return ex.forward(pending{reval: &s})
 	case spec.PartialUpdate:

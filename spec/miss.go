@@ -20,6 +20,13 @@ type CacheMiss struct {
 	// validation answered with a full response, §4.3.3): pass that response
 	// to Next without sending anything.
 	Received bool
+	// Completes, when not nil, means Forward asks only for this missing
+	// range of a stored partial response (§3.4): store the response if
+	// Completed says it is that part, then look up again (the parts
+	// combine); otherwise send WithoutCompletion's request instead.
+	Completes     *ByteRange
+	completesSize int64
+	completesTag  entityTag
 	// evalClient is set when the client's conditionals were replaced by the
 	// cache's own, so the cache must answer them itself.
 	evalClient bool

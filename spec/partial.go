@@ -61,6 +61,9 @@ func fromPartial(o *Options, req Request, rq *directives, stored []Pair, sel sel
 			return fc, true
 		}
 	}
+	if m, ok := completion(o, &req, rq, stored, &sel, now); ok {
+		return m, true
+	}
 	return nil, false
 }
 

@@ -245,3 +245,58 @@ func TestPartial_RFC9111_4_3_2_ConditionalOnStoredPart(t *testing.T) {
 			want{state: "CacheMiss"}},
 	})
 }
+
+// RFC 9111 §3.4: when a stored part holds the start of the requested
+// range, only the missing end is asked for, with If-Range so that a changed
+// representation comes back whole; the answer is stored to be combined
+// only when it is exactly that part.
+func TestPartial_RFC9111_3_4_Completion(t *testing.T) {
+	o := private(at(10))
+	stored := []Pair{part("a", "0-4/10", 0, "ETag", `"a"`)}
+	runLookups(t, []lookupCase{
+		{"the missing end alone", o, stored, get("Range", "bytes=0-9"),
+			want{state: "CacheMiss", code: "partial-completion", fwd: map[string]string{"Range": "bytes=5-9", "If-Range": `"a"`}}},
+		{"an open range", o, stored, get("Range", "bytes=2-"),
+			want{state: "CacheMiss", code: "partial-completion", fwd: map[string]string{"Range": "bytes=5-9"}}},
+		{"the start is not held", o, stored, get("Range", "bytes=5-9"),
+			want{state: "CacheMiss", code: "partial", fwd: map[string]string{"Range": "bytes=5-9", "If-Range": absent}}},
+		{"weak validator: no combining", o, []Pair{part("a", "0-4/10", 0, "ETag", `W/"a"`)}, get("Range", "bytes=0-9"),
+			want{state: "CacheMiss", code: "partial", fwd: map[string]string{"Range": "bytes=0-9"}}},
+		{"the client's own conditional", o, stored, get("Range", "bytes=0-9", "If-Range", `"a"`),
+			want{state: "CacheMiss", code: "partial"}},
+		{"stale part", private(at(1000)), stored, get("Range", "bytes=0-9"),
+			want{state: "CacheMiss", code: "partial"}},
+	})
+	m := as[CacheMiss](t, NewIdleClient(o).Next(get("Range", "bytes=0-9"), stored))
+	if m.Completes == nil || *m.Completes != (ByteRange{Start: 5, Length: 5}) {
+		t.Fatalf("Completes = %v, want 5-9", m.Completes)
+	}
+	r206 := func(cr, tag string) Response {
+		return rsp(206, at(10), "Date", hd(at(10)), "Cache-Control", "max-age=600", "ETag", tag, "Content-Range", cr, "Content-Length", "5")
+	}
+	for _, tc := range []struct {
+		name string
+		resp Response
+		ok   bool
+	}{
+		{"the missing part", r206("bytes 5-9/10", `"a"`), true},
+		{"another range", r206("bytes 4-8/10", `"a"`), false},
+		{"another length", r206("bytes 5-9/11", `"a"`), false},
+		{"another tag", r206("bytes 5-9/10", `"b"`), false},
+		{"the whole, changed", rsp(200, at(10), "ETag", `"b"`), false},
+	} {
+		if got := m.Completed(tc.resp); got != tc.ok {
+			t.Errorf("%s: Completed = %v, want %v", tc.name, got, tc.ok)
+		}
+	}
+	sa := as[StoreAndUse](t, m.Next(r206("bytes 5-9/10", `"a"`)))
+	combined := as[PartialUpdate](t, NewIdleClient(o).Next(get("Range", "bytes=0-9"), append(stored, Pair{ID: "b", Request: sa.Pair.Request, Response: sa.Pair.Response})))
+	if combined.Combined.Status != 200 {
+		t.Errorf("combined status %d, want 200", combined.Combined.Status)
+	}
+	plain := m.WithoutCompletion()
+	check(t, plain, want{code: "partial", fwd: map[string]string{"Range": "bytes=0-9", "If-Range": absent}})
+	if plain.Completes != nil {
+		t.Errorf("WithoutCompletion still completes")
+	}
+}

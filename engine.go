@@ -31,6 +31,9 @@ type exchange struct {
 	// map that the handler would copy.
 	dst      http.Header
 	wroteDst bool
+	// interim, when serving a handler, passes the upstream's interim
+	// (1xx) responses to its client.
+	interim *interimSink
 
 	sreq    spec.Request
 	key     string
@@ -396,7 +399,7 @@ func (ex *exchange) send(req *http.Request) (*http.Response, error) {
 	if ex.inproc != nil {
 		return serveInProcess(ex.inproc, req)
 	}
-	return ex.upstream.RoundTrip(req)
+	return ex.upstream.RoundTrip(ex.interim.withInterim(req))
 }
 
 // update writes the metadata of pairs updated after a validation

@@ -104,6 +104,9 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	call := &handlerCall{proc: inProcess{h: h.next}}
 	ex := &call.ex
 	ex.init(c, r, ov)
+	ex.interim = newInterimSink(w)
+	call.proc.interim = ex.interim
+	defer ex.interim.close()
 	ex.flush, ex.dst, ex.keyURL = &call.proc.flush, w.Header(), &call.keyURL
 	if h.upstream != nil {
 		ex.upstream = h.upstream
@@ -111,6 +114,7 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.inproc = &call.proc
 	}
 	resp, err := ex.roundTrip()
+	ex.interim.close()
 	if err != nil {
 		if h.onError != nil {
 			h.onError(w, r, err)
@@ -214,8 +218,9 @@ func (s *flushSignal) take() bool {
 // inProcess is the handler a Handler's requests go upstream to, and the
 // flush signal of the request being served.
 type inProcess struct {
-	h     http.Handler
-	flush flushSignal
+	h       http.Handler
+	flush   flushSignal
+	interim *interimSink // where the handler's interim responses go
 }
 
 // serveInProcess runs the handler for req and returns its response as soon
@@ -231,6 +236,7 @@ func serveInProcess(p *inProcess, req *http.Request) (*http.Response, error) {
 		sreq.Body = http.NoBody
 	}
 	pw := newPipeWriter(req.Method == http.MethodHead, &p.flush)
+	pw.interim = p.interim
 	go pw.serve(p.h, sreq)
 	select {
 	case <-pw.started:
@@ -276,6 +282,7 @@ type pipeWriter struct {
 	startErr error
 	pipe     *pipe
 	flush    *flushSignal
+	interim  *interimSink
 }
 
 func newPipeWriter(head bool, flush *flushSignal) *pipeWriter {
@@ -310,7 +317,10 @@ func (w *pipeWriter) WriteHeader(status int) {
 		return
 	}
 	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
-		return // informational responses are not passed on
+		// Interim responses go to the client as they come (RFC 9110
+		// §15.2), never into the final response.
+		w.interim.send(status, w.header.Clone())
+		return
 	}
 	w.wrote = true
 	w.status = status

@@ -68,6 +68,7 @@ func spoolSource(ex *exchange, sp *spool, size int64, then func()) bodySource {
 // (ex.dst) and the response carries that map.
 func (ex *exchange) respond(sv *spec.Serve, cs spec.CacheStatus, src bodySource, o Outcome) (*http.Response, error) {
 	c := ex.c
+	ex.interim.close() // the final response starts: no interim one after it
 	var r io.Reader
 	var length int64
 	switch sv.Body {

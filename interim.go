@@ -34,13 +34,14 @@ type interimSink struct {
 	trace  httptrace.ClientTrace
 }
 
-func newInterimSink(w http.ResponseWriter) *interimSink {
-	s := &interimSink{w: w}
-	s.trace.Got1xxResponse = func(code int, h textproto.MIMEHeader) error {
-		s.send(code, http.Header(h))
-		return nil
-	}
-	return s
+// init readies s for w; the trace is made only when a request goes
+// upstream, so that a hit costs nothing for it.
+func (s *interimSink) init(w http.ResponseWriter) { s.w = w }
+
+// got1xx is the trace's Got1xxResponse.
+func (s *interimSink) got1xx(code int, h textproto.MIMEHeader) error {
+	s.send(code, http.Header(h))
+	return nil
 }
 
 // send writes an interim response with header h to the client, unless the
@@ -86,5 +87,10 @@ func (s *interimSink) withInterim(req *http.Request) *http.Request {
 	if s == nil {
 		return req
 	}
+	s.mu.Lock()
+	if s.trace.Got1xxResponse == nil {
+		s.trace.Got1xxResponse = s.got1xx
+	}
+	s.mu.Unlock()
 	return req.WithContext(httptrace.WithClientTrace(req.Context(), &s.trace))
 }

@@ -83,10 +83,11 @@ type cacheHandler struct {
 // handlerCall is what one request through a cacheHandler needs, in one
 // allocation.
 type handlerCall struct {
-	ex     exchange
-	proc   inProcess
-	out    trackedWriter
-	keyURL url.URL
+	ex      exchange
+	proc    inProcess
+	out     trackedWriter
+	keyURL  url.URL
+	interim interimSink
 }
 
 // ServeHTTP answers r from the cache. The engine keys on the request's
@@ -104,8 +105,8 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	call := &handlerCall{proc: inProcess{h: h.next}}
 	ex := &call.ex
 	ex.init(c, r, ov)
-	ex.interim = newInterimSink(w)
-	call.proc.interim = ex.interim
+	call.interim.init(w)
+	ex.interim, call.proc.interim = &call.interim, &call.interim
 	defer ex.interim.close()
 	ex.flush, ex.dst, ex.keyURL = &call.proc.flush, w.Header(), &call.keyURL
 	if h.upstream != nil {

@@ -76,9 +76,12 @@
 // A store error on lookup, open or create degrades to pass-through: the
 // request is forwarded and the response served without the cache, never a
 // 5xx because of the store. An entry that vanished or failed its checksum
-// between lookup and open is treated as not stored. An upstream failure
-// serves a stale response when spec allows it (stale-if-error, the stale
-// budget) and otherwise returns the error.
+// between lookup and open is treated as not stored, and so is a stored body
+// whose length disagrees with its header (it is never sent short). An
+// upstream failure serves a stale response when spec allows it
+// (stale-if-error, the stale budget while disconnected) and otherwise
+// returns an *UpstreamError carrying the answer spec chose (502, or 504
+// when disconnected: RFC 9111 §5.2.2.2).
 package cellar
 
 import (
@@ -111,7 +114,10 @@ const (
 // Config configures a Cache. Only Store is required.
 type Config struct {
 	// Spec holds the core's options: shared or private, heuristics, the
-	// clock (nil means time.Now), methods to cache.
+	// clock (nil means time.Now), methods to cache. Its zero StaleBudget
+	// serves a stale response for up to spec.DefaultStaleBudget past its
+	// lifetime when the origin cannot be reached (RFC 9111 §4.2.4); a
+	// negative one turns that off.
 	Spec spec.Options
 	// Store keeps the entries. Required. Close does not close it.
 	Store store.Store

@@ -31,6 +31,9 @@ type exchange struct {
 	// map that the handler would copy.
 	dst      http.Header
 	wroteDst bool
+	// interim, when serving a handler, passes the upstream's interim
+	// (1xx) responses to its client.
+	interim *interimSink
 
 	sreq    spec.Request
 	key     string
@@ -51,6 +54,9 @@ type exchange struct {
 	collapsed *spec.CacheStatus
 
 	bodyForwarded bool
+	// completed is set once the missing end of a stored partial response
+	// was asked for: the request never asks twice.
+	completed bool
 
 	// keyURL, when not nil, is where the key URL goes when it differs from
 	// the request's (a Handler's requests; RoundTrip's rarely differ).
@@ -184,7 +190,7 @@ func (ex *exchange) dispatch(next spec.IdleNext) (*http.Response, error) {
 	case spec.FromCache:
 		return ex.fromCache(s)
 	case spec.CacheMiss:
-		return ex.forward(pending{miss: &s})
+		return ex.miss(s)
 	case spec.NeedRevalidation:
 		return ex.forward(pending{reval: &s})
 	case spec.PartialUpdate:
@@ -228,6 +234,13 @@ func (ex *exchange) serveStoredThen(sv *spec.Serve, pair *spec.Pair, cs spec.Cac
 	if sv.Body != spec.BodyNone {
 		var err error
 		src, err = ex.openBody(pair)
+		if err == nil && !bodyFits(sv, pair, src.size) {
+			// The stored header declares more (or other) bytes than the
+			// body holds: sending it would cut the client's connection
+			// mid-body, so it is treated as corrupt (RFC 9111 §3.3).
+			src.release()
+			err = fmt.Errorf("cellar: stored body of %d bytes does not match its header: %w", src.size, store.ErrCorrupt)
+		}
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrCorrupt) {
 				ex.trace.event("stored body gone (" + err.Error() + "): deciding again without it")
@@ -241,6 +254,32 @@ func (ex *exchange) serveStoredThen(sv *spec.Serve, pair *spec.Pair, cs spec.Cac
 		then()
 	}
 	return ex.respond(sv, cs, src, o)
+}
+
+// bodyFits reports whether a stored body of size bytes holds what sv
+// sends from it: the whole body its Content-Length declares, or the
+// ranges sv reads.
+func bodyFits(sv *spec.Serve, pair *spec.Pair, size int64) bool {
+	if size < 0 {
+		return true // unknown: the reader reports a short body as an error
+	}
+	if n := headerLength(pair.Response.Header); n >= 0 && n != size && pair.Request.Method != http.MethodHead {
+		return false
+	}
+	if sv.Body == spec.BodyRanges {
+		for _, r := range sv.Ranges {
+			if r.Start < 0 || r.Start+r.Length > size {
+				return false
+			}
+		}
+		parts, _ := sv.Parts()
+		for _, p := range parts {
+			if p.Range.Start+p.Range.Length > size {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // openBody opens pair's stored body.
@@ -400,7 +439,7 @@ func (ex *exchange) send(req *http.Request) (*http.Response, error) {
 	if ex.inproc != nil {
 		resp, err = serveInProcess(ex.inproc, req)
 	} else {
-		resp, err = ex.upstream.RoundTrip(req)
+		resp, err = ex.upstream.RoundTrip(ex.interim.withInterim(req))
 	}
 	if err == nil {
 		withBodyTimeout(resp, ex.c.bodyTimeout)

@@ -71,12 +71,13 @@ func (f *flight) exchange(ex *exchange, p pending, fill *func() error) *leaderRe
 		t1 := c.now()
 		if err != nil {
 			f.publish(outcome{kind: outFailed, err: err, cs: spec.CacheStatus{Fwd: fwdOf(p)}}, false)
-			if up, ok := p.upstreamFailed(); ok {
+			failure := failureOf(err)
+			if up, ok := p.upstreamFailed(failure); ok {
 				res.steps = append(res.steps, up)
 				res.kind, res.serve, res.pair, res.outcome = resStored, up.Serve, up.Pair, OutcomeStale
 				return res
 			}
-			res.err = err
+			res.err = upstreamError(p, failure, err)
 			return res
 		}
 		sresp := ex.specResponse(resp, t0, t1)

@@ -77,11 +77,11 @@ type pending struct {
 // upstreamFailed asks the core for the stale response to serve when p's
 // request got no response: a revalidation's, or a refetch's that continues
 // one.
-func (p pending) upstreamFailed() (spec.NeedToBeUpdated, bool) {
+func (p pending) upstreamFailed(f spec.Failure) (spec.NeedToBeUpdated, bool) {
 	if p.reval != nil {
-		return p.reval.UpstreamFailed()
+		return p.reval.UpstreamFailedWith(f)
 	}
-	return p.miss.UpstreamFailed()
+	return p.miss.UpstreamFailedWith(f)
 }
 
 func (p pending) forward() spec.Request {
@@ -592,16 +592,6 @@ func (ex *exchange) relookAfter(f *flight, cs *spec.CacheStatus) (*http.Response
 		}
 	}
 	return ex.decide()
-}
-
-// upstreamFailed answers a request whose upstream exchange failed: stale
-// when the core allows it, else the error.
-func (ex *exchange) upstreamFailed(p pending, err error) (*http.Response, error) {
-	if up, ok := p.upstreamFailed(); ok {
-		ex.trace.add(up)
-		return ex.serveStored(&up.Serve, up.Pair, up.Serve.CacheStatus, OutcomeStale)
-	}
-	return nil, err
 }
 
 // withVariant returns the stored pairs with p in place of the entry of the

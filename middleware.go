@@ -1,7 +1,6 @@
 package cellar
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -40,7 +39,8 @@ func Middleware(cfg Config) (func(http.Handler) http.Handler, error) {
 // its response has started, or the body cannot be completed, the client
 // connection is aborted (http.ErrAbortHandler) rather than ended as if the
 // body were complete. When there is no response at all, the client gets a
-// 502 (504 after a timeout). [Cache.HandlerWith] can answer those itself,
+// 502, or 504 after a timeout or when a stored response may not be served
+// stale (see [UpstreamError]). [Cache.HandlerWith] can answer those itself,
 // or forward over a RoundTripper rather than to next.
 func (c *Cache) Handler(next http.Handler) http.Handler {
 	return c.HandlerWith(next, HandlerOptions{})
@@ -83,10 +83,11 @@ type cacheHandler struct {
 // handlerCall is what one request through a cacheHandler needs, in one
 // allocation.
 type handlerCall struct {
-	ex     exchange
-	proc   inProcess
-	out    trackedWriter
-	keyURL url.URL
+	ex      exchange
+	proc    inProcess
+	out     trackedWriter
+	keyURL  url.URL
+	interim interimSink
 }
 
 // ServeHTTP answers r from the cache. The engine keys on the request's
@@ -104,6 +105,9 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	call := &handlerCall{proc: inProcess{h: h.next}}
 	ex := &call.ex
 	ex.init(c, r, ov)
+	call.interim.init(w)
+	ex.interim, call.proc.interim = &call.interim, &call.interim
+	defer ex.interim.close()
 	ex.flush, ex.dst, ex.keyURL = &call.proc.flush, w.Header(), &call.keyURL
 	if h.upstream != nil {
 		ex.upstream = h.upstream
@@ -111,19 +115,25 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.inproc = &call.proc
 	}
 	resp, err := ex.roundTrip()
+	ex.interim.close()
 	if err != nil {
 		if h.onError != nil {
 			h.onError(w, r, err)
 			return
 		}
-		status := http.StatusBadGateway
-		if errors.Is(err, context.DeadlineExceeded) {
-			status = http.StatusGatewayTimeout
-		}
 		if r.Context().Err() != nil {
 			return // the client is gone
 		}
-		w.Header().Set("Cache-Status", spec.CacheStatus{Fwd: spec.FwdMiss, Detail: "upstream-error"}.Value(c.name))
+		// The core chose the answer (502, or 504 when disconnected:
+		// RFC 9111 §5.2.2.2); an error from elsewhere is a 502.
+		var ue *UpstreamError
+		if !errors.As(err, &ue) {
+			ue = &UpstreamError{Err: err, Answer: spec.UpstreamError(failureOf(err))}
+		}
+		sv := &ue.Answer.Serve
+		status := sv.Status
+		sv.WriteHeader(w.Header())
+		w.Header().Set("Cache-Status", sv.CacheStatus.Value(c.name))
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
@@ -214,8 +224,9 @@ func (s *flushSignal) take() bool {
 // inProcess is the handler a Handler's requests go upstream to, and the
 // flush signal of the request being served.
 type inProcess struct {
-	h     http.Handler
-	flush flushSignal
+	h       http.Handler
+	flush   flushSignal
+	interim *interimSink // where the handler's interim responses go
 }
 
 // serveInProcess runs the handler for req and returns its response as soon
@@ -231,6 +242,7 @@ func serveInProcess(p *inProcess, req *http.Request) (*http.Response, error) {
 		sreq.Body = http.NoBody
 	}
 	pw := newPipeWriter(req.Method == http.MethodHead, &p.flush)
+	pw.interim = p.interim
 	go pw.serve(p.h, sreq)
 	select {
 	case <-pw.started:
@@ -276,6 +288,7 @@ type pipeWriter struct {
 	startErr error
 	pipe     *pipe
 	flush    *flushSignal
+	interim  *interimSink
 }
 
 func newPipeWriter(head bool, flush *flushSignal) *pipeWriter {
@@ -310,7 +323,10 @@ func (w *pipeWriter) WriteHeader(status int) {
 		return
 	}
 	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
-		return // informational responses are not passed on
+		// Interim responses go to the client as they come (RFC 9110
+		// §15.2), never into the final response.
+		w.interim.send(status, w.header.Clone())
+		return
 	}
 	w.wrote = true
 	w.status = status

@@ -34,7 +34,7 @@ func (ex *exchange) partial(s spec.PartialUpdate) (*http.Response, error) {
 	case spec.FromCache:
 		return ex.fromCache(n)
 	case spec.CacheMiss:
-		return ex.forward(pending{miss: &n})
+		return ex.miss(n)
 	case spec.NeedRevalidation:
 		return ex.forward(pending{reval: &n})
 	}
@@ -131,4 +131,82 @@ func (ex *exchange) combine(s spec.PartialUpdate) (spec.Pair, error) {
 	pair := committed.Pair
 	pair.ID = committed.ID
 	return pair, nil
+}
+
+// miss forwards a miss, or first completes a stored partial response when
+// the core asks for only its missing end (RFC 9111 §3.4).
+func (ex *exchange) miss(m spec.CacheMiss) (*http.Response, error) {
+	if m.Completes != nil {
+		if ex.completed || m.Completes.Length > ex.c.completionLimit() {
+			// Tried once already, or too long to hold the client for:
+			// the client's own request goes upstream.
+			m = m.WithoutCompletion()
+		} else {
+			ex.completed = true
+			if err := ex.complete(m); err != nil {
+				ex.trace.event("completing the stored partial response failed: " + err.Error())
+				m = m.WithoutCompletion()
+			} else {
+				ex.trace.event("stored the missing part: looking up again")
+				if err := ex.lookup(); err != nil {
+					return ex.storeFailed("lookup", err)
+				}
+				return ex.decide()
+			}
+		}
+	}
+	return ex.forward(pending{miss: &m})
+}
+
+// completionLimit bounds the missing part a request waits for before its
+// first byte: the detached fill limit, since the part is read whole.
+func (c *Cache) completionLimit() int64 {
+	return max(0, c.detachLimit)
+}
+
+// errNotTheMissingPart means the origin did not answer a completion with
+// the part asked for (a changed representation comes back whole).
+var errNotTheMissingPart = errors.New("cellar: the response is not the missing part")
+
+// complete sends the request for the missing part of a stored partial
+// response and stores the part, whole, when the origin sends exactly it.
+func (ex *exchange) complete(m spec.CacheMiss) error {
+	c := ex.c
+	hreq, err := ex.upstreamRequest(ex.ctx, m.Forward)
+	if err != nil {
+		return err
+	}
+	t0 := c.now()
+	resp, err := ex.send(hreq)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sresp := ex.specResponse(resp, t0, c.now())
+	n, ok := m.Next(sresp).(spec.StoreAndUse)
+	if !ok || !m.Completed(sresp) {
+		discardBody(resp)
+		return errNotTheMissingPart
+	}
+	ex.trace.add(n)
+	w, err := c.store.Create(ex.ctx, store.Entry{Key: n.Key, Variant: n.Variant, Pair: n.Pair, Expires: n.Expires, Tags: tagsOf(n.Pair.Response.Header)})
+	if err != nil {
+		return err
+	}
+	written, err := io.Copy(w, io.LimitReader(resp.Body, n.ExpectedLength+1))
+	if err == nil && written != n.ExpectedLength {
+		err = fmt.Errorf("%w (%d of %d bytes)", errLengthMismatch, written, n.ExpectedLength)
+	}
+	if err != nil {
+		w.Abort()
+		c.metrics.Aborted("completion")
+		return err
+	}
+	e, err := w.Commit()
+	if err != nil {
+		return err
+	}
+	c.metrics.Stored(e.Size)
+	c.flights.shard(ex.key).Add(1) // something was stored: waiting lookups look again
+	return nil
 }

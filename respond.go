@@ -68,6 +68,7 @@ func spoolSource(ex *exchange, sp *spool, size int64, then func()) bodySource {
 // (ex.dst) and the response carries that map.
 func (ex *exchange) respond(sv *spec.Serve, cs spec.CacheStatus, src bodySource, o Outcome) (*http.Response, error) {
 	c := ex.c
+	ex.interim.close() // the final response starts: no interim one after it
 	var r io.Reader
 	var length int64
 	switch sv.Body {
@@ -138,7 +139,11 @@ func (ex *exchange) respond(sv *spec.Serve, cs spec.CacheStatus, src bodySource,
 		Request:       ex.req,
 	}
 	src.r = r
-	resp.Body = ex.newBody(src)
+	b := ex.newBody(src)
+	if sv.Body != spec.BodyNone {
+		b.want = length
+	}
+	resp.Body = b
 	c.metrics.Served(o)
 	c.finishTrace(ex, csv)
 	return resp, nil
@@ -244,6 +249,9 @@ type body struct {
 	closed atomic.Bool
 	ended  atomic.Bool // read to the end: later reads find it too
 	once   sync.Once
+	// want is the length the response declared, or -1: a body that ends
+	// short of it ends in io.ErrUnexpectedEOF, never as if complete.
+	want int64
 }
 
 // newBody returns the body reading src, the exchange's own the first time.
@@ -252,7 +260,7 @@ func (ex *exchange) newBody(src bodySource) *body {
 	if b.trace != nil {
 		b = new(body)
 	}
-	b.r, b.src, b.trace, b.m = src.r, src, ex.trace, ex.c.metrics
+	b.r, b.src, b.trace, b.m, b.want = src.r, src, ex.trace, ex.c.metrics, -1
 	return b
 }
 
@@ -268,11 +276,17 @@ func (b *body) Read(p []byte) (int, error) {
 		b.n.Add(int64(n))
 	}
 	if err == io.EOF {
+		if b.short() {
+			return n, io.ErrUnexpectedEOF
+		}
 		b.ended.Store(true)
 		b.finish()
 	}
 	return n, err
 }
+
+// short reports whether the body ended before the length it declared.
+func (b *body) short() bool { return b.want >= 0 && b.n.Load() < b.want }
 
 // WriteTo writes the rest of the body to w (io.Copy uses it): a stored body
 // held in memory straight from the store, with no copy; anything else
@@ -293,6 +307,9 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 		n, err = copyBody(w, b.r, b.src.size)
 	}
 	b.n.Add(n)
+	if err == nil && b.short() {
+		err = io.ErrUnexpectedEOF
+	}
 	if err == nil {
 		b.ended.Store(true)
 		b.finish()

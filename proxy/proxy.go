@@ -439,6 +439,7 @@ func viaValue(major, minor int, pseudonym string) string {
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	var tooLarge *http.MaxBytesError
 	var netErr net.Error
+	var upErr *cellar.UpstreamError
 	status := http.StatusBadGateway
 	rec, _ := w.(*recorder)
 	if rec != nil {
@@ -460,6 +461,10 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		if len(w.Header()["Cache-Status"]) == 0 {
 			w.Header().Set("Cache-Status", p.via+"; fwd=miss; detail=upstream-busy")
 		}
+	case errors.As(err, &upErr):
+		// The cache's core chose it: 504 when it is disconnected and may
+		// not serve what it holds stale (RFC 9111 §5.2.2.2).
+		status = upErr.Status()
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		status = http.StatusGatewayTimeout
 	}

@@ -20,6 +20,13 @@ type CacheMiss struct {
 	// validation answered with a full response, §4.3.3): pass that response
 	// to Next without sending anything.
 	Received bool
+	// Completes, when not nil, means Forward asks only for this missing
+	// range of a stored partial response (§3.4): store the response if
+	// Completed says it is that part, then look up again (the parts
+	// combine); otherwise send WithoutCompletion's request instead.
+	Completes     *ByteRange
+	completesSize int64
+	completesTag  entityTag
 	// evalClient is set when the client's conditionals were replaced by the
 	// cache's own, so the cache must answer them itself.
 	evalClient bool
@@ -37,10 +44,16 @@ type CacheMiss struct {
 // the stale response to serve as NeedRevalidation.UpstreamFailed does.
 // Otherwise ok is false and the caller reports the failure.
 func (s CacheMiss) UpstreamFailed() (NeedToBeUpdated, bool) {
+	return s.UpstreamFailedWith(FailureDisconnected)
+}
+
+// UpstreamFailedWith is UpstreamFailed for a failure of kind f: the
+// revalidation's NeedRevalidation.UpstreamFailedWith (RFC 9111 §4.2.4).
+func (s CacheMiss) UpstreamFailedWith(f Failure) (NeedToBeUpdated, bool) {
 	if s.rv == nil {
 		return NeedToBeUpdated{}, false
 	}
-	return s.rv.UpstreamFailed()
+	return s.rv.UpstreamFailedWith(f)
 }
 
 // StaleOnError is called with the response to Forward before Next. When
@@ -72,7 +85,7 @@ type StoreAndUse struct {
 	// served nor usefully validated, and the store may drop it.
 	Expires time.Time
 	// ExpectedLength is the body length the response announced
-	// (Content-Length), or -1. A body that ends short of it, or any body that
+	// (Content-Length, or for a 206 its Content-Range), or -1. A body that ends short of it, or any body that
 	// ends early, is incomplete and must not be stored (§3.3).
 	ExpectedLength int64
 	Serve          Serve
@@ -109,6 +122,10 @@ func (s CacheMiss) Next(resp Response) MissNext {
 	length := int64(-1)
 	if n, ok := contentLength(resp.Header); ok && s.Forward.Method != http.MethodHead {
 		length = n
+	} else if r, _, ok := partRange(resp.Header); ok && resp.Status == http.StatusPartialContent {
+		// §3.3: a 206 without Content-Length is complete only when its
+		// body holds the whole range its Content-Range announces.
+		length = r.Length
 	}
 	return StoreAndUse{
 		Pair:           stored,
@@ -151,7 +168,7 @@ func horizon(o *Options, r *Response, pol *policy, f *freshness, now time.Time) 
 	end := now.Add(max(0, f.ttl()))
 	var window time.Duration
 	if _, prohibited := staleProhibited(o, &pol.cc); !prohibited {
-		window = max(window, o.StaleBudget)
+		window = max(window, o.staleBudget())
 		if d := pol.cc.staleWhileRevalidate; d.set && !d.invalid {
 			window = max(window, secs(d.secs))
 		}

@@ -34,11 +34,18 @@ type Options struct {
 	// which RFC 7234 required a Warning, and which common caches keep.
 	HeuristicCap time.Duration
 
-	// StaleBudget lets a stale response be served when the origin cannot be
-	// reached, even without stale-if-error, for at most this long past its
-	// freshness lifetime. RFC 9111 §4.2.4 allows serving stale "if it is
-	// disconnected"; zero (the default) disables this, so only max-stale and
-	// stale-if-error can do it.
+	// StaleBudget lets a stale response be served when the cache is
+	// disconnected from the origin (the connection is refused, reset or
+	// closed before a response arrives, or it times out), even without
+	// stale-if-error, for at most this long past its freshness lifetime.
+	// RFC 9111 §4.2.4 allows serving stale "if it is disconnected"; it is
+	// never done where a directive forbids it (must-revalidate, no-cache,
+	// and in a shared cache proxy-revalidate and s-maxage: §5.2.2.2,
+	// §5.2.2.4, §5.2.2.8, §5.2.2.10), nor when the request's max-age or
+	// min-fresh refuses stale responses (§5.2.1.1, §5.2.1.3) and its
+	// max-stale does not accept this one. Zero means DefaultStaleBudget; a
+	// negative value turns it off, so that only max-stale and
+	// stale-if-error can serve stale.
 	StaleBudget time.Duration
 
 	// StoreSetCookie allows a shared cache to store responses carrying
@@ -75,6 +82,14 @@ type Options struct {
 	// itself except through this function; nil means time.Now.
 	Clock func() time.Time
 }
+
+// DefaultStaleBudget is the stale budget when Options.StaleBudget is zero:
+// an hour covers the origin restarts, deploys and short outages operators
+// expect a cache to ride out (Squid and Apache Traffic Server serve stale
+// when the origin is down, for up to a week by default), while bounding
+// both how stale an answer can be and how long the store keeps a response
+// past its lifetime for this purpose.
+const DefaultStaleBudget = time.Hour
 
 var defaultMethods = []string{http.MethodGet, http.MethodHead}
 
@@ -130,4 +145,12 @@ func (o *Options) validatorRetention() time.Duration {
 		return 24 * time.Hour
 	}
 	return max(0, o.ValidatorRetention)
+}
+
+// staleBudget is the effective stale budget: zero when it is turned off.
+func (o *Options) staleBudget() time.Duration {
+	if o.StaleBudget == 0 {
+		return DefaultStaleBudget
+	}
+	return max(0, o.StaleBudget)
 }

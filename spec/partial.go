@@ -61,20 +61,19 @@ func fromPartial(o *Options, req Request, rq *directives, stored []Pair, sel sel
 			return fc, true
 		}
 	}
+	if m, ok := completion(o, &req, rq, stored, &sel, now); ok {
+		return m, true
+	}
 	return nil, false
 }
 
 // servePartial serves a single requested range lying wholly within the
-// range a fresh stored 206 holds (§3.3).
+// range a fresh stored 206 holds (§3.3), or a 304 when the client's
+// conditional matches it (§4.3.2: If-None-Match is evaluated before Range,
+// RFC 9110 §13.2.2, so a stored part answers it as a stored 200 would).
 func servePartial(o *Options, req Request, p *Pair, now time.Time) (FromCache, bool) {
 	have, size, ok := partRange(p.Response.Header)
-	rv := req.Header["Range"]
-	if !ok || len(rv) != 1 || !ifRangeHolds(req.Header, p.Response.Header, dateOf(&p.Response)) {
-		return FromCache{}, false
-	}
-	want, outcome := parseRange(rv[0], size)
-	if outcome != rangeSatisfiable || len(want) != 1 ||
-		want[0].Start < have.Start || want[0].Start+want[0].Length > have.Start+have.Length {
+	if !ok {
 		return FromCache{}, false
 	}
 	pol := responsePolicy(o, p.Response.Header)
@@ -83,12 +82,27 @@ func servePartial(o *Options, req Request, p *Pair, now time.Time) (FromCache, b
 	if _, must := mustValidate(&rq, &pol.cc, &f); must || !f.fresh() {
 		return FromCache{}, false
 	}
+	s := Serve{Status: http.StatusPartialContent, base: p.Response.Header, age: ageSeconds(f.age), hasAge: true, noCache: pol.cc.noCacheFields}
+	s.CacheStatus = CacheStatus{Hit: true, TTL: f.ttlSeconds(), HasTTL: true, Detail: "partial"}
+	if notModified(req.Header, p.Response.Header, f.date) {
+		notModifiedServe(&s)
+		return FromCache{Pair: p, Serve: s, Reason: reason("partial-not-modified", "RFC 9111 §4.3.2",
+			"the client's conditional matches a fresh stored partial response, which answers it with 304")}, true
+	}
+	rv := req.Header["Range"]
+	if len(rv) != 1 || !ifRangeHolds(req.Header, p.Response.Header, f.date) {
+		return FromCache{}, false
+	}
+	want, outcome := parseRange(rv[0], size)
+	want = coalesceRanges(want)
+	if outcome != rangeSatisfiable || len(want) != 1 ||
+		want[0].Start < have.Start || want[0].Start+want[0].Length > have.Start+have.Length {
+		return FromCache{}, false
+	}
 	w := want[0]
-	s := Serve{Status: http.StatusPartialContent, base: p.Response.Header, age: ageSeconds(f.age), hasAge: true,
-		Body: BodyRanges, Ranges: []ByteRange{{Start: w.Start - have.Start, Length: w.Length}}}
+	s.Body, s.Ranges = BodyRanges, []ByteRange{{Start: w.Start - have.Start, Length: w.Length}}
 	s.setField("Content-Range", contentRange(w, size))
 	s.setField("Content-Length", strconv.FormatInt(w.Length, 10))
-	s.CacheStatus = CacheStatus{Hit: true, TTL: f.ttlSeconds(), HasTTL: true, Detail: "partial"}
 	return FromCache{Pair: p, Serve: s, Reason: reason("partial-hit", "RFC 9111 §3.3",
 		"the requested range lies wholly within a stored partial response")}, true
 }

@@ -32,7 +32,17 @@ func TestPartial_RFC9111_3_3_Store206(t *testing.T) {
 			rsp(206, t0, "Date", hd(t0), "Cache-Control", "max-age=600", "Content-Type", "multipart/byteranges; boundary=x"),
 			want{state: "CouldNotBeStored", code: "partial-unusable"}},
 		{"invalid range", private(t0), req, r206("bytes 500-499/1000"), want{state: "CouldNotBeStored", code: "partial-unusable"}},
+		{"Content-Length shorter than the range", private(t0), req, r206("bytes 0-499/1000", "Content-Length", "400"),
+			want{state: "CouldNotBeStored", code: "partial-length-mismatch", status: 206}},
+		{"Content-Length longer than the range", private(t0), req, r206("bytes 0-499/1000", "Content-Length", "501"),
+			want{state: "CouldNotBeStored", code: "partial-length-mismatch"}},
+		{"invalid Content-Length", private(t0), req, r206("bytes 0-499/1000", "Content-Length", "5x"),
+			want{state: "CouldNotBeStored", code: "partial-length-mismatch"}},
 	})
+	// Without Content-Length, the body must hold the whole range (§3.3).
+	if sa := as[StoreAndUse](t, missFor(t, private(t0), req).Next(r206("bytes 0-499/1000"))); sa.ExpectedLength != 500 {
+		t.Errorf("ExpectedLength of a 206 without Content-Length = %d, want the range's 500", sa.ExpectedLength)
+	}
 
 	m := missFor(t, private(t0), req)
 	a := as[StoreAndUse](t, m.Next(r206("bytes 0-499/1000", "Content-Length", "500")))
@@ -214,5 +224,79 @@ func TestPartial_RFC9111_3_3_ServeFromPart(t *testing.T) {
 	fc := as[FromCache](t, NewIdleClient(o).Next(get("Range", "bytes=600-609"), []Pair{p}))
 	if !slices.Equal(fc.Serve.Ranges, []ByteRange{{100, 10}}) {
 		t.Errorf("Ranges = %v, want offset 100 into the stored part", fc.Serve.Ranges)
+	}
+}
+
+// RFC 9111 §4.3.2 (RFC 9110 §13.2.2): a conditional request, Range or not,
+// whose If-None-Match matches a fresh stored 206 is answered 304 from it,
+// as it would be from a stored 200.
+func TestPartial_RFC9111_4_3_2_ConditionalOnStoredPart(t *testing.T) {
+	o := private(at(10))
+	stored := []Pair{part("a", "0-9/100", 0, "ETag", `"v1"`, "Content-Type", "text/plain")}
+	notMod := want{state: "FromCache", code: "partial-not-modified", status: 304, body: plan(BodyNone), id: "a",
+		header: map[string]string{"Etag": `"v1"`, "Content-Range": absent, "Content-Length": absent, "Content-Type": absent}}
+	runLookups(t, []lookupCase{
+		{"Range inside the part", o, stored, get("Range", "bytes=0-4", "If-None-Match", `"v1"`), notMod},
+		{"Range outside the part", o, stored, get("Range", "bytes=50-59", "If-None-Match", `"x", W/"v1"`), notMod},
+		{"no Range", o, stored, get("If-None-Match", `"v1"`), notMod},
+		{"another tag: the range is served", o, stored, get("Range", "bytes=0-4", "If-None-Match", `"v2"`),
+			want{state: "FromCache", code: "partial-hit", status: 206}},
+		{"stale part: not answered", private(at(1000)), stored, get("Range", "bytes=0-4", "If-None-Match", `"v1"`),
+			want{state: "CacheMiss"}},
+	})
+}
+
+// RFC 9111 §3.4: when a stored part holds the start of the requested
+// range, only the missing end is asked for, with If-Range so that a changed
+// representation comes back whole; the answer is stored to be combined
+// only when it is exactly that part.
+func TestPartial_RFC9111_3_4_Completion(t *testing.T) {
+	o := private(at(10))
+	stored := []Pair{part("a", "0-4/10", 0, "ETag", `"a"`)}
+	runLookups(t, []lookupCase{
+		{"the missing end alone", o, stored, get("Range", "bytes=0-9"),
+			want{state: "CacheMiss", code: "partial-completion", fwd: map[string]string{"Range": "bytes=5-9", "If-Range": `"a"`}}},
+		{"an open range", o, stored, get("Range", "bytes=2-"),
+			want{state: "CacheMiss", code: "partial-completion", fwd: map[string]string{"Range": "bytes=5-9"}}},
+		{"the start is not held", o, stored, get("Range", "bytes=5-9"),
+			want{state: "CacheMiss", code: "partial", fwd: map[string]string{"Range": "bytes=5-9", "If-Range": absent}}},
+		{"weak validator: no combining", o, []Pair{part("a", "0-4/10", 0, "ETag", `W/"a"`)}, get("Range", "bytes=0-9"),
+			want{state: "CacheMiss", code: "partial", fwd: map[string]string{"Range": "bytes=0-9"}}},
+		{"the client's own conditional", o, stored, get("Range", "bytes=0-9", "If-Range", `"a"`),
+			want{state: "CacheMiss", code: "partial"}},
+		{"stale part", private(at(1000)), stored, get("Range", "bytes=0-9"),
+			want{state: "CacheMiss", code: "partial"}},
+	})
+	m := as[CacheMiss](t, NewIdleClient(o).Next(get("Range", "bytes=0-9"), stored))
+	if m.Completes == nil || *m.Completes != (ByteRange{Start: 5, Length: 5}) {
+		t.Fatalf("Completes = %v, want 5-9", m.Completes)
+	}
+	r206 := func(cr, tag string) Response {
+		return rsp(206, at(10), "Date", hd(at(10)), "Cache-Control", "max-age=600", "ETag", tag, "Content-Range", cr, "Content-Length", "5")
+	}
+	for _, tc := range []struct {
+		name string
+		resp Response
+		ok   bool
+	}{
+		{"the missing part", r206("bytes 5-9/10", `"a"`), true},
+		{"another range", r206("bytes 4-8/10", `"a"`), false},
+		{"another length", r206("bytes 5-9/11", `"a"`), false},
+		{"another tag", r206("bytes 5-9/10", `"b"`), false},
+		{"the whole, changed", rsp(200, at(10), "ETag", `"b"`), false},
+	} {
+		if got := m.Completed(tc.resp); got != tc.ok {
+			t.Errorf("%s: Completed = %v, want %v", tc.name, got, tc.ok)
+		}
+	}
+	sa := as[StoreAndUse](t, m.Next(r206("bytes 5-9/10", `"a"`)))
+	combined := as[PartialUpdate](t, NewIdleClient(o).Next(get("Range", "bytes=0-9"), append(stored, Pair{ID: "b", Request: sa.Pair.Request, Response: sa.Pair.Response})))
+	if combined.Combined.Status != 200 {
+		t.Errorf("combined status %d, want 200", combined.Combined.Status)
+	}
+	plain := m.WithoutCompletion()
+	check(t, plain, want{code: "partial", fwd: map[string]string{"Range": "bytes=0-9", "If-Range": absent}})
+	if plain.Completes != nil {
+		t.Errorf("WithoutCompletion still completes")
 	}
 }

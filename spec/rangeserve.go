@@ -1,8 +1,10 @@
 package spec
 
 import (
+	"cmp"
 	"hash/fnv"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -32,7 +34,8 @@ func applyRange(s *Serve, req, h http.Header, date time.Time, multi bool) {
 		s.setField("Content-Type")
 		return
 	}
-	if len(ranges) > 1 && !multi {
+	ranges = coalesceRanges(ranges)
+	if len(ranges) > rangeMaxParts || len(ranges) > 1 && !multi {
 		return
 	}
 	s.Status, s.Body, s.Ranges = http.StatusPartialContent, BodyRanges, ranges
@@ -45,6 +48,43 @@ func applyRange(s *Serve, req, h http.Header, date time.Time, multi bool) {
 	s.parts = newMultipart(ranges, size, first(h["Content-Type"]), first(h["Etag"]))
 	s.setField("Content-Type", "multipart/byteranges; boundary="+s.parts.boundary)
 	s.setField("Content-Length", strconv.FormatInt(s.parts.length(), 10))
+}
+
+// Defences against egregious range requests (RFC 9110 §14.2, §17.15).
+const (
+	// rangeMaxParts bounds the parts of a multipart/byteranges answer: a
+	// Range asking for more, once coalesced, is answered with the whole
+	// representation (a server "MAY ignore the Range header field",
+	// §14.2), which is never larger than the ranges would be.
+	rangeMaxParts = 16
+)
+
+// coalesceRanges returns ranges as they are when no two overlap or touch;
+// otherwise sorted by start with those merged (§14.2 lets a server coalesce
+// ranges that overlap "regardless of the order in which the corresponding
+// range-spec appeared"). Either way the parts hold no byte twice, so a
+// multipart/byteranges answer is never larger than the representation
+// plus its part headers. Ranges with a gap between them are kept apart,
+// even a small one: the client asked for parts, not for the gap.
+func coalesceRanges(ranges []ByteRange) []ByteRange {
+	if len(ranges) < 2 {
+		return ranges
+	}
+	sorted := slices.Clone(ranges)
+	slices.SortFunc(sorted, func(a, b ByteRange) int { return cmp.Compare(a.Start, b.Start) })
+	out := sorted[:1]
+	for _, r := range sorted[1:] {
+		last := &out[len(out)-1]
+		if end := last.Start + last.Length; r.Start <= end {
+			last.Length = max(end, r.Start+r.Length) - last.Start
+			continue
+		}
+		out = append(out, r)
+	}
+	if len(out) == len(ranges) {
+		return ranges // nothing merged: the parts go in the order asked (§14.6)
+	}
+	return out
 }
 
 // contentLength reads a valid Content-Length (RFC 9110 §8.6).

@@ -129,23 +129,34 @@ func (s NeedRevalidation) Next(resp Response) RevalidationNext {
 // errorStale is the stale response to serve instead of resp when resp is an
 // error that allows it (RFC 5861 §4).
 func (s NeedRevalidation) errorStale(resp Response) (NeedToBeUpdated, bool) {
-	if resp.Status >= 500 && resp.Status <= 599 {
-		return s.staleOnError(resp.Status)
+	if staleIfErrorStatus(resp.Status) {
+		return s.staleOnError(resp.Status, false)
 	}
 	return NeedToBeUpdated{}, false
 }
 
 // UpstreamFailed is called when the validation request got no response at
-// all. It returns the stale response to serve when stale-if-error (RFC 5861
-// §4) or Options.StaleBudget allow it (§4.2.4), or ok=false: the caller then
-// reports the failure (a 502 or 504).
+// all: it is UpstreamFailedWith(FailureDisconnected).
 func (s NeedRevalidation) UpstreamFailed() (NeedToBeUpdated, bool) {
-	return s.staleOnError(0)
+	return s.UpstreamFailedWith(FailureDisconnected)
+}
+
+// staleIfErrorStatus reports whether an upstream status is an error that
+// stale-if-error answers: "any situation that would result in a 500, 502,
+// 503, or 504 HTTP response status code being returned" (RFC 5861 §4).
+// Other 5xx (501, 505, 511, ...) are the origin's answer and are passed on.
+func staleIfErrorStatus(status int) bool {
+	switch status {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 // staleOnError serves the selected stale response when the origin failed
-// with a 5xx (status) or no response (status 0), if allowed.
-func (s NeedRevalidation) staleOnError(status int) (NeedToBeUpdated, bool) {
+// with an error status or no response (status 0), if allowed;
+// disconnected says the origin could not be reached at all.
+func (s NeedRevalidation) staleOnError(status int, disconnected bool) (NeedToBeUpdated, bool) {
 	o := s.o
 	p := &s.Candidates[s.Selected]
 	pol := responsePolicy(o, p.Response.Header)
@@ -154,7 +165,7 @@ func (s NeedRevalidation) staleOnError(status int) (NeedToBeUpdated, bool) {
 	}
 	f := computeFreshness(o, &p.Response, &pol, o.now())
 	rq := requestPolicy(o, s.req.Header)
-	why, ok := staleIfError(o, &rq, &pol.cc, f, status == 0)
+	why, ok := staleIfError(o, &rq, &pol.cc, f, disconnected)
 	if !ok {
 		return NeedToBeUpdated{}, false
 	}
@@ -165,16 +176,23 @@ func (s NeedRevalidation) staleOnError(status int) (NeedToBeUpdated, bool) {
 
 // staleIfError reports whether the staleness of f is within a
 // stale-if-error window of the response or the request (RFC 5861 §4), or
-// within the stale budget when the origin could not be reached at all.
-func staleIfError(o *Options, rq, cc *directives, f freshness, unreachable bool) (Reason, bool) {
+// within the stale budget when the origin could not be reached at all
+// (RFC 9111 §4.2.4). A request whose max-age or min-fresh refuses stale
+// responses (§5.2.1.1, §5.2.1.3) gets one only through its own
+// stale-if-error or a max-stale that accepts it.
+func staleIfError(o *Options, rq, cc *directives, f freshness, disconnected bool) (Reason, bool) {
 	stale := f.staleness()
-	for _, d := range []deltaSeconds{cc.staleIfError, rq.staleIfError} {
-		if d.set && !d.invalid && stale <= secs(d.secs) {
-			return reason("stale-if-error", "RFC 5861 §4", "the origin failed and stale-if-error allows serving the stored response stale"), true
-		}
+	if d := rq.staleIfError; d.set && !d.invalid && stale <= secs(d.secs) {
+		return reason("stale-if-error", "RFC 5861 §4", "the origin failed and the request's stale-if-error allows serving the stored response stale"), true
 	}
-	if unreachable && o.StaleBudget > 0 && stale <= o.StaleBudget {
-		return reason("stale-budget", "RFC 9111 §4.2.4", "the origin cannot be reached and the configured stale budget allows serving the stored response stale"), true
+	if rq.refusesStale() && !rq.acceptsStaleness(stale) {
+		return Reason{}, false
+	}
+	if d := cc.staleIfError; d.set && !d.invalid && stale <= secs(d.secs) {
+		return reason("stale-if-error", "RFC 5861 §4", "the origin failed and stale-if-error allows serving the stored response stale"), true
+	}
+	if budget := o.staleBudget(); disconnected && budget > 0 && stale <= budget {
+		return reason("stale-budget", "RFC 9111 §4.2.4", "the origin cannot be reached and the stale budget allows serving the stored response stale"), true
 	}
 	return Reason{}, false
 }

@@ -188,8 +188,9 @@ func TestRevalidate_RFC9111_3_2_HeaderUpdate(t *testing.T) {
 		t.Errorf("times = %v, %v; want the 304's", u.Response.RequestTime, u.Response.ResponseTime)
 	}
 	// The new stale horizon counts from the validation: 499 s of freshness
-	// left, then the default 24 h kept for a response with a validator.
-	if want := now150.Add(499*time.Second + 24*time.Hour); len(up.Expires) != 1 || !up.Expires[0].Equal(want) {
+	// left, the default stale budget (§4.2.4), then the default 24 h kept
+	// for a response with a validator.
+	if want := now150.Add(499*time.Second + DefaultStaleBudget + 24*time.Hour); len(up.Expires) != 1 || !up.Expires[0].Equal(want) {
 		t.Errorf("Expires = %v, want [%v]", up.Expires, want)
 	}
 	if u.ID != "a" || u.Request.URL.String() != testURL {

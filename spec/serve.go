@@ -131,3 +131,11 @@ func hopByHop(k string) bool {
 	}
 	return false
 }
+
+// HopByHop reports whether a field named k (canonical) of a message whose
+// Connection field lines are connection must not be forwarded: a
+// hop-by-hop field or one Connection names (RFC 9110 §7.6.1). Engines use
+// it for what they pass on without the core, such as interim responses.
+func HopByHop(k string, connection []string) bool {
+	return hopByHop(k) || len(connection) > 0 && listNamesField(connection, k)
+}

@@ -39,6 +39,8 @@ func storable(o *Options, req Request, resp *Response, pol *policy) (Reason, boo
 		return reason("partial-unusable", "RFC 9111 §3.3", "the 206 response has no single byte Content-Range with a complete length"), false
 	case cookieNeedsExplicit(o, req, resp.Header, pol):
 		return reasonCookieHeuristic, false
+	case resp.Status == http.StatusPartialContent && !partLengthAgrees(resp.Header):
+		return reason("partial-length-mismatch", "RFC 9111 §3.3", "the 206 response's Content-Length disagrees with the length of its Content-Range (RFC 9110 §14.4), so its content cannot be trusted"), false
 	}
 	return explicitlyCacheable(o, resp, pol)
 }
@@ -159,6 +161,18 @@ func understoodStatus(status int) bool {
 func storablePartial(h http.Header) bool {
 	_, _, ok := partRange(h)
 	return ok
+}
+
+// partLengthAgrees reports whether a storable 206's Content-Length, when it
+// has one, is the length of its Content-Range: a stored part whose two
+// lengths differ would later declare a length its body cannot fill.
+func partLengthAgrees(h http.Header) bool {
+	if len(h["Content-Length"]) == 0 {
+		return true
+	}
+	r, _, _ := partRange(h)
+	n, ok := contentLength(h)
+	return ok && n == r.Length
 }
 
 // cleanForStorage returns the pair to store for resp (§3.1): hop-by-hop

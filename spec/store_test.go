@@ -216,9 +216,10 @@ func TestStore_RFC9111_3_StoreAndUsePlan(t *testing.T) {
 	if sa.ExpectedLength != 1234 {
 		t.Errorf("ExpectedLength = %d, want 1234 (§3.3: a shorter body is incomplete)", sa.ExpectedLength)
 	}
-	// Fresh 60s, then up to 30s stale-while-revalidate, then the validator
-	// retention (24h by default) for cheap revalidation.
-	if want := t0.Add(90*time.Second + 24*time.Hour); !sa.Expires.Equal(want) {
+	// Fresh 60s, then the longer of 30s stale-while-revalidate and the
+	// default stale budget (§4.2.4), then the validator retention (24h by
+	// default) for cheap revalidation.
+	if want := t0.Add(time.Minute + DefaultStaleBudget + 24*time.Hour); !sa.Expires.Equal(want) {
 		t.Errorf("Expires = %v, want %v", sa.Expires, want)
 	}
 	if got := sa.Pair.Request.Header; len(got) != 1 || joined(got, "Accept-Encoding") != "gzip" {
@@ -234,8 +235,9 @@ func TestStore_RFC9111_3_StoreAndUsePlan(t *testing.T) {
 	if sa.ExpectedLength != -1 {
 		t.Errorf("ExpectedLength = %d, want -1", sa.ExpectedLength)
 	}
-	// No validator: the entry is of no use once it cannot be served.
-	if want := at(60); !sa.Expires.Equal(want) {
+	// No validator: the entry is of no use once it cannot be served, even
+	// stale while disconnected.
+	if want := at(60).Add(DefaultStaleBudget); !sa.Expires.Equal(want) {
 		t.Errorf("Expires = %v, want %v", sa.Expires, want)
 	}
 }
@@ -246,21 +248,23 @@ func TestStore_RFC9111_3_StoreAndUsePlan(t *testing.T) {
 // Options.ValidatorRetention when it can be revalidated (§4.3).
 func TestStore_RFC9111_4_2_4_Horizon(t *testing.T) {
 	day := 24 * time.Hour
+	noBudget := Options{Clock: fixed(t0), StaleBudget: -1}
 	cases := []struct {
 		name string
 		opts Options
 		kv   []string
 		want time.Duration
 	}{
-		{"fresh only", private(t0), []string{"Cache-Control", "max-age=60"}, time.Minute},
-		{"stale-while-revalidate", private(t0), []string{"Cache-Control", "max-age=60, stale-while-revalidate=30"}, 90 * time.Second},
-		{"stale-if-error, the longer window", private(t0), []string{"Cache-Control", "max-age=60, stale-while-revalidate=30, stale-if-error=300"}, 360 * time.Second},
+		{"fresh only", noBudget, []string{"Cache-Control", "max-age=60"}, time.Minute},
+		{"stale-while-revalidate", noBudget, []string{"Cache-Control", "max-age=60, stale-while-revalidate=30"}, 90 * time.Second},
+		{"stale-if-error, the longer window", noBudget, []string{"Cache-Control", "max-age=60, stale-while-revalidate=30, stale-if-error=300"}, 360 * time.Second},
+		{"the default stale budget", private(t0), []string{"Cache-Control", "max-age=60, stale-if-error=300"}, DefaultStaleBudget + time.Minute},
 		{"stale budget", Options{Clock: fixed(t0), StaleBudget: time.Hour}, []string{"Cache-Control", "max-age=60"}, time.Hour + time.Minute},
 		{"must-revalidate: no stale window", Options{Clock: fixed(t0), StaleBudget: time.Hour}, []string{"Cache-Control", "max-age=60, must-revalidate, stale-if-error=300"}, time.Minute},
-		{"validator retention", private(t0), []string{"Cache-Control", "max-age=60", "ETag", `"a"`}, time.Minute + day},
-		{"Options.ValidatorRetention", Options{Clock: fixed(t0), ValidatorRetention: time.Hour}, []string{"Cache-Control", "max-age=60", "Last-Modified", hd(at(-9))}, time.Minute + time.Hour},
-		{"negative ValidatorRetention keeps none", Options{Clock: fixed(t0), ValidatorRetention: -1}, []string{"Cache-Control", "max-age=60", "ETag", `"a"`}, time.Minute},
-		{"stale on arrival", private(t0), []string{"Cache-Control", "max-age=0"}, 0},
+		{"validator retention", noBudget, []string{"Cache-Control", "max-age=60", "ETag", `"a"`}, time.Minute + day},
+		{"Options.ValidatorRetention", Options{Clock: fixed(t0), StaleBudget: -1, ValidatorRetention: time.Hour}, []string{"Cache-Control", "max-age=60", "Last-Modified", hd(at(-9))}, time.Minute + time.Hour},
+		{"negative ValidatorRetention keeps none", Options{Clock: fixed(t0), StaleBudget: -1, ValidatorRetention: -1}, []string{"Cache-Control", "max-age=60", "ETag", `"a"`}, time.Minute},
+		{"stale on arrival", noBudget, []string{"Cache-Control", "max-age=0"}, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

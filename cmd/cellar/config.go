@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cellar-http/cellar/proxy"
+	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store"
 	"github.com/cellar-http/cellar/store/disk"
 	"github.com/cellar-http/cellar/store/redis"
@@ -39,11 +40,13 @@ type serveConfig struct {
 	DiskFsync   disk.Fsync // what the disk store syncs; ignored by the others
 	Name        string
 	Targeted    string
-	StaleBudget time.Duration
+	StaleBudget time.Duration // 0: never serve stale on disconnection
 	// BodyKey lists the methods whose request bodies are hashed into the
 	// key (cellar.Config.BodyKey), and which are then cacheable; empty:
 	// none, and a response to a request with a body is never stored.
 	BodyKey []string
+	// StoreSetCookie stores responses with Set-Cookie (spec.Options).
+	StoreSetCookie bool
 
 	BackgroundWorkers int
 	FillLimit         int64
@@ -122,7 +125,8 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.StringVar(&v.name, "name", defaultName, "cache `NAME` in Cache-Status (RFC 9211) and Via (RFC 9110 §7.6.3)")
 	fs.StringVar(&v.targeted, "targeted-field", "", "an RFC 9213 targeted cache-control field `NAME` honoured before CDN-Cache-Control (e.g. Cellar-Cache-Control)")
 	fs.StringVar(&v.bodyKey, "body-key", "", "comma-separated `METHODS` (e.g. POST for GraphQL) whose request body is hashed into the cache key, making them cacheable; such POSTs no longer invalidate (RFC 9111 §4.4). Off by default: a response to any request with a body (a \"fat GET\") is then never stored")
-	fs.DurationVar(&v.staleBudget, "stale-budget", 0, "serve stale responses for up to this long past their lifetime when the origin cannot be reached (RFC 9111 §4.2.4)")
+	fs.DurationVar(&v.staleBudget, "stale-budget", spec.DefaultStaleBudget, "serve stale responses for up to this long past their lifetime when the origin cannot be reached (RFC 9111 §4.2.4; 0: never)")
+	fs.BoolVar(&v.storeSetCookie, "store-set-cookie", false, "store responses that carry Set-Cookie (RFC 9111 §7.3 allows it; off by default so one user's cookies never reach another)")
 	fs.IntVar(&v.workers, "background-workers", 0, "background refreshes and detached fills run at once (0: the engine's default)")
 	fs.Var(&v.fillLimit, "detached-fill-limit", "largest body a fill keeps downloading after its client left (0: the engine's default)")
 	fs.DurationVar(&v.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's header")
@@ -173,6 +177,7 @@ type serveFlagValues struct {
 	maxConns, upstreamMaxConns                                             int
 
 	upstreamBodyTimeout time.Duration
+	storeSetCookie      bool
 }
 
 // parseServeConfig reads and validates the flags of `cellar serve`. Every
@@ -196,6 +201,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		Name:              v.name,
 		Targeted:          v.targeted,
 		StaleBudget:       v.staleBudget,
+		StoreSetCookie:    v.storeSetCookie,
 		BackgroundWorkers: v.workers,
 		FillLimit:         int64(v.fillLimit),
 		ReadHeaderTimeout: v.readHeaderTimeout,

@@ -207,3 +207,27 @@ func TestServeBodyKey(t *testing.T) {
 		}
 	}
 }
+
+// RFC 9111 §4.2.4: `cellar serve` serves stale on disconnection by default
+// (the core's default budget); --stale-budget 0 turns it off. RFC 9111
+// §7.3: --store-set-cookie opts in to storing Set-Cookie responses.
+func TestServeStaleBudgetAndSetCookie(t *testing.T) {
+	c, err := parseServeConfig([]string{"--upstream", "http://o"}, env(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StaleBudget != time.Hour || staleBudget(c.StaleBudget) != time.Hour || c.StoreSetCookie {
+		t.Errorf("defaults: stale budget %v (spec %v), store-set-cookie %v", c.StaleBudget, staleBudget(c.StaleBudget), c.StoreSetCookie)
+	}
+	c, err = parseServeConfig([]string{"--upstream", "http://o", "--stale-budget", "0", "--store-set-cookie"}, env(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if staleBudget(c.StaleBudget) >= 0 || !c.StoreSetCookie {
+		t.Errorf("--stale-budget 0: spec budget %v (want negative: off); store-set-cookie %v", staleBudget(c.StaleBudget), c.StoreSetCookie)
+	}
+	c, err = parseServeConfig([]string{"--upstream", "http://o"}, env("CELLAR_STORE_SET_COOKIE", "true", "CELLAR_STALE_BUDGET", "10m"), io.Discard)
+	if err != nil || !c.StoreSetCookie || c.StaleBudget != 10*time.Minute {
+		t.Errorf("from the environment: %v %+v", err, c)
+	}
+}

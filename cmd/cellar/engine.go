@@ -49,9 +49,10 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 		return nil, err
 	}
 	opts := spec.Options{
-		Shared:        true,
-		TargetedField: cfg.Targeted,
-		StaleBudget:   cfg.StaleBudget,
+		Shared:         true,
+		TargetedField:  cfg.Targeted,
+		StaleBudget:    staleBudget(cfg.StaleBudget),
+		StoreSetCookie: cfg.StoreSetCookie,
 		// Off by default, as RFC 9111 §5.2.1 describes; see the README's
 		// Security section for the trade-off.
 		IgnoreRequestDirectives: cfg.IgnoreRequestCacheControl,
@@ -83,4 +84,14 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 		// 0 on the command line means none; in Config, a negative value.
 		UpstreamBodyTimeout: cmp.Or(cfg.UpstreamBodyTimeout, -1),
 	})
+}
+
+// staleBudget maps --stale-budget to spec.Options.StaleBudget, whose zero
+// means the default: 0 on the command line turns serving stale on
+// disconnection off.
+func staleBudget(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -251,6 +251,10 @@ type explained struct {
 	StaleProhibited      *reasonJSON `json:"stale_prohibited,omitempty"`
 	StaleWhileRevalidate float64     `json:"stale_while_revalidate_seconds"`
 	StaleIfError         float64     `json:"stale_if_error_seconds"`
+	Disconnected         reasonJSON  `json:"disconnected"`
+	StaleBudget          float64     `json:"stale_budget_seconds"`
+	RequestRefusesStale  *reasonJSON `json:"request_refuses_stale,omitempty"`
+	Ranges               reasonJSON  `json:"ranges"`
 	Validators           []string    `json:"validators"`
 	Vary                 []string    `json:"vary"`
 	VariantKey           string      `json:"variant_key"`
@@ -321,6 +325,9 @@ func convert(e spec.Explanation, resp *spec.Response) explained {
 		TTLSeconds:           e.TTL.Seconds(),
 		StaleWhileRevalidate: e.StaleWhileRevalidate.Seconds(),
 		StaleIfError:         e.StaleIfError.Seconds(),
+		Disconnected:         toReason(e.Disconnected),
+		StaleBudget:          e.StaleBudget.Seconds(),
+		Ranges:               toReason(e.Ranges),
 		Validators:           nonNil(e.Validators),
 		Vary:                 nonNil(e.Vary),
 		VariantKey:           e.VariantKey,
@@ -344,6 +351,10 @@ func convert(e spec.Explanation, resp *spec.Response) explained {
 	if e.StaleProhibited != nil {
 		r := toReason(*e.StaleProhibited)
 		x.StaleProhibited = &r
+	}
+	if e.RequestRefusesStale != nil {
+		r := toReason(*e.RequestRefusesStale)
+		x.RequestRefusesStale = &r
 	}
 	if !e.Expires.IsZero() {
 		t := e.Expires
@@ -502,8 +513,17 @@ func writeExplained(b *strings.Builder, title string, x *explained, rep *report)
 	case e.StaleWhileRevalidate > 0 || e.StaleIfError > 0:
 		line("stale:", "stale-while-revalidate %s (RFC 5861 §3), stale-if-error %s (RFC 5861 §4)", fmtDur(e.StaleWhileRevalidate), fmtDur(e.StaleIfError))
 	default:
-		line("stale:", "only when the origin cannot be reached and the cache allows it (RFC 9111 §4.2.4)")
+		line("stale:", "only when the origin cannot be reached (origin down, below) or a request's max-stale accepts it (RFC 9111 §4.2.4, §5.2.1.2)")
 	}
+	if e.Disconnected.Code == "stale-budget" {
+		line("origin down:", "served stale for up to %s past its lifetime — %s", fmtDur(e.StaleBudget), reasonText(e.Disconnected))
+	} else {
+		line("origin down:", "%s", reasonText(e.Disconnected))
+	}
+	if e.RequestRefusesStale != nil {
+		line("request:", "%s", reasonText(*e.RequestRefusesStale))
+	}
+	line("ranges:", "%s", reasonText(e.Ranges))
 	if len(e.Validators) == 0 {
 		line("validators:", "none: once stale it must be fetched again in full (RFC 9111 §4.3.1)")
 	} else {

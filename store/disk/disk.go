@@ -195,6 +195,9 @@ type Store struct {
 	wmu sync.Mutex
 	idx lru
 
+	// reserved counts the bytes writers have in flight (see budget.go).
+	reserved atomic.Int64
+
 	commits commitQueue  // Commits waiting for the index transaction
 	batches atomic.Int64 // index transactions Commits have run, for tests
 

@@ -344,36 +344,7 @@ func compareInt64(a, b int64) int {
 
 // enforceBudget evicts least-recent entries until the store fits its
 // budget (which may have shrunk since the last run).
-func (s *Store) enforceBudget() error {
-	_, total := s.idx.totals()
-	if total <= s.budget {
-		return nil
-	}
-	victims := s.idx.victims(total-s.budget, nil)
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketEntries)
-		for _, v := range victims {
-			k := []byte(v.ikey)
-			if rec := b.Get(k); rec != nil {
-				if err := deleteEntry(tx, k, rec); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("disk store: evicting to budget: %w", err)
-	}
-	ids := make([]string, len(victims))
-	for i, v := range victims {
-		s.idx.remove(v.id)
-		ids[i] = v.id
-	}
-	s.evictions.Add(int64(len(victims)))
-	s.unlinkBodies(ids)
-	return nil
-}
+func (s *Store) enforceBudget() error { return s.evictOver(0) }
 
 // isFanout reports whether name is a fan-out directory name: two lower-case
 // hex digits.

@@ -64,14 +64,27 @@ func (s *Store) Create(ctx context.Context, e store.Entry) (store.Writer, error)
 		}
 		e.Pair.Request.URL = &c
 	}
+	// Refuse at once a body its Content-Length says the budget cannot hold,
+	// rather than write it to tmp/ and refuse it at Commit; reserve room for
+	// one it can.
+	declared := declaredLength(e)
+	if declared >= 0 {
+		if cost := recordCost(declared, indexKey(e.Key, e.Variant), encodeRecord(e, 0)); cost > s.budget {
+			return nil, fmt.Errorf("disk store: declared entry of %d bytes exceeds the %d-byte budget: %w", cost, s.budget, store.ErrTooLarge)
+		}
+		if err := s.reserve(declared); err != nil {
+			return nil, err
+		}
+	}
 	path := s.tmpPath(e.ID)
 	f, err := s.createFile(path)
 	if err != nil {
+		s.unreserve(declared)
 		return nil, fmt.Errorf("disk store: creating body: %w", err)
 	}
 	bw := bufPool.Get().(*bufio.Writer)
 	bw.Reset(f)
-	return &writer{s: s, ctx: ctx, e: e, f: f, bw: bw, tmp: path}, nil
+	return &writer{s: s, ctx: ctx, e: e, f: f, bw: bw, tmp: path, reserved: max(declared, 0)}, nil
 }
 
 // bufPool holds the write buffers of writers: callers often write in small
@@ -101,7 +114,10 @@ type writer struct {
 	bw    *bufio.Writer // buffers writes to f; nil once released
 	n     int64
 	crc   uint32
-	state writerState
+	// reserved is what this writer counts against the budget (Store.reserve):
+	// at least n, until Commit hands it to the index or the write ends.
+	reserved int64
+	state    writerState
 	err   error // the sticky error that failed the write
 }
 
@@ -122,6 +138,12 @@ func (w *writer) Write(p []byte) (int, error) {
 	if w.n+int64(len(p)) > w.s.budget {
 		return 0, w.fail(fmt.Errorf("disk store: body exceeds the %d-byte budget: %w", w.s.budget, store.ErrTooLarge))
 	}
+	if grow := w.n + int64(len(p)) - w.reserved; grow > 0 {
+		if err := w.s.reserve(grow); err != nil {
+			return 0, w.fail(err)
+		}
+		w.reserved += grow
+	}
 	n, err := w.bw.Write(p)
 	w.crc = crc32.Update(w.crc, castagnoli, p[:n])
 	w.n += int64(n)
@@ -140,6 +162,8 @@ func (w *writer) fail(err error) error {
 
 // discard closes and removes the temporary file. w.mu is held.
 func (w *writer) discard() {
+	w.s.unreserve(w.reserved)
+	w.reserved = 0
 	w.releaseBuffer()
 	if w.f != nil {
 		w.f.Close()
@@ -208,7 +232,10 @@ func (w *writer) Commit() (store.Entry, error) {
 			return store.Entry{}, w.fail(fmt.Errorf("disk store: syncing directory: %w", err))
 		}
 	}
-	if err := s.index(e); err != nil {
+	// The index releases the reservation once the entry counts as committed.
+	reserved := w.reserved
+	w.reserved = 0
+	if err := s.index(e, reserved); err != nil {
 		os.Remove(final)
 		w.err = err
 		return store.Entry{}, err

@@ -109,16 +109,16 @@ type writer struct {
 	e   store.Entry
 	tmp string
 
-	mu    sync.Mutex
-	f     bodyFile      // nil once closed
-	bw    *bufio.Writer // buffers writes to f; nil once released
-	n     int64
-	crc   uint32
+	mu  sync.Mutex
+	f   bodyFile      // nil once closed
+	bw  *bufio.Writer // buffers writes to f; nil once released
+	n   int64
+	crc uint32
 	// reserved is what this writer counts against the budget (Store.reserve):
 	// at least n, until Commit hands it to the index or the write ends.
 	reserved int64
 	state    writerState
-	err   error // the sticky error that failed the write
+	err      error // the sticky error that failed the write
 }
 
 func (w *writer) Write(p []byte) (int, error) {

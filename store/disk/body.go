@@ -23,7 +23,7 @@ func (s *Store) Open(ctx context.Context, key, id string) (store.Body, error) {
 		return nil, err
 	}
 	defer s.release()
-	n, ok := s.idx.get(id)
+	n, ok := s.idx.get(id, s.now().UnixNano())
 	if !ok || !hasKey(n.ikey, key) {
 		return nil, fmt.Errorf("disk store: body %s of %q: %w", id, key, store.ErrNotFound)
 	}

@@ -27,8 +27,10 @@
 //
 // # Recency and budget
 //
-// Access recency lives in memory only (a lock-protected LRU list; a hit never
-// writes to disk). After a restart the list starts ordered by commit time.
+// Access recency lives in memory (a lock-protected LRU list; a hit never
+// writes to disk) and is recorded in the index in batches, every
+// Options.RecencyInterval and at Close: after a restart the list starts
+// ordered by last recorded use (see recency.go).
 // The in-memory index costs roughly 200 bytes plus the key length per entry.
 // Commit evicts least-recently-used entries until the new entry fits in
 // Options.MaxBytes, which counts body bytes plus the index record of each
@@ -153,6 +155,11 @@ type Options struct {
 	// SweepInterval is how often expired entries are removed in the
 	// background; zero means one minute.
 	SweepInterval time.Duration
+	// RecencyInterval is how often the entries used since the last time are
+	// recorded in the index, in one transaction, so that the least recently
+	// used entries are still evicted first after a restart; zero means
+	// DefaultRecencyInterval. Close records them too.
+	RecencyInterval time.Duration
 	// LockTimeout is how long Open waits for another user of the directory
 	// to let go of it; zero means 100 ms.
 	LockTimeout time.Duration
@@ -251,6 +258,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if s.opts.SweepInterval <= 0 {
 		s.opts.SweepInterval = time.Minute
 	}
+	if s.opts.RecencyInterval <= 0 {
+		s.opts.RecencyInterval = DefaultRecencyInterval
+	}
 	if s.opts.LockTimeout <= 0 {
 		s.opts.LockTimeout = 100 * time.Millisecond
 	}
@@ -329,6 +339,9 @@ func (s *Store) Close() error {
 	s.closeMu.Unlock()
 	close(s.stopSweep)
 	<-s.sweepDone
+	if err := s.flushRecency(); err != nil {
+		s.log.Warn("recency of the last uses is lost", "err", err)
+	}
 	var err error
 	if s.opts.Fsync == FsyncNone {
 		err = s.db.Sync()

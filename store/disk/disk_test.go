@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store"
 )
@@ -727,3 +729,58 @@ func TestDamagedPagesStartEmpty(t *testing.T) {
 }
 
 var errNoSpace = syscall.ENOSPC
+
+// Issue 13, item 5: recency survives a restart. A, B and C are committed in
+// that order and A is used last; after a reopen the first eviction must take
+// B (least recently used), not A (least recently committed).
+func TestRecencySurvivesReopen(t *testing.T) {
+	for _, use := range []struct {
+		name string
+		fn   func(t *testing.T, s *Store, e store.Entry)
+	}{
+		{"Lookup", func(t *testing.T, s *Store, e store.Entry) { lookup(t, s, e.Key) }},
+		{"Open", func(t *testing.T, s *Store, e store.Entry) { readAll(t, s, e.Key, e.ID) }},
+	} {
+		t.Run(use.name, func(t *testing.T) {
+			s := openTest(t, Options{MaxBytes: 40_000})
+			body := make([]byte, 12_000)
+			a := put(t, s, testEntry("A", ""), body)
+			put(t, s, testEntry("B", ""), body)
+			put(t, s, testEntry("C", ""), body)
+			use.fn(t, s, a)
+			s = reopen(t, s)
+			put(t, s, testEntry("D", ""), body)
+			if len(lookup(t, s, "B")) != 0 {
+				t.Fatal("B, the least recently used, survived the eviction")
+			}
+			for _, k := range []string{"A", "C", "D"} {
+				if len(lookup(t, s, k)) != 1 {
+					t.Fatalf("%s was evicted; B should have gone", k)
+				}
+			}
+		})
+	}
+}
+
+// Recency is also recorded while the store runs, every RecencyInterval, so
+// that a crash loses at most one interval of it.
+func TestRecencyFlushedPeriodically(t *testing.T) {
+	s := openTest(t, Options{RecencyInterval: 10 * time.Millisecond})
+	a := put(t, s, testEntry("A", ""), []byte("a"))
+	lookup(t, s, "A")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var found bool
+		s.db.View(func(tx *bolt.Tx) error {
+			found = tx.Bucket(bucketUsed).Get([]byte(a.ID)) != nil
+			return nil
+		})
+		if found {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the use of A was not recorded in the index")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -60,7 +60,7 @@ func (s *Store) Lookup(ctx context.Context, key string) ([]store.Entry, error) {
 	for i := range out {
 		ids[i] = out[i].ID
 	}
-	s.idx.touch(ids)
+	s.idx.touch(ids, now)
 	return out, nil
 }
 
@@ -120,8 +120,9 @@ func (s *Store) Update(ctx context.Context, key string, entries []store.Entry) e
 	if err != nil {
 		return fmt.Errorf("disk store: update: %w", err)
 	}
+	now := s.now().UnixNano()
 	for _, ch := range changes {
-		s.idx.update(ch.id, ch.expires, ch.cost)
+		s.idx.update(ch.id, ch.expires, ch.cost, now)
 	}
 	return nil
 }

@@ -27,7 +27,8 @@ import (
 //     under FsyncNone, or damage from outside) is discarded with every body,
 //     and the store starts empty: for a cache, a miss is always safe.
 //
-// It then rebuilds the in-memory LRU, oldest commit least recent, and evicts
+// It then rebuilds the in-memory LRU, ordered by last recorded use (see
+// recency.go), and evicts
 // down to the budget if it shrank.
 func (s *Store) recover() error {
 	err := s.openIndex()
@@ -112,7 +113,7 @@ func (s *Store) openIndex() (err error) {
 		}
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketEntries, bucketTags} {
+		for _, name := range [][]byte{bucketEntries, bucketTags, bucketUsed} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -316,7 +317,10 @@ func (s *Store) reconcile() error {
 		return fmt.Errorf("disk store: repairing index: %w", err)
 	}
 
-	// Recency: newest commit first.
+	// Recency: most recent use (or commit) first.
+	if err := s.loadRecency(); err != nil {
+		return fmt.Errorf("disk store: reading recency: %w", err)
+	}
 	nodes := make([]*node, 0, len(s.idx.byID))
 	for _, n := range s.idx.byID {
 		nodes = append(nodes, n)

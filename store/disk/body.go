@@ -131,3 +131,14 @@ func (b *body) corrupt(why string) error {
 }
 
 func (b *body) Close() error { return b.f.Close() }
+
+// Live reports, from memory, whether key's entry id is stored and within its
+// horizon, and counts as a use of it for eviction. A memory tier in front of
+// the store (package tiered) asks it on each hit it answers, so that it
+// never serves an entry this store has evicted, and this store's recency
+// follows those hits.
+func (s *Store) Live(key, id string) bool {
+	now := s.now().UnixNano()
+	n, ok := s.idx.get(id, now)
+	return ok && hasKey(n.ikey, key) && (n.expires == 0 || n.expires > now)
+}

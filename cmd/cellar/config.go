@@ -33,6 +33,7 @@ type serveConfig struct {
 	Store       storeSpec
 	MaxSize     int64
 	DiskFsync   disk.Fsync // what the disk store syncs; ignored by the others
+	HotSize     int64      // memory tier in front of the disk store (0: none)
 	Name        string
 	Targeted    string
 	StaleBudget time.Duration
@@ -73,13 +74,14 @@ const (
 	defaultAdmin      = "127.0.0.1:9090"
 	defaultStore      = "disk:./cellar-data"
 	defaultMaxSize    = 1 << 30
+	defaultHotSize    = 64 << 20
 	defaultName       = "Cellar"
 	defaultMaxHeaders = 1 << 20
 )
 
 func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs := newFlagSet("serve", "--upstream URL [flags]", stderr)
-	v := &serveFlagValues{maxSize: defaultMaxSize, maxHeaderBytes: defaultMaxHeaders}
+	v := &serveFlagValues{maxSize: defaultMaxSize, maxHeaderBytes: defaultMaxHeaders, hotSize: defaultHotSize}
 	fs.StringVar(&v.upstream, "upstream", "", "origin `URL` to forward to (http or https), e.g. http://127.0.0.1:9000")
 	fs.StringVar(&v.demoOrigin, "demo-origin", "", "also run the demo origin in-process on this loopback `ADDR` (e.g. 127.0.0.1:9000); --upstream then defaults to it")
 	fs.StringVar(&v.listen, "listen", defaultListen, "`ADDR` to serve the proxy on")
@@ -88,6 +90,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.StringVar(&v.store, "store", defaultStore, "where entries live: memory | disk:PATH | redis://HOST:PORT[/DB] | redis+cluster://H1:P1,H2:P2")
 	fs.Var(&v.maxSize, "max-size", "byte budget of the store, with units (e.g. 512MiB, 1GiB, 10GB)")
 	fs.TextVar(&v.diskFsync, "disk-fsync", disk.FsyncIndex, "what the disk store syncs before a commit returns: index (the index; after power loss recent bodies may be lost, and are then dropped) | none (nothing: fastest; after power loss the store may start empty) | always (bodies and index)")
+	fs.Var(&v.hotSize, "hot-size", "memory in front of the disk store for recently used metadata and small bodies, so hot hits read no file (0: none)")
 	fs.StringVar(&v.name, "name", defaultName, "cache `NAME` in Cache-Status (RFC 9211) and Via (RFC 9110 §7.6.3)")
 	fs.StringVar(&v.targeted, "targeted-field", "", "an RFC 9213 targeted cache-control field `NAME` honoured before CDN-Cache-Control (e.g. Cellar-Cache-Control)")
 	fs.DurationVar(&v.staleBudget, "stale-budget", 0, "serve stale responses for up to this long past their lifetime when the origin cannot be reached (RFC 9111 §4.2.4)")
@@ -114,7 +117,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 
 type serveFlagValues struct {
 	upstream, demoOrigin, listen, admin, adminToken, store, name, targeted string
-	maxSize, fillLimit, maxHeaderBytes, maxBodySize                        byteSize
+	maxSize, fillLimit, maxHeaderBytes, maxBodySize, hotSize               byteSize
 	staleBudget                                                            time.Duration
 	diskFsync                                                              disk.Fsync
 	workers                                                                int
@@ -141,6 +144,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		AdminToken:        v.adminToken,
 		MaxSize:           int64(v.maxSize),
 		DiskFsync:         v.diskFsync,
+		HotSize:           int64(v.hotSize),
 		Name:              v.name,
 		Targeted:          v.targeted,
 		StaleBudget:       v.staleBudget,

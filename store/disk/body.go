@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/cellar-http/cellar/store"
 )
@@ -27,6 +30,9 @@ func (s *Store) Open(ctx context.Context, key, id string) (store.Body, error) {
 	if !ok || !hasKey(n.ikey, key) {
 		return nil, fmt.Errorf("disk store: body %s of %q: %w", id, key, store.ErrNotFound)
 	}
+	if n.inline {
+		return s.openInline(key, n)
+	}
 	f, err := openBody(s.bodyPath(id))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -36,6 +42,90 @@ func (s *Store) Open(ctx context.Context, key, id string) (store.Body, error) {
 	}
 	return &body{s: s, f: f, id: id, size: n.size, want: n.crc}, nil
 }
+
+// openInline reads a body kept in its index record, checking it against
+// its checksum before returning it.
+func (s *Store) openInline(key string, n node) (store.Body, error) {
+	var b []byte
+	var bad string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		rec := tx.Bucket(bucketEntries).Get([]byte(n.ikey))
+		if rec == nil {
+			return nil
+		}
+		h, _, err := parseHeader(rec)
+		switch {
+		case err != nil:
+			bad = "unreadable record"
+		case h.id != n.id:
+			// Replaced since the lookup.
+		case crc32.Checksum(h.body, castagnoli) != n.crc:
+			bad = "checksum mismatch"
+		default:
+			b = bytes.Clone(h.body)
+			if b == nil {
+				b = []byte{}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("disk store: reading body %s: %w", n.id, err)
+	}
+	if bad != "" {
+		s.log.Warn("dropping corrupt entry", "id", n.id, "reason", bad)
+		go s.removeIDs([]drop{{id: n.id, corrupt: true}})
+		return nil, fmt.Errorf("disk store: body %s: %s: %w", n.id, bad, store.ErrCorrupt)
+	}
+	if b == nil {
+		return nil, fmt.Errorf("disk store: body %s of %q: %w", n.id, key, store.ErrNotFound)
+	}
+	return &memBody{b: b}, nil
+}
+
+// memBody reads an inline body, checked when it was opened.
+type memBody struct {
+	b   []byte
+	off int64
+}
+
+func (m *memBody) Size() int64 { return int64(len(m.b)) }
+
+func (m *memBody) Read(p []byte) (int, error) {
+	if m.off >= int64(len(m.b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.b[m.off:])
+	m.off += int64(n)
+	return n, nil
+}
+
+func (m *memBody) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("disk store: negative offset")
+	}
+	if off >= int64(len(m.b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// WriteTo writes the rest of the body in one Write.
+func (m *memBody) WriteTo(w io.Writer) (int64, error) {
+	rest := m.b[m.off:]
+	n, err := w.Write(rest)
+	m.off += int64(n)
+	if err == nil && n < len(rest) {
+		err = io.ErrShortWrite
+	}
+	return int64(n), err
+}
+
+func (m *memBody) Close() error { return nil }
 
 // hasKey reports whether index key ik belongs to the primary key key.
 func hasKey(ik, key string) bool {

@@ -57,13 +57,13 @@ type commitQueue struct {
 // evicted to make room, then mirrors the change in memory and removes the
 // files no longer referenced. Concurrent calls share one transaction. It
 // releases the writer's reservation of reserved bytes, whatever the outcome.
-func (s *Store) index(e store.Entry, reserved int64) error {
+func (s *Store) index(e store.Entry, reserved int64, inline []byte) error {
 	if err := s.acquire(); err != nil {
 		s.unreserve(reserved)
 		return err
 	}
 	defer s.release()
-	r, err := s.newCommitReq(e)
+	r, err := s.newCommitReq(e, inline)
 	if err != nil {
 		s.unreserve(reserved)
 		return err
@@ -106,18 +106,19 @@ func (s *Store) index(e store.Entry, reserved int64) error {
 	return s.finishCommit(r)
 }
 
-// newCommitReq encodes e's index record and node.
-func (s *Store) newCommitReq(e store.Entry) (*commitReq, error) {
+// newCommitReq encodes e's index record and node; a non-nil inline is the
+// body, to be kept in the record.
+func (s *Store) newCommitReq(e store.Entry, inline []byte) (*commitReq, error) {
 	ik := indexKey(e.Key, e.Variant)
 	now := s.now().UnixNano()
-	rec := encodeRecord(e, now)
-	cost := recordCost(e.Size, ik, rec)
+	rec := encodeRecord(e, now, inline)
+	cost := costOf(e.Size, inline != nil, ik, rec)
 	if cost > s.budget {
 		return nil, fmt.Errorf("disk store: entry of %d bytes exceeds the %d-byte budget: %w", cost, s.budget, store.ErrTooLarge)
 	}
 	return &commitReq{
 		e: e, ik: ik, rec: rec,
-		n:      &node{id: e.ID, ikey: string(ik), size: e.Size, cost: cost, crc: e.Checksum, expires: unixNano(e), stored: now},
+		n:      &node{id: e.ID, ikey: string(ik), size: e.Size, cost: cost, crc: e.Checksum, expires: unixNano(e), stored: now, inline: inline != nil},
 		signal: make(chan bool, 1),
 	}, nil
 }

@@ -11,6 +11,7 @@ type node struct {
 	cost    int64  // size plus the index record, counted against the budget
 	crc     uint32 // CRC-32C of the body
 	expires int64  // Entry.Expires in Unix nanoseconds; 0 for none
+	inline  bool   // the body is in the index record, not a file
 	stored  int64  // last use (or commit) in Unix nanoseconds, as of Open: the initial recency order
 
 	prev, next *node

@@ -106,9 +106,9 @@ func (s *Store) Update(ctx context.Context, key string, entries []store.Entry) e
 			old.Pair = nw.Pair
 			old.Pair.ID = old.ID
 			old.Expires = nw.Expires
-			rec := encodeRecord(old, h.stored)
+			rec := encodeRecord(old, h.stored, h.inlineBody())
 			ik := bytes.Clone(k)
-			changes = append(changes, change{ik: ik, rec: rec, id: h.id, expires: unixNano(old), cost: recordCost(old.Size, ik, rec)})
+			changes = append(changes, change{ik: ik, rec: rec, id: h.id, expires: unixNano(old), cost: costOf(old.Size, h.inline, ik, rec)})
 		}
 		for _, ch := range changes {
 			if err := b.Put(ch.ik, ch.rec); err != nil {

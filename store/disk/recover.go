@@ -17,7 +17,8 @@ import (
 // state after whatever ended the previous run:
 //
 //   - tmp/ is emptied (bodies whose Commit never finished);
-//   - body files the index does not name are removed (a crash between the
+//   - body files the index does not name (or whose record holds the body
+//     inline) are removed (a crash between the
 //     rename into bodies/ and the index transaction, or between an index
 //     removal and the unlink);
 //   - index records whose file is missing or has the wrong size, that cannot
@@ -193,7 +194,7 @@ func (s *Store) loadIndex() error {
 			ik := string(k)
 			s.idx.byID[h.id] = &node{
 				id: h.id, ikey: ik, size: h.size, crc: h.crc, expires: h.expires, stored: h.stored,
-				cost: recordCost(h.size, k, v),
+				cost: costOf(h.size, h.inline, k, v), inline: h.inline,
 			}
 		}
 		return nil
@@ -254,7 +255,7 @@ func (s *Store) reconcile() error {
 		for _, de := range ents {
 			name := de.Name()
 			n := s.idx.byID[name]
-			if n == nil || name[:2] != xx || !de.Type().IsRegular() {
+			if n == nil || n.inline || name[:2] != xx || !de.Type().IsRegular() {
 				orphans++
 				if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 					return fmt.Errorf("disk store: removing orphan: %w", err)
@@ -274,9 +275,13 @@ func (s *Store) reconcile() error {
 		}
 	}
 
-	// Drop records without a good body, and expired ones.
+	// Drop records without a good body, and expired ones. An inline body is
+	// in its record, which bbolt wrote atomically.
 	now := s.now().UnixNano()
 	for id, n := range s.idx.byID {
+		if n.inline {
+			seen[id] = true
+		}
 		if !seen[id] || n.expires != 0 && n.expires <= now {
 			if seen[id] {
 				os.Remove(s.bodyPath(id))

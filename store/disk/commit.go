@@ -118,7 +118,9 @@ func (s *Store) newCommitReq(e store.Entry, inline []byte) (*commitReq, error) {
 	}
 	return &commitReq{
 		e: e, ik: ik, rec: rec,
-		n:      &node{id: e.ID, ikey: string(ik), size: e.Size, cost: cost, crc: e.Checksum, expires: unixNano(e), stored: now, inline: inline != nil},
+		n: &node{id: e.ID, ikey: string(ik), size: e.Size, cost: cost, crc: e.Checksum, expires: unixNano(e), stored: now, inline: inline != nil,
+			// The writer checksummed the bytes as it wrote them.
+			verified: inline == nil},
 		signal: make(chan bool, 1),
 	}, nil
 }

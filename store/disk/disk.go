@@ -53,13 +53,22 @@
 //
 // # Checksums
 //
-// Body.Read verifies the CRC-32C once the whole body has been read in order:
-// when the bytes do not match, the final Read returns an error wrapping
-// store.ErrCorrupt instead of io.EOF, and the entry is deleted. A reader must
-// treat ErrCorrupt like a truncated upstream response (abort the client
-// connection rather than end the response normally). ReadAt (Range requests)
-// is not verified, only bounds-checked. An inline body is checked when it is
-// opened: Open returns ErrCorrupt and drops the entry.
+// Every body has a CRC-32C, computed as it is written. A body file is
+// checked once more, in full, at its first Open after the store was opened
+// (the file may have been damaged while no process held it): a mismatch or
+// a short file makes Open return store.ErrCorrupt, which the engine treats
+// as a miss, and drops the entry. Verified bodies are tracked in memory and
+// Body.WriteTo hands them to the writer as the file itself, so that net/http
+// sends them with sendfile(2), unchecked; a file found shorter than recorded
+// ends WriteTo in ErrCorrupt.
+//
+// Body.Read still verifies the CRC-32C once the whole body has been read in
+// order: when the bytes do not match, the final Read returns an error
+// wrapping store.ErrCorrupt instead of io.EOF, and the entry is deleted. A
+// reader must treat ErrCorrupt like a truncated upstream response (abort the
+// client connection rather than end the response normally). ReadAt (Range
+// requests) is bounds-checked. An inline body is checked when it is opened:
+// Open returns ErrCorrupt and drops the entry.
 //
 // # Format
 //

@@ -12,7 +12,10 @@ type node struct {
 	crc     uint32 // CRC-32C of the body
 	expires int64  // Entry.Expires in Unix nanoseconds; 0 for none
 	inline  bool   // the body is in the index record, not a file
-	stored  int64  // last use (or commit) in Unix nanoseconds, as of Open: the initial recency order
+	// verified: the body file matched its checksum when written or since
+	// the store was opened, and may be served unchecked (sendfile).
+	verified bool
+	stored   int64 // last use (or commit) in Unix nanoseconds, as of Open: the initial recency order
 
 	prev, next *node
 }
@@ -193,6 +196,15 @@ func (l *lru) putBackUsed(u map[string]int64) {
 		if _, live := l.byID[id]; live && t > l.used[id] {
 			l.used[id] = t
 		}
+	}
+	l.mu.Unlock()
+}
+
+// setVerified records that the body of id matched its checksum.
+func (l *lru) setVerified(id string) {
+	l.mu.Lock()
+	if p := l.byID[id]; p != nil {
+		p.verified = true
 	}
 	l.mu.Unlock()
 }

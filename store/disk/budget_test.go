@@ -82,9 +82,8 @@ func TestInflightBytesCountAgainstBudget(t *testing.T) {
 	const budget = 100_000
 	s := openTest(t, Options{MaxBytes: budget})
 	chunk := make([]byte, 30_000)
-	var es []store.Entry
 	for _, k := range []string{"a", "b", "c"} {
-		es = append(es, put(t, s, testEntry(k, ""), chunk))
+		put(t, s, testEntry(k, ""), chunk)
 	}
 	w, err := s.Create(context.Background(), testEntry("inflight", ""))
 	if err != nil {

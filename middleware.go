@@ -180,6 +180,22 @@ func (t *trackedWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom passes r to the ResponseWriter's ReadFrom when it has one, so
+// that a stored body handed over as a file (the disk store's) is sent with
+// sendfile(2). Its errors count as the client's: the store reports a body
+// found short as its own error (ErrCorrupt) from WriteTo.
+func (t *trackedWriter) ReadFrom(r io.Reader) (int64, error) {
+	rf, ok := t.w.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(struct{ io.Writer }{t}, r)
+	}
+	n, err := rf.ReadFrom(r)
+	if err != nil {
+		t.err = err
+	}
+	return n, err
+}
+
 // copyFlushing copies body to w, flushing when the origin flushed or a
 // follower caught up with the body being filled; it aborts the connection
 // when the body ends in an error.

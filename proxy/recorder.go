@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -91,6 +92,22 @@ func (r *recorder) Write(b []byte) (int, error) {
 	if r.flushEach && err == nil {
 		_ = http.NewResponseController(r.ResponseWriter).Flush()
 	}
+	return n, err
+}
+
+// ReadFrom passes src to the client's ResponseWriter's ReadFrom, so that a
+// stored body handed over as a file is sent with sendfile(2); a response
+// flushed after every write is copied through Write instead.
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if r.status == 0 {
+		r.WriteHeader(http.StatusOK)
+	}
+	rf, ok := r.ResponseWriter.(io.ReaderFrom)
+	if !ok || r.flushEach {
+		return io.Copy(struct{ io.Writer }{r}, src)
+	}
+	n, err := rf.ReadFrom(src)
+	r.bytes += n
 	return n, err
 }
 

@@ -9,6 +9,8 @@
 # is reported):
 #   hit-1k     GET /obj/1k again and again (warmed first)
 #   hit-100k   GET /obj/100k again and again (warmed first)
+#   hit-1m     GET /obj/1m again and again (warmed first)
+#   hit-16m    GET /obj/16m again and again (warmed first)
 #   miss-10k   GET /miss/N, N random in [0, 10000), cold at the start;
 #              /miss/ responses live one second and carry no validator, so
 #              each key is fetched in full again once a second
@@ -19,6 +21,7 @@
 # Writes bench/results/proxy.md (the table), bench/results/proxy-raw.txt
 # (every round) and rebuilds bench/RESULTS.md.
 #   DURATION=4s ROUNDS=3 CONNS=64 THREADS=2 PORT_BASE=18700 bench/proxy/run.sh
+#   WORKLOADS="hit-1k miss-10k" bench/proxy/run.sh   a subset of the workloads
 #   PROFILE=1 bench/proxy/run.sh   also saves CPU profiles of cellar serve
 #                                  (hit runs) in bench/results/pprof/
 set -euo pipefail
@@ -43,6 +46,8 @@ cmem_port=$((PORT_BASE + 3))
 cmem_admin=$((PORT_BASE + 4))
 cdisk_port=$((PORT_BASE + 5))
 cdisk_admin=$((PORT_BASE + 6))
+ctier_port=$((PORT_BASE + 7))
+ctier_admin=$((PORT_BASE + 8))
 
 log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 
@@ -58,7 +63,7 @@ if ((${#missing[@]})); then
 	apt-get update -qq
 	RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-for p in $origin_port $nginx_port $varnish_port $cmem_port $cmem_admin $cdisk_port $cdisk_admin; do
+for p in $origin_port $nginx_port $varnish_port $cmem_port $cmem_admin $cdisk_port $cdisk_admin $ctier_port $ctier_admin; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 		echo "run.sh: port $p on 127.0.0.1 is in use; set PORT_BASE" >&2
 		exit 1
@@ -177,19 +182,24 @@ start varnish varnishd -F -a "127.0.0.1:$varnish_port" -b "127.0.0.1:$origin_por
 	-s malloc,256m -n "$tmp/varnish" -p default_grace=0
 wait_http "http://127.0.0.1:$varnish_port/obj/1k"
 
-# --- cellar serve, memory and disk stores ---------------------------------------
+# --- cellar serve: memory store, disk store alone, disk store with its memory tier --
+# cellar-tiered is cellar serve's default (--store disk:DIR with --hot-size
+# 64MiB in front); cellar-disk is the disk store alone (--hot-size 0).
 cellar_flags=(--upstream "http://127.0.0.1:$origin_port" --access-log=false --log-level warn --pprof)
 start cellar-memory "$tmp/cellar" serve "${cellar_flags[@]}" --store memory --max-size 256MiB \
 	--listen "127.0.0.1:$cmem_port" --admin "127.0.0.1:$cmem_admin"
-start cellar-disk "$tmp/cellar" serve "${cellar_flags[@]}" --store "disk:$tmp/cellar-disk" --max-size 1GiB \
+start cellar-disk "$tmp/cellar" serve "${cellar_flags[@]}" --store "disk:$tmp/cellar-disk" --max-size 1GiB --hot-size 0 \
 	--listen "127.0.0.1:$cdisk_port" --admin "127.0.0.1:$cdisk_admin"
+start cellar-tiered "$tmp/cellar" serve "${cellar_flags[@]}" --store "disk:$tmp/cellar-tiered" --max-size 1GiB \
+	--listen "127.0.0.1:$ctier_port" --admin "127.0.0.1:$ctier_admin"
 wait_http "http://127.0.0.1:$cmem_port/obj/1k"
 wait_http "http://127.0.0.1:$cdisk_port/obj/1k"
+wait_http "http://127.0.0.1:$ctier_port/obj/1k"
 
-servers=(origin nginx varnish cellar-memory cellar-disk)
+servers=(origin nginx varnish cellar-memory cellar-disk cellar-tiered)
 declare -A port=([origin]=$origin_port [nginx]=$nginx_port [varnish]=$varnish_port
-	[cellar-memory]=$cmem_port [cellar-disk]=$cdisk_port)
-declare -A admin=([cellar-memory]=$cmem_admin [cellar-disk]=$cdisk_admin)
+	[cellar-memory]=$cmem_port [cellar-disk]=$cdisk_port [cellar-tiered]=$ctier_port)
+declare -A admin=([cellar-memory]=$cmem_admin [cellar-disk]=$cdisk_admin [cellar-tiered]=$ctier_admin)
 
 # --- warm and check that the hit workloads hit ---------------------------------
 cat >"$tmp/miss.lua" <<EOF
@@ -210,7 +220,7 @@ EOF
 origin_requests() { curl -fsS --max-time 2 "http://127.0.0.1:$origin_port/stats" | awk '{print $2}'; }
 
 for s in "${servers[@]}"; do
-	for obj in 1k 100k; do
+	for obj in 1k 100k 1m 16m; do
 		for _ in 1 2 3; do
 			curl -fsS -o /dev/null --max-time 5 "http://127.0.0.1:${port[$s]}/obj/$obj"
 		done
@@ -238,7 +248,7 @@ to_ms() {
 }
 
 declare -A rps p50 p99 share errs cpu all
-workloads=(hit-1k hit-100k miss-10k)
+read -ra workloads <<<"${WORKLOADS:-hit-1k hit-100k hit-1m hit-16m miss-10k}"
 raw=$results/proxy-raw.txt
 echo "# workload server round req/s p50ms p99ms to-origin cpu-us/req errors" >"$raw"
 for w in "${workloads[@]}"; do
@@ -252,6 +262,8 @@ for w in "${workloads[@]}"; do
 			case $w in
 			hit-1k) args+=("$url/obj/1k") ;;
 			hit-100k) args+=("$url/obj/100k") ;;
+			hit-1m) args+=("$url/obj/1m") ;;
+			hit-16m) args+=("$url/obj/16m") ;;
 			miss-10k) args+=(-s "$tmp/miss.lua" "$url") ;;
 			esac
 			prof_pid=
@@ -307,12 +319,12 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $cpu, $(nproc) cores; $nginx_v, $varnish_v, $wrk_v, $go_v, Cellar built from the working tree at $commit."
 	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency on loopback, sharing the cores with the server measured; $ROUNDS rounds in which the servers take turns, the best round shown (req/s of every round in the last column, all figures in \`bench/results/proxy-raw.txt\`)."
 	echo "Load average (1, 5, 15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
-	echo "Workloads: hit-1k and hit-100k repeat GET /obj/1k or /obj/100k (public, max-age=3600, warmed first); miss-10k asks for /miss/N with N random in [0, 10000), cold at the start, responses fresh for 1 s with no validator, so each key is fetched in full again once a second (a faster cache answers more of them from storage: see \"to origin\")."
+	echo "Workloads: hit-1k, hit-100k, hit-1m and hit-16m repeat GET /obj/1k, /obj/100k, /obj/1m or /obj/16m (public, max-age=3600, warmed first); miss-10k asks for /miss/N with N random in [0, 10000), cold at the start, responses fresh for 1 s with no validator, so each key is fetched in full again once a second (a faster cache answers more of them from storage: see \"to origin\")."
 	echo "\"origin\" is the Go origin measured bare, serving the bytes from memory: the limit of a Go server."
 	echo "\"to origin\" is the share of requests that reached the origin during the run (requests still in flight when wrk stops count at the origin, not in wrk's total, so a slow server can show a little over 1)."
 	echo "\"CPU µs/req\" is the user+system CPU time of the server's processes (nginx's workers, Varnish's cache process included; the origin's excluded) over the run, per request wrk completed: less sensitive than req/s to whatever else runs on the machine."
 	echo "nginx: proxy_cache (keys_zone 64m, on disk), proxy_cache_lock, upstream keepalive 64, access_log off, workers = cores."
-	echo "Varnish: -s malloc,256m, built-in VCL, default_grace=0. cellar serve: --store memory --max-size 256MiB, or --store disk:DIR; access log off."
+	echo "Varnish: -s malloc,256m, built-in VCL, default_grace=0. cellar serve: --store memory --max-size 256MiB (cellar-memory), --store disk:DIR --hot-size 0 (cellar-disk: the disk store alone), or --store disk:DIR with the default 64 MiB memory tier (cellar-tiered: what \`cellar serve\` runs by default); access log off."
 	echo
 	echo "| workload | server | req/s | p50 ms | p99 ms | to origin | CPU µs/req | errors | × nginx | × Varnish | × origin | req/s of each round |"
 	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"

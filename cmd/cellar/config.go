@@ -38,6 +38,7 @@ type serveConfig struct {
 	MaxSize     int64
 	MaxVariants int        // variants kept per URL (Vary), in every store
 	DiskFsync   disk.Fsync // what the disk store syncs; ignored by the others
+	HotSize     int64      // memory tier in front of the disk store (0: none)
 	Name        string
 	Targeted    string
 	StaleBudget time.Duration // 0: never serve stale on disconnection
@@ -102,6 +103,7 @@ const (
 	defaultAdmin      = "127.0.0.1:9090"
 	defaultStore      = "disk:./cellar-data"
 	defaultMaxSize    = 1 << 30
+	defaultHotSize    = 64 << 20
 	defaultName       = "Cellar"
 	defaultMaxHeaders = 1 << 20
 	defaultMaxBody    = 1 << 30
@@ -112,7 +114,7 @@ const (
 func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs := newFlagSet("serve", "--upstream URL [flags]", stderr)
 	v := &serveFlagValues{maxSize: defaultMaxSize, maxHeaderBytes: defaultMaxHeaders, maxBodySize: defaultMaxBody,
-		bodyMinRate: proxy.DefaultBodyMinRate}
+		bodyMinRate: proxy.DefaultBodyMinRate, hotSize: defaultHotSize}
 	fs.StringVar(&v.upstream, "upstream", "", "origin `URL` to forward to (http or https), e.g. http://127.0.0.1:9000")
 	fs.StringVar(&v.demoOrigin, "demo-origin", "", "also run the demo origin in-process on this loopback `ADDR` (e.g. 127.0.0.1:9000); --upstream then defaults to it")
 	fs.StringVar(&v.listen, "listen", defaultListen, "`ADDR` to serve the proxy on")
@@ -122,6 +124,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.Var(&v.maxSize, "max-size", "byte budget of the store, with units (e.g. 512MiB, 1GiB, 10GB)")
 	fs.IntVar(&v.maxVariants, "max-variants", store.DefaultMaxVariants, "variants of one URL kept (one per value of the fields its Vary names); past it the least recently used goes, so that Vary: Cookie or User-Agent cannot flood the store")
 	fs.TextVar(&v.diskFsync, "disk-fsync", disk.FsyncIndex, "what the disk store syncs before a commit returns: index (the index; after power loss recent bodies may be lost, and are then dropped) | none (nothing: fastest; after power loss the store may start empty) | always (bodies and index)")
+	fs.Var(&v.hotSize, "hot-size", "memory in front of the disk store for recently used metadata and small bodies, so hot hits read no file (0: none)")
 	fs.StringVar(&v.name, "name", defaultName, "cache `NAME` in Cache-Status (RFC 9211) and Via (RFC 9110 §7.6.3)")
 	fs.StringVar(&v.targeted, "targeted-field", "", "an RFC 9213 targeted cache-control field `NAME` honoured before CDN-Cache-Control (e.g. Cellar-Cache-Control)")
 	fs.StringVar(&v.bodyKey, "body-key", "", "comma-separated `METHODS` (e.g. POST for GraphQL) whose request body is hashed into the cache key, making them cacheable; such POSTs no longer invalidate (RFC 9111 §4.4). Off by default: a response to any request with a body (a \"fat GET\") is then never stored")
@@ -161,7 +164,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 type serveFlagValues struct {
 	upstream, demoOrigin, listen, admin, adminToken, store, name, targeted string
 	bodyKey                                                                string
-	maxSize, fillLimit, maxHeaderBytes, maxBodySize                        byteSize
+	maxSize, fillLimit, maxHeaderBytes, maxBodySize, hotSize               byteSize
 	staleBudget                                                            time.Duration
 	diskFsync                                                              disk.Fsync
 	workers                                                                int
@@ -198,6 +201,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		MaxSize:           int64(v.maxSize),
 		MaxVariants:       v.maxVariants,
 		DiskFsync:         v.diskFsync,
+		HotSize:           int64(v.hotSize),
 		Name:              v.name,
 		Targeted:          v.targeted,
 		StaleBudget:       v.staleBudget,

@@ -28,7 +28,7 @@ func TestServeDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Listen != ":8080" || c.Admin != "127.0.0.1:9090" || c.Store.Kind != "disk" || c.Store.Path != "./cellar-data" ||
-		c.MaxSize != 1<<30 || c.MaxVariants != 32 || c.DiskFsync != disk.FsyncIndex || c.Name != "Cellar" || c.LogFormat != "text" || !c.AccessLog || c.Upstream.String() != "http://127.0.0.1:9000" {
+		c.MaxSize != 1<<30 || c.MaxVariants != 32 || c.DiskFsync != disk.FsyncIndex || c.HotSize != 64<<20 || c.Name != "Cellar" || c.LogFormat != "text" || !c.AccessLog || c.Upstream.String() != "http://127.0.0.1:9000" {
 		t.Errorf("defaults: %+v", c)
 	}
 	// Issue 12: the hardening defaults.
@@ -46,15 +46,15 @@ func TestServeDefaults(t *testing.T) {
 
 func TestServeFlagsAndEnv(t *testing.T) {
 	c, err := parseServeConfig(
-		[]string{"--max-size", "512MiB", "--store", "redis://127.0.0.1:6380/2", "--targeted-field", "Cellar-Cache-Control", "--h2c", "--disk-fsync", "always"},
+		[]string{"--max-size", "512MiB", "--store", "redis://127.0.0.1:6380/2", "--targeted-field", "Cellar-Cache-Control", "--h2c", "--disk-fsync", "always", "--hot-size", "0"},
 		env("CELLAR_UPSTREAM", "https://origin.example/base", "CELLAR_MAX_SIZE", "1GB", "CELLAR_LISTEN", "127.0.0.1:0", "CELLAR_DISK_FSYNC", "none",
 			"CELLAR_ADMIN", "off", "CELLAR_LOG_LEVEL", "debug", "CELLAR_UPSTREAM_TIMEOUT", "5s"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The command line wins over the environment.
-	if c.MaxSize != 512<<20 || c.DiskFsync != disk.FsyncAlways {
-		t.Errorf("max-size %d, disk-fsync %v", c.MaxSize, c.DiskFsync)
+	if c.MaxSize != 512<<20 || c.DiskFsync != disk.FsyncAlways || c.HotSize != 0 {
+		t.Errorf("max-size %d, disk-fsync %v, hot-size %d", c.MaxSize, c.DiskFsync, c.HotSize)
 	}
 	if c.Upstream.String() != "https://origin.example/base" || c.Listen != "127.0.0.1:0" || c.Admin != "" ||
 		c.LogLevel.String() != "DEBUG" || c.UpstreamTimeout != 5*time.Second || !c.H2C || c.Targeted != "Cellar-Cache-Control" {

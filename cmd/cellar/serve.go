@@ -20,6 +20,7 @@ import (
 	"github.com/cellar-http/cellar/store/breaker"
 	"github.com/cellar-http/cellar/store/disk"
 	"github.com/cellar-http/cellar/store/memory"
+	"github.com/cellar-http/cellar/store/tiered"
 )
 
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
@@ -241,7 +242,16 @@ func openStore(cfg *serveConfig, log *slog.Logger) (store.Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--store %s: %w", cfg.Store.Raw, err)
 		}
-		return s, nil
+		if cfg.HotSize == 0 {
+			return s, nil
+		}
+		// Hot hits from memory, misses and large bodies from the disk.
+		t, err := tiered.New(s, tiered.Options{MaxBytes: cfg.HotSize})
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("--hot-size: %w", err)
+		}
+		return t, nil
 	case "redis":
 		return openRedis(cfg, log)
 	}

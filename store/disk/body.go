@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,9 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/cellar-http/cellar/store"
 )
@@ -23,9 +27,12 @@ func (s *Store) Open(ctx context.Context, key, id string) (store.Body, error) {
 		return nil, err
 	}
 	defer s.release()
-	n, ok := s.idx.get(id)
+	n, ok := s.idx.get(id, s.now().UnixNano())
 	if !ok || !hasKey(n.ikey, key) {
 		return nil, fmt.Errorf("disk store: body %s of %q: %w", id, key, store.ErrNotFound)
+	}
+	if n.inline {
+		return s.openInline(key, n)
 	}
 	f, err := openBody(s.bodyPath(id))
 	if err != nil {
@@ -34,8 +41,160 @@ func (s *Store) Open(ctx context.Context, key, id string) (store.Body, error) {
 		}
 		return nil, fmt.Errorf("disk store: %w", err)
 	}
-	return &body{s: s, f: f, id: id, size: n.size, want: n.crc}, nil
+	b := &body{s: s, f: f, id: id, size: n.size, want: n.crc}
+	if !n.verified {
+		if err := b.verify(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		s.idx.setVerified(id)
+	}
+	return b, nil
 }
+
+// verify reads the whole file of a body not yet verified since the store
+// was opened and checks it against its checksum, before a byte of it is
+// served: a body found corrupt is dropped and Open returns ErrCorrupt (the
+// engine then treats it as a miss). Once verified, a body is served with
+// sendfile(2), unchecked (see WriteTo).
+func (b *body) verify() error {
+	bp := verifyBuffers.Get().(*[]byte)
+	defer verifyBuffers.Put(bp)
+	buf := *bp
+	var crc uint32
+	var off int64
+	for off < b.size {
+		n, err := b.f.ReadAt(buf[:min(int64(len(buf)), b.size-off)], off)
+		crc = crc32.Update(crc, castagnoli, buf[:n])
+		off += int64(n)
+		if err == io.EOF && off < b.size {
+			return b.corrupt(fmt.Sprintf("file ends at %d of %d bytes", off, b.size))
+		}
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("disk store: reading body %s: %w", b.id, err)
+		}
+	}
+	if crc != b.want {
+		return b.corrupt("checksum mismatch")
+	}
+	return nil
+}
+
+var verifyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// WriteTo writes the rest of the body to w. The body was verified (when
+// written, or at its first Open since the store was opened), so it is handed
+// to w as the file itself: when w is a net/http ResponseWriter (or passes
+// io.ReaderFrom through), the kernel sends it with sendfile(2), with no copy
+// and no checksum. A file found shorter than its recorded size ends in
+// ErrCorrupt, so the response is aborted rather than ended short.
+func (b *body) WriteTo(w io.Writer) (int64, error) {
+	if b.err != nil {
+		if b.err == io.EOF {
+			return 0, nil
+		}
+		return 0, b.err
+	}
+	rest := b.size - b.off
+	if rest <= 0 {
+		return 0, nil
+	}
+	lr := &io.LimitedReader{R: b.f, N: rest}
+	n, err := io.Copy(w, lr)
+	b.off += n
+	if err != nil {
+		return n, fmt.Errorf("disk store: sending body %s: %w", b.id, err)
+	}
+	if n < rest {
+		return n, b.corrupt(fmt.Sprintf("file ends at %d of %d bytes", b.off, b.size))
+	}
+	b.err = io.EOF
+	return n, nil
+}
+
+// openInline reads a body kept in its index record, checking it against
+// its checksum before returning it.
+func (s *Store) openInline(key string, n node) (store.Body, error) {
+	var b []byte
+	var bad string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		rec := tx.Bucket(bucketEntries).Get([]byte(n.ikey))
+		if rec == nil {
+			return nil
+		}
+		h, _, err := parseHeader(rec)
+		switch {
+		case err != nil:
+			bad = "unreadable record"
+		case h.id != n.id:
+			// Replaced since the lookup.
+		case crc32.Checksum(h.body, castagnoli) != n.crc:
+			bad = "checksum mismatch"
+		default:
+			b = bytes.Clone(h.body)
+			if b == nil {
+				b = []byte{}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("disk store: reading body %s: %w", n.id, err)
+	}
+	if bad != "" {
+		s.log.Warn("dropping corrupt entry", "id", n.id, "reason", bad)
+		go s.removeIDs([]drop{{id: n.id, corrupt: true}})
+		return nil, fmt.Errorf("disk store: body %s: %s: %w", n.id, bad, store.ErrCorrupt)
+	}
+	if b == nil {
+		return nil, fmt.Errorf("disk store: body %s of %q: %w", n.id, key, store.ErrNotFound)
+	}
+	return &memBody{b: b}, nil
+}
+
+// memBody reads an inline body, checked when it was opened.
+type memBody struct {
+	b   []byte
+	off int64
+}
+
+func (m *memBody) Size() int64 { return int64(len(m.b)) }
+
+func (m *memBody) Read(p []byte) (int, error) {
+	if m.off >= int64(len(m.b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.b[m.off:])
+	m.off += int64(n)
+	return n, nil
+}
+
+func (m *memBody) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("disk store: negative offset")
+	}
+	if off >= int64(len(m.b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// WriteTo writes the rest of the body in one Write.
+func (m *memBody) WriteTo(w io.Writer) (int64, error) {
+	rest := m.b[m.off:]
+	n, err := w.Write(rest)
+	m.off += int64(n)
+	if err == nil && n < len(rest) {
+		err = io.ErrShortWrite
+	}
+	return int64(n), err
+}
+
+func (m *memBody) Close() error { return nil }
 
 // hasKey reports whether index key ik belongs to the primary key key.
 func hasKey(ik, key string) bool {
@@ -131,3 +290,14 @@ func (b *body) corrupt(why string) error {
 }
 
 func (b *body) Close() error { return b.f.Close() }
+
+// Live reports, from memory, whether key's entry id is stored and within its
+// horizon, and counts as a use of it for eviction. A memory tier in front of
+// the store (package tiered) asks it on each hit it answers, so that it
+// never serves an entry this store has evicted, and this store's recency
+// follows those hits.
+func (s *Store) Live(key, id string) bool {
+	now := s.now().UnixNano()
+	n, ok := s.idx.get(id, now)
+	return ok && hasKey(n.ikey, key) && (n.expires == 0 || n.expires > now)
+}

@@ -31,6 +31,9 @@ type commitReq struct {
 	ik  []byte // index key
 	rec []byte // index record
 	n   *node  // the entry's node, linked into the LRU once committed
+	// reserved is the writer's in-flight reservation, released when the
+	// entry is mirrored (it then counts as committed) or fails.
+	reserved int64
 
 	// Set by the leader of the batch.
 	oldID   string // the version replaced, if any
@@ -52,16 +55,20 @@ type commitQueue struct {
 // index records the committed entry e (its body already in bodies/) in a
 // bbolt transaction that also drops the version it replaces and any entries
 // evicted to make room, then mirrors the change in memory and removes the
-// files no longer referenced. Concurrent calls share one transaction.
-func (s *Store) index(e store.Entry) error {
+// files no longer referenced. Concurrent calls share one transaction. It
+// releases the writer's reservation of reserved bytes, whatever the outcome.
+func (s *Store) index(e store.Entry, reserved int64, inline []byte) error {
 	if err := s.acquire(); err != nil {
+		s.unreserve(reserved)
 		return err
 	}
 	defer s.release()
-	r, err := s.newCommitReq(e)
+	r, err := s.newCommitReq(e, inline)
 	if err != nil {
+		s.unreserve(reserved)
 		return err
 	}
+	r.reserved = reserved
 
 	q := &s.commits
 	q.mu.Lock()
@@ -99,18 +106,21 @@ func (s *Store) index(e store.Entry) error {
 	return s.finishCommit(r)
 }
 
-// newCommitReq encodes e's index record and node.
-func (s *Store) newCommitReq(e store.Entry) (*commitReq, error) {
+// newCommitReq encodes e's index record and node; a non-nil inline is the
+// body, to be kept in the record.
+func (s *Store) newCommitReq(e store.Entry, inline []byte) (*commitReq, error) {
 	ik := indexKey(e.Key, e.Variant)
 	now := s.now().UnixNano()
-	rec := encodeRecord(e, now)
-	cost := recordCost(e.Size, ik, rec)
+	rec := encodeRecord(e, now, inline)
+	cost := costOf(e.Size, inline != nil, ik, rec)
 	if cost > s.budget {
 		return nil, fmt.Errorf("disk store: entry of %d bytes exceeds the %d-byte budget: %w", cost, s.budget, store.ErrTooLarge)
 	}
 	return &commitReq{
 		e: e, ik: ik, rec: rec,
-		n:      &node{id: e.ID, ikey: string(ik), size: e.Size, cost: cost, crc: e.Checksum, expires: unixNano(e), stored: now},
+		n: &node{id: e.ID, ikey: string(ik), size: e.Size, cost: cost, crc: e.Checksum, expires: unixNano(e), stored: now, inline: inline != nil,
+			// The writer checksummed the bytes as it wrote them.
+			verified: inline == nil},
 		signal: make(chan bool, 1),
 	}, nil
 }
@@ -119,6 +129,7 @@ func (s *Store) newCommitReq(e store.Entry) (*commitReq, error) {
 // (outside any lock, by each Commit for its own) and returns r's result.
 func (s *Store) finishCommit(r *commitReq) error {
 	if r.err != nil {
+		s.unreserve(r.reserved)
 		return r.err
 	}
 	gone := make([]string, 0, len(r.victims)+1)
@@ -169,6 +180,11 @@ func (s *Store) indexBatch(batch []*commitReq) {
 func (s *Store) applyBatch(tx *bolt.Tx, batch []*commitReq) error {
 	b := tx.Bucket(bucketEntries)
 	_, total := s.idx.totals()
+	// The bytes other writers have in flight count too: leave them room.
+	total += s.reserved.Load()
+	for _, r := range batch {
+		total -= r.reserved
+	}
 	var added []*node            // entries of this batch, oldest first
 	byID := map[string]*node{}   // the same, by ID
 	removed := map[string]bool{} // IDs this batch has dropped
@@ -250,5 +266,7 @@ func (s *Store) mirror(batch []*commitReq) {
 			s.idx.remove(v.id)
 		}
 		s.idx.add(r.n)
+		s.unreserve(r.reserved)
+		r.reserved = 0
 	}
 }

@@ -25,7 +25,7 @@ func staged(t *testing.T, s *Store, e store.Entry, body []byte) *commitReq {
 	if err := os.WriteFile(s.bodyPath(e.ID), body, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.newCommitReq(e)
+	r, err := s.newCommitReq(e, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,12 +64,14 @@ func checkAtRest(t *testing.T, s *Store) map[string]bool {
 	}
 	fs := files(t, s.dir, "bodies")
 	for _, f := range fs {
-		if !ids[f[len(f)-idLen:]] {
+		if id := f[len(f)-idLen:]; !ids[id] {
 			t.Errorf("body file %s of no entry", f)
+		} else if n, _ := s.idx.peek(id); n.inline {
+			t.Errorf("body file %s of an entry whose body is inline", f)
 		}
 	}
-	if len(fs) != len(ids) {
-		t.Errorf("%d body files for %d entries", len(fs), len(ids))
+	if len(fs) != fileBodies(s) {
+		t.Errorf("%d body files for %d entries with a body file (%d in all)", len(fs), fileBodies(s), len(ids))
 	}
 	return ids
 }

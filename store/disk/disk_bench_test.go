@@ -99,37 +99,52 @@ func BenchmarkWrite1MiB(b *testing.B) {
 // (so that after the first 10,000 commits each one replaces a version), as
 // concurrent fills do. Sixteen goroutines per core stand for the requests in
 // flight while commits wait on the disk.
+//
+// The sizes and inline settings compare a body in its index record with one
+// in a file of its own, to choose DefaultInlineMax.
 func BenchmarkCommitParallel(b *testing.B) {
 	for _, f := range []Fsync{FsyncIndex, FsyncNone} {
-		b.Run("fsync="+f.String(), func(b *testing.B) {
-			s := openTest(b, Options{Fsync: f})
-			body := make([]byte, 1<<10)
-			ctx := context.Background()
-			var next atomic.Int64
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			b.SetParallelism(16)
-			b.ResetTimer() // not Open
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := next.Add(1)
-					w, err := s.Create(ctx, testEntry(fmt.Sprint("https://example.com/miss/", i%10000), ""))
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					if _, err := w.Write(body); err != nil {
-						b.Error(err)
-						return
-					}
-					if _, err := w.Commit(); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
+		for _, c := range []struct {
+			size   int
+			inline bool
+		}{{1 << 10, false}, {1 << 10, true}, {8 << 10, false}, {8 << 10, true}, {16 << 10, false}, {16 << 10, true}, {32 << 10, false}, {32 << 10, true}} {
+			name := fmt.Sprintf("fsync=%s/size=%dKiB/inline=%v", f, c.size>>10, c.inline)
+			b.Run(name, func(b *testing.B) { benchCommitParallel(b, f, c.size, c.inline) })
+		}
 	}
+}
+
+func benchCommitParallel(b *testing.B, f Fsync, size int, inline bool) {
+	opts := Options{Fsync: f, InlineMax: -1}
+	if inline {
+		opts.InlineMax = int64(size)
+	}
+	s := openTest(b, opts)
+	body := make([]byte, size)
+	ctx := context.Background()
+	var next atomic.Int64
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.ResetTimer() // not Open
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			w, err := s.Create(ctx, testEntry(fmt.Sprint("https://example.com/miss/", i%10000), ""))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := w.Write(body); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := w.Commit(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 var _ store.Body = (*body)(nil)

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store"
 )
@@ -103,6 +105,19 @@ func readAll(t testing.TB, s *Store, key, id string) []byte {
 
 func crc(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
+// fileBodies is how many entries keep their body in a file (not inline).
+func fileBodies(s *Store) int {
+	s.idx.mu.Lock()
+	defer s.idx.mu.Unlock()
+	n := 0
+	for _, p := range s.idx.byID {
+		if !p.inline {
+			n++
+		}
+	}
+	return n
+}
+
 // files lists the regular files under dir/sub, relative to dir.
 func files(t testing.TB, dir, sub string) []string {
 	t.Helper()
@@ -160,7 +175,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestReplaceKeepsOpenReader(t *testing.T) {
-	s := openTest(t, Options{})
+	s := openTest(t, Options{InlineMax: -1})
 	old := put(t, s, testEntry("k", "v"), []byte("old body"))
 	other := put(t, s, testEntry("k", "w"), []byte("other variant"))
 	b, err := s.Open(context.Background(), "k", old.ID)
@@ -215,7 +230,7 @@ func TestAbortAndCancel(t *testing.T) {
 }
 
 func TestEvictionLRU(t *testing.T) {
-	s := openTest(t, Options{MaxBytes: 40_000})
+	s := openTest(t, Options{MaxBytes: 40_000, InlineMax: -1})
 	body := make([]byte, 9_000)
 	var es []store.Entry
 	for i := range 4 {
@@ -267,7 +282,7 @@ func (c *fakeClock) add(d time.Duration) {
 
 func TestExpiry(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	s := openTest(t, Options{Clock: clk.now, SweepInterval: 10 * time.Millisecond})
+	s := openTest(t, Options{Clock: clk.now, SweepInterval: 10 * time.Millisecond, InlineMax: -1})
 	e := testEntry("k", "a")
 	e.Expires = clk.now().Add(time.Minute)
 	put(t, s, e, []byte("a"))
@@ -380,7 +395,7 @@ func TestIterate(t *testing.T) {
 }
 
 func TestCorruptBody(t *testing.T) {
-	s := openTest(t, Options{})
+	s := openTest(t, Options{InlineMax: -1})
 	body := bytes.Repeat([]byte("0123456789"), 1000)
 	e := put(t, s, testEntry("k", ""), body)
 	path := s.bodyPath(e.ID)
@@ -419,7 +434,7 @@ func TestCorruptBody(t *testing.T) {
 }
 
 func TestRecoveryAtOpen(t *testing.T) {
-	s := openTest(t, Options{})
+	s := openTest(t, Options{InlineMax: -1})
 	keep := put(t, s, testEntry("keep", "", "t"), []byte("kept body"))
 	short := put(t, s, testEntry("short", "", "t"), []byte("will be truncated"))
 	missing := put(t, s, testEntry("missing", "", "t"), []byte("will be removed"))
@@ -688,7 +703,7 @@ func TestConcurrentChurn(t *testing.T) {
 	if st.Bytes > budget || st.Bytes != total {
 		t.Errorf("bytes %d, budget %d, sum of costs %d", st.Bytes, budget, total)
 	}
-	if files := int64(len(files(t, s.dir, "bodies"))); files != st.Entries || n != st.Entries {
+	if files := len(files(t, s.dir, "bodies")); files != fileBodies(s) || n != st.Entries {
 		t.Errorf("%d files, %d entries, %d iterated", files, st.Entries, n)
 	}
 	if st.Evictions == 0 {
@@ -727,3 +742,58 @@ func TestDamagedPagesStartEmpty(t *testing.T) {
 }
 
 var errNoSpace = syscall.ENOSPC
+
+// Issue 13, item 5: recency survives a restart. A, B and C are committed in
+// that order and A is used last; after a reopen the first eviction must take
+// B (least recently used), not A (least recently committed).
+func TestRecencySurvivesReopen(t *testing.T) {
+	for _, use := range []struct {
+		name string
+		fn   func(t *testing.T, s *Store, e store.Entry)
+	}{
+		{"Lookup", func(t *testing.T, s *Store, e store.Entry) { lookup(t, s, e.Key) }},
+		{"Open", func(t *testing.T, s *Store, e store.Entry) { readAll(t, s, e.Key, e.ID) }},
+	} {
+		t.Run(use.name, func(t *testing.T) {
+			s := openTest(t, Options{MaxBytes: 40_000})
+			body := make([]byte, 12_000)
+			a := put(t, s, testEntry("A", ""), body)
+			put(t, s, testEntry("B", ""), body)
+			put(t, s, testEntry("C", ""), body)
+			use.fn(t, s, a)
+			s = reopen(t, s)
+			put(t, s, testEntry("D", ""), body)
+			if len(lookup(t, s, "B")) != 0 {
+				t.Fatal("B, the least recently used, survived the eviction")
+			}
+			for _, k := range []string{"A", "C", "D"} {
+				if len(lookup(t, s, k)) != 1 {
+					t.Fatalf("%s was evicted; B should have gone", k)
+				}
+			}
+		})
+	}
+}
+
+// Recency is also recorded while the store runs, every RecencyInterval, so
+// that a crash loses at most one interval of it.
+func TestRecencyFlushedPeriodically(t *testing.T) {
+	s := openTest(t, Options{RecencyInterval: 10 * time.Millisecond})
+	a := put(t, s, testEntry("A", ""), []byte("a"))
+	lookup(t, s, "A")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var found bool
+		s.db.View(func(tx *bolt.Tx) error {
+			found = tx.Bucket(bucketUsed).Get([]byte(a.ID)) != nil
+			return nil
+		})
+		if found {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the use of A was not recorded in the index")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -34,9 +34,16 @@ var (
 
 const sep = "\x00\x00"
 
-// recVersion is the first byte of every record; records of another version
-// are dropped at Open.
-const recVersion = 1
+// The first byte of every record is its version; records of another
+// version are dropped at Open (a release that predates inline bodies drops
+// the records that hold one, and keeps the others).
+const (
+	// recVersion: the body is in a file of its own, bodies/xx/<id>.
+	recVersion = 1
+	// recVersionInline: the body (of header.size bytes) follows the ID, in
+	// the record itself, so that committing it creates no file.
+	recVersionInline = 2
+)
 
 // appendEscaped appends s with every NUL byte written as 0x00 0xFF.
 func appendEscaped(b []byte, s string) []byte {
@@ -94,21 +101,29 @@ type header struct {
 	size    int64
 	crc     uint32
 	id      string
+	inline  bool
+	body    []byte // an inline body; it aliases the record
 }
 
 var errBadRecord = errors.New("disk store: malformed index record")
 
 // encodeRecord builds the record of e, whose ID, Size and Checksum are set.
-func encodeRecord(e store.Entry, stored int64) []byte {
+// A non-nil inline is the body, kept in the record (len(inline) == e.Size).
+func encodeRecord(e store.Entry, stored int64, inline []byte) []byte {
 	meta := store.MarshalEntry(e)
-	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+4+1+len(e.ID)+len(meta))
-	b = append(b, recVersion)
+	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+4+1+len(e.ID)+len(inline)+len(meta))
+	if inline != nil {
+		b = append(b, recVersionInline)
+	} else {
+		b = append(b, recVersion)
+	}
 	b = binary.AppendVarint(b, stored)
 	b = binary.AppendVarint(b, unixNano(e))
 	b = binary.AppendVarint(b, e.Size)
 	b = binary.LittleEndian.AppendUint32(b, e.Checksum)
 	b = binary.AppendUvarint(b, uint64(len(e.ID)))
 	b = append(b, e.ID...)
+	b = append(b, inline...)
 	return append(b, meta...)
 }
 
@@ -122,9 +137,10 @@ func unixNano(e store.Entry) int64 {
 // parseHeader reads the fixed part of a record and returns it with the
 // remaining bytes (the marshalled entry).
 func parseHeader(v []byte) (h header, rest []byte, err error) {
-	if len(v) < 1 || v[0] != recVersion {
+	if len(v) < 1 || v[0] != recVersion && v[0] != recVersionInline {
 		return h, nil, errBadRecord
 	}
+	h.inline = v[0] == recVersionInline
 	v = v[1:]
 	var n int
 	if h.stored, n = binary.Varint(v); n <= 0 {
@@ -152,7 +168,25 @@ func parseHeader(v []byte) (h header, rest []byte, err error) {
 	if !validID(h.id) {
 		return h, nil, errBadRecord
 	}
-	return h, v[n+int(idLen):], nil
+	rest = v[n+int(idLen):]
+	if h.inline {
+		if int64(len(rest)) < h.size {
+			return h, nil, errBadRecord
+		}
+		h.body, rest = rest[:h.size:h.size], rest[h.size:]
+	}
+	return h, rest, nil
+}
+
+// inlineBody returns h's body for encodeRecord: nil when it is in a file.
+func (h header) inlineBody() []byte {
+	if !h.inline {
+		return nil
+	}
+	if h.body == nil {
+		return []byte{}
+	}
+	return h.body
 }
 
 // decodeRecord decodes a whole record into an Entry.
@@ -185,9 +219,18 @@ func validID(id string) bool {
 	return true
 }
 
-// recordCost is what an entry counts against the budget.
+// recordCost is what an entry counts against the budget: its body and its
+// index record (which holds an inline body already).
 func recordCost(size int64, ik, rec []byte) int64 {
 	return size + int64(len(ik)+len(rec))
+}
+
+// costOf is recordCost for an entry whose body may be inline.
+func costOf(size int64, inline bool, ik, rec []byte) int64 {
+	if inline {
+		return int64(len(ik) + len(rec))
+	}
+	return recordCost(size, ik, rec)
 }
 
 // deleteEntry removes the entry at ik, whose record is rec, and its tag

@@ -11,8 +11,12 @@ type node struct {
 	cost    int64  // size plus the index record, counted against the budget
 	crc     uint32 // CRC-32C of the body
 	expires int64  // Entry.Expires in Unix nanoseconds; 0 for none
-	stored  int64  // commit time in Unix nanoseconds (initial recency order)
 	used    int64  // last commit, open or update: orders a key's variants (see lru.use)
+	inline  bool   // the body is in the index record, not a file
+	// verified: the body file matched its checksum when written or since
+	// the store was opened, and may be served unchecked (sendfile).
+	verified bool
+	stored   int64 // last use (or commit) in Unix nanoseconds, as of Open: the initial recency order
 
 	prev, next *node
 }
@@ -29,21 +33,26 @@ type lru struct {
 	// count up from the latest commit time, so they order after every
 	// recovered entry, whose used is its commit time.
 	lastUse int64
+	// used holds the IDs used since the last flush of recency to the
+	// index (see recency.go), with the time of their last use.
+	used map[string]int64
 }
 
 func (l *lru) init() {
 	l.byID = make(map[string]*node)
+	l.used = make(map[string]int64)
 	l.root.next = &l.root
 	l.root.prev = &l.root
 }
 
-// get returns the node of id, marking it used.
-func (l *lru) get(id string) (n node, ok bool) {
+// get returns the node of id, marking it used at now.
+func (l *lru) get(id string, now int64) (n node, ok bool) {
 	l.mu.Lock()
 	p := l.byID[id]
 	if p != nil {
 		l.moveToFront(p)
 		l.use(p)
+		l.used[id] = now
 		n = *p
 	}
 	l.mu.Unlock()
@@ -69,12 +78,13 @@ func (l *lru) peek(id string) (n node, ok bool) {
 	return n, p != nil
 }
 
-// touch marks the entries with the given IDs as used.
-func (l *lru) touch(ids []string) {
+// touch marks the entries with the given IDs as used at now.
+func (l *lru) touch(ids []string, now int64) {
 	l.mu.Lock()
 	for _, id := range ids {
 		if p := l.byID[id]; p != nil {
 			l.moveToFront(p)
+			l.used[id] = now
 		}
 	}
 	l.mu.Unlock()
@@ -124,6 +134,7 @@ func (l *lru) remove(id string) {
 	l.mu.Lock()
 	if p := l.byID[id]; p != nil {
 		delete(l.byID, id)
+		delete(l.used, id)
 		l.bytes -= p.cost
 		p.prev.next = p.next
 		p.next.prev = p.prev
@@ -132,8 +143,9 @@ func (l *lru) remove(id string) {
 	l.mu.Unlock()
 }
 
-// update sets the expiry and cost of id after a metadata update.
-func (l *lru) update(id string, expires, cost int64) {
+// update sets the expiry and cost of id after a metadata update (a use,
+// at now).
+func (l *lru) update(id string, expires, cost, now int64) {
 	l.mu.Lock()
 	if p := l.byID[id]; p != nil {
 		l.bytes += cost - p.cost
@@ -141,6 +153,7 @@ func (l *lru) update(id string, expires, cost int64) {
 		p.expires = expires
 		l.moveToFront(p)
 		l.use(p)
+		l.used[id] = now
 	}
 	l.mu.Unlock()
 }
@@ -179,4 +192,37 @@ func (l *lru) totals() (entries, bytes int64) {
 	entries, bytes = int64(len(l.byID)), l.bytes
 	l.mu.Unlock()
 	return entries, bytes
+}
+
+// takeUsed returns the uses recorded since the last call, oldest unknown,
+// and starts a new record.
+func (l *lru) takeUsed() map[string]int64 {
+	l.mu.Lock()
+	u := l.used
+	if len(u) > 0 {
+		l.used = make(map[string]int64, len(u))
+	}
+	l.mu.Unlock()
+	return u
+}
+
+// putBackUsed merges uses that could not be flushed into the record, keeping
+// the later time of each.
+func (l *lru) putBackUsed(u map[string]int64) {
+	l.mu.Lock()
+	for id, t := range u {
+		if _, live := l.byID[id]; live && t > l.used[id] {
+			l.used[id] = t
+		}
+	}
+	l.mu.Unlock()
+}
+
+// setVerified records that the body of id matched its checksum.
+func (l *lru) setVerified(id string) {
+	l.mu.Lock()
+	if p := l.byID[id]; p != nil {
+		p.verified = true
+	}
+	l.mu.Unlock()
 }

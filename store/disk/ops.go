@@ -60,7 +60,7 @@ func (s *Store) Lookup(ctx context.Context, key string) ([]store.Entry, error) {
 	for i := range out {
 		ids[i] = out[i].ID
 	}
-	s.idx.touch(ids)
+	s.idx.touch(ids, now)
 	return out, nil
 }
 
@@ -106,9 +106,9 @@ func (s *Store) Update(ctx context.Context, key string, entries []store.Entry) e
 			old.Pair = nw.Pair
 			old.Pair.ID = old.ID
 			old.Expires = nw.Expires
-			rec := encodeRecord(old, h.stored)
+			rec := encodeRecord(old, h.stored, h.inlineBody())
 			ik := bytes.Clone(k)
-			changes = append(changes, change{ik: ik, rec: rec, id: h.id, expires: unixNano(old), cost: recordCost(old.Size, ik, rec)})
+			changes = append(changes, change{ik: ik, rec: rec, id: h.id, expires: unixNano(old), cost: costOf(old.Size, h.inline, ik, rec)})
 		}
 		for _, ch := range changes {
 			if err := b.Put(ch.ik, ch.rec); err != nil {
@@ -120,8 +120,9 @@ func (s *Store) Update(ctx context.Context, key string, entries []store.Entry) e
 	if err != nil {
 		return fmt.Errorf("disk store: update: %w", err)
 	}
+	now := s.now().UnixNano()
 	for _, ch := range changes {
-		s.idx.update(ch.id, ch.expires, ch.cost)
+		s.idx.update(ch.id, ch.expires, ch.cost, now)
 	}
 	return nil
 }

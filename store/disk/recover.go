@@ -17,7 +17,8 @@ import (
 // state after whatever ended the previous run:
 //
 //   - tmp/ is emptied (bodies whose Commit never finished);
-//   - body files the index does not name are removed (a crash between the
+//   - body files the index does not name (or whose record holds the body
+//     inline) are removed (a crash between the
 //     rename into bodies/ and the index transaction, or between an index
 //     removal and the unlink);
 //   - index records whose file is missing or has the wrong size, that cannot
@@ -27,7 +28,8 @@ import (
 //     under FsyncNone, or damage from outside) is discarded with every body,
 //     and the store starts empty: for a cache, a miss is always safe.
 //
-// It then rebuilds the in-memory LRU, oldest commit least recent, and evicts
+// It then rebuilds the in-memory LRU, ordered by last recorded use (see
+// recency.go), and evicts
 // down to the budget if it shrank.
 func (s *Store) recover() error {
 	err := s.openIndex()
@@ -112,7 +114,7 @@ func (s *Store) openIndex() (err error) {
 		}
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketEntries, bucketTags} {
+		for _, name := range [][]byte{bucketEntries, bucketTags, bucketUsed} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -192,7 +194,7 @@ func (s *Store) loadIndex() error {
 			ik := string(k)
 			s.idx.byID[h.id] = &node{
 				id: h.id, ikey: ik, size: h.size, crc: h.crc, expires: h.expires, stored: h.stored,
-				cost: recordCost(h.size, k, v),
+				cost: costOf(h.size, h.inline, k, v), inline: h.inline,
 			}
 		}
 		return nil
@@ -253,7 +255,7 @@ func (s *Store) reconcile() error {
 		for _, de := range ents {
 			name := de.Name()
 			n := s.idx.byID[name]
-			if n == nil || name[:2] != xx || !de.Type().IsRegular() {
+			if n == nil || n.inline || name[:2] != xx || !de.Type().IsRegular() {
 				orphans++
 				if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 					return fmt.Errorf("disk store: removing orphan: %w", err)
@@ -273,9 +275,13 @@ func (s *Store) reconcile() error {
 		}
 	}
 
-	// Drop records without a good body, and expired ones.
+	// Drop records without a good body, and expired ones. An inline body is
+	// in its record, which bbolt wrote atomically.
 	now := s.now().UnixNano()
 	for id, n := range s.idx.byID {
+		if n.inline {
+			seen[id] = true
+		}
 		if !seen[id] || n.expires != 0 && n.expires <= now {
 			if seen[id] {
 				os.Remove(s.bodyPath(id))
@@ -316,7 +322,10 @@ func (s *Store) reconcile() error {
 		return fmt.Errorf("disk store: repairing index: %w", err)
 	}
 
-	// Recency: newest commit first.
+	// Recency: most recent use (or commit) first.
+	if err := s.loadRecency(); err != nil {
+		return fmt.Errorf("disk store: reading recency: %w", err)
+	}
 	nodes := make([]*node, 0, len(s.idx.byID))
 	for _, n := range s.idx.byID {
 		nodes = append(nodes, n)
@@ -344,36 +353,7 @@ func compareInt64(a, b int64) int {
 
 // enforceBudget evicts least-recent entries until the store fits its
 // budget (which may have shrunk since the last run).
-func (s *Store) enforceBudget() error {
-	_, total := s.idx.totals()
-	if total <= s.budget {
-		return nil
-	}
-	victims := s.idx.victims(total-s.budget, nil)
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketEntries)
-		for _, v := range victims {
-			k := []byte(v.ikey)
-			if rec := b.Get(k); rec != nil {
-				if err := deleteEntry(tx, k, rec); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("disk store: evicting to budget: %w", err)
-	}
-	ids := make([]string, len(victims))
-	for i, v := range victims {
-		s.idx.remove(v.id)
-		ids[i] = v.id
-	}
-	s.evictions.Add(int64(len(victims)))
-	s.unlinkBodies(ids)
-	return nil
-}
+func (s *Store) enforceBudget() error { return s.evictOver(0) }
 
 // isFanout reports whether name is a fan-out directory name: two lower-case
 // hex digits.

@@ -2,19 +2,25 @@ package disk
 
 import "time"
 
-// sweeper removes expired entries: every SweepInterval all of them, and
+// sweeper records recency every RecencyInterval and removes expired entries: every SweepInterval all of them, and
 // between sweeps those that Lookup ran into. It stops when Close closes
 // stopSweep.
 func (s *Store) sweeper() {
 	defer close(s.sweepDone)
 	t := time.NewTicker(s.opts.SweepInterval)
 	defer t.Stop()
+	rt := time.NewTicker(s.opts.RecencyInterval)
+	defer rt.Stop()
 	for {
 		select {
 		case <-s.stopSweep:
 			return
 		case <-t.C:
 			s.sweepExpired()
+		case <-rt.C:
+			if err := s.flushRecency(); err != nil {
+				s.log.Warn("recording recency", "err", err)
+			}
 		case d := <-s.drops:
 			ds := []drop{d}
 		more:

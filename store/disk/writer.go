@@ -38,8 +38,10 @@ func newID() string {
 	return string(b[:])
 }
 
-// Create starts writing a new entry; its body goes to a file in tmp/ until
-// Commit.
+// Create starts writing a new entry. A body of up to Options.InlineMax
+// bytes is kept in memory and committed inside its index record; a larger
+// one goes to a file in tmp/ until Commit, from the first byte when its
+// Content-Length announces it, else from the write that outgrows InlineMax.
 func (s *Store) Create(ctx context.Context, e store.Entry) (store.Writer, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
@@ -64,14 +66,46 @@ func (s *Store) Create(ctx context.Context, e store.Entry) (store.Writer, error)
 		}
 		e.Pair.Request.URL = &c
 	}
-	path := s.tmpPath(e.ID)
-	f, err := s.createFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("disk store: creating body: %w", err)
+	// Refuse at once a body its Content-Length says the budget cannot hold,
+	// rather than write it to tmp/ and refuse it at Commit; reserve room for
+	// one it can.
+	declared := declaredLength(e)
+	if declared >= 0 {
+		if cost := recordCost(declared, indexKey(e.Key, e.Variant), encodeRecord(e, 0, nil)); cost > s.budget {
+			return nil, fmt.Errorf("disk store: declared entry of %d bytes exceeds the %d-byte budget: %w", cost, s.budget, store.ErrTooLarge)
+		}
+		if err := s.reserve(declared); err != nil {
+			return nil, err
+		}
 	}
-	bw := bufPool.Get().(*bufio.Writer)
-	bw.Reset(f)
-	return &writer{s: s, ctx: ctx, e: e, f: f, bw: bw, tmp: path}, nil
+	w := &writer{s: s, ctx: ctx, e: e, tmp: s.tmpPath(e.ID), reserved: max(declared, 0)}
+	if s.inlineMax < 0 || declared > s.inlineMax {
+		if err := w.spill(); err != nil {
+			s.unreserve(declared)
+			return nil, err
+		}
+	} else if declared > 0 {
+		w.inline = make([]byte, 0, declared)
+	}
+	return w, nil
+}
+
+// spill moves the body to a file in tmp/: it has outgrown Options.InlineMax
+// (or is announced larger). w.mu is held, or w is not yet shared.
+func (w *writer) spill() error {
+	f, err := w.s.createFile(w.tmp)
+	if err != nil {
+		return fmt.Errorf("disk store: creating body: %w", err)
+	}
+	w.f, w.spilled = f, true
+	w.bw = bufPool.Get().(*bufio.Writer)
+	w.bw.Reset(f)
+	inline := w.inline
+	w.inline = nil
+	if _, err := w.bw.Write(inline); err != nil {
+		return fmt.Errorf("disk store: writing body: %w", err)
+	}
+	return nil
 }
 
 // bufPool holds the write buffers of writers: callers often write in small
@@ -96,13 +130,20 @@ type writer struct {
 	e   store.Entry
 	tmp string
 
-	mu    sync.Mutex
-	f     bodyFile      // nil once closed
-	bw    *bufio.Writer // buffers writes to f; nil once released
-	n     int64
-	crc   uint32
-	state writerState
-	err   error // the sticky error that failed the write
+	mu sync.Mutex
+	// inline holds the body while it may still be kept in its index record;
+	// spilled says it went to a file instead.
+	inline  []byte
+	spilled bool
+	f       bodyFile      // nil until spilled, and once closed
+	bw      *bufio.Writer // buffers writes to f; nil once released
+	n       int64
+	crc     uint32
+	// reserved is what this writer counts against the budget (Store.reserve):
+	// at least n, until Commit hands it to the index or the write ends.
+	reserved int64
+	state    writerState
+	err      error // the sticky error that failed the write
 }
 
 func (w *writer) Write(p []byte) (int, error) {
@@ -122,7 +163,26 @@ func (w *writer) Write(p []byte) (int, error) {
 	if w.n+int64(len(p)) > w.s.budget {
 		return 0, w.fail(fmt.Errorf("disk store: body exceeds the %d-byte budget: %w", w.s.budget, store.ErrTooLarge))
 	}
-	n, err := w.bw.Write(p)
+	if grow := w.n + int64(len(p)) - w.reserved; grow > 0 {
+		if err := w.s.reserve(grow); err != nil {
+			return 0, w.fail(err)
+		}
+		w.reserved += grow
+	}
+	var n int
+	var err error
+	switch {
+	case !w.spilled && w.n+int64(len(p)) <= w.s.inlineMax:
+		w.inline = append(w.inline, p...)
+		n = len(p)
+	case !w.spilled:
+		if err := w.spill(); err != nil {
+			return 0, w.fail(err)
+		}
+		fallthrough
+	default:
+		n, err = w.bw.Write(p)
+	}
 	w.crc = crc32.Update(w.crc, castagnoli, p[:n])
 	w.n += int64(n)
 	if err != nil {
@@ -140,7 +200,13 @@ func (w *writer) fail(err error) error {
 
 // discard closes and removes the temporary file. w.mu is held.
 func (w *writer) discard() {
+	w.s.unreserve(w.reserved)
+	w.reserved = 0
 	w.releaseBuffer()
+	w.inline = nil
+	if !w.spilled {
+		return // no file was created
+	}
 	if w.f != nil {
 		w.f.Close()
 		w.f = nil
@@ -181,6 +247,9 @@ func (w *writer) Commit() (store.Entry, error) {
 	if err := ctxErr(w.ctx); err != nil {
 		return store.Entry{}, w.fail(err)
 	}
+	if !w.spilled {
+		return w.commitInline()
+	}
 	if err := w.bw.Flush(); err != nil {
 		return store.Entry{}, w.fail(fmt.Errorf("disk store: writing body: %w", err))
 	}
@@ -208,8 +277,32 @@ func (w *writer) Commit() (store.Entry, error) {
 			return store.Entry{}, w.fail(fmt.Errorf("disk store: syncing directory: %w", err))
 		}
 	}
-	if err := s.index(e); err != nil {
+	// The index releases the reservation once the entry counts as committed.
+	reserved := w.reserved
+	w.reserved = 0
+	if err := s.index(e, reserved, nil); err != nil {
 		os.Remove(final)
+		w.err = err
+		return store.Entry{}, err
+	}
+	w.state = committed
+	return e, nil
+}
+
+// commitInline indexes the entry with its body inside the record: no file
+// is created, renamed or synced (bbolt syncs the record under FsyncIndex
+// and FsyncAlways). w.mu is held.
+func (w *writer) commitInline() (store.Entry, error) {
+	e := w.e
+	e.Size, e.Checksum = w.n, w.crc
+	body := w.inline
+	if body == nil {
+		body = []byte{}
+	}
+	w.inline = nil
+	reserved := w.reserved
+	w.reserved = 0
+	if err := w.s.index(e, reserved, body); err != nil {
 		w.err = err
 		return store.Entry{}, err
 	}

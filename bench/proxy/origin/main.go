@@ -2,8 +2,10 @@
 // and cellar serve in front of, and measures bare as the limit of a Go server.
 // It serves bodies from memory and counts the requests it answers:
 //
-//	/obj/1k, /obj/100k  1 KiB and 100 KiB, Cache-Control: public, max-age=3600,
-//	                    with ETag and Last-Modified (the hit workloads)
+//	/obj/1k, /obj/100k, /obj/1m, /obj/16m
+//	                    1 KiB, 100 KiB, 1 MiB and 16 MiB, Cache-Control:
+//	                    public, max-age=3600, with ETag and Last-Modified (the
+//	                    hit workloads)
 //	/miss/N             1 KiB for any N, public, max-age=-miss-max-age and no
 //	                    validator, so an expired key is fetched again in full
 //	                    (the miss-heavy workload)
@@ -39,7 +41,7 @@ func main() {
 		size string
 	}
 	objects := map[string]object{}
-	for name, n := range map[string]int{"1k": 1 << 10, "100k": 100 << 10} {
+	for name, n := range map[string]int{"1k": 1 << 10, "100k": 100 << 10, "1m": 1 << 20, "16m": 16 << 20} {
 		objects["/obj/"+name] = object{
 			body: bytes.Repeat([]byte("cellar!\n"), n/8),
 			etag: `"obj-` + name + `"`,

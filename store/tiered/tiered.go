@@ -1,0 +1,348 @@
+// Package tiered puts a bounded memory tier in front of a durable store, so
+// that hits on recently used objects are answered from memory: a hot hit
+// reads neither the durable store's index nor a file (issue 14).
+//
+// The memory tier holds two kinds of items under one byte budget, least
+// recently used first out:
+//
+//   - the metadata of a key: the complete list of variants the durable store
+//     returned for it, so Lookup can answer without asking it;
+//   - small bodies (up to Options.MaxBodyBytes), by entry ID, filled as they
+//     are written and when a body is first opened from the durable store.
+//     Larger bodies are always read from the durable store (which may send
+//     them with sendfile(2)).
+//
+// Every write goes to the durable store, which stays the reference: Commit,
+// Update, Delete and the purges change it first, then drop what the memory
+// tier holds for the keys they touched. A lookup that raced with such a
+// change does not fill the memory tier (each key's shard carries an epoch
+// that every change bumps). The durable store also evicts on its own, for
+// its budget or a variant bound; when it implements [Liveness], every hit
+// from memory asks it, by a map lookup, whether the entry is still there
+// (and so keeps its recency current), and an entry it dropped is dropped
+// from memory too.
+package tiered
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cellar-http/cellar/store"
+)
+
+// DefaultMaxBytes is the memory tier's budget when Options.MaxBytes is zero.
+const DefaultMaxBytes int64 = 64 << 20
+
+// Liveness is implemented by durable stores that can tell cheaply, from
+// memory, whether an entry is still stored (disk.Store does). Live reports
+// whether the entry of key with the given ID is stored and within its
+// horizon, and counts as a use of it for the store's eviction order.
+type Liveness interface {
+	Live(key, id string) bool
+}
+
+// Options configure a Store.
+type Options struct {
+	// MaxBytes bounds the memory tier: bodies plus an estimate of the
+	// metadata. Zero means DefaultMaxBytes.
+	MaxBytes int64
+	// MaxBodyBytes is the largest body kept in memory; zero means
+	// MaxBytes/16, at most 256 KiB.
+	MaxBodyBytes int64
+	// Clock returns the current time, for entries' horizons; nil means
+	// time.Now.
+	Clock func() time.Time
+}
+
+// Store is a store.Store: a memory tier in front of a durable store. It is
+// safe for concurrent use.
+type Store struct {
+	cold    store.Store
+	live    Liveness // cold's, or nil
+	maxBody int64
+	now     func() time.Time
+
+	mem    memTier
+	closed atomic.Bool
+
+	hits, misses atomic.Int64
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a store that keeps recently used metadata and small bodies of
+// cold in memory. The Store owns cold: Close closes it.
+func New(cold store.Store, o Options) (*Store, error) {
+	if o.MaxBytes < 0 || o.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("tiered store: negative size (MaxBytes %d, MaxBodyBytes %d)", o.MaxBytes, o.MaxBodyBytes)
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = min(o.MaxBytes/16, 256<<10)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	s := &Store{cold: cold, maxBody: min(o.MaxBodyBytes, o.MaxBytes), now: o.Clock}
+	s.live, _ = cold.(Liveness)
+	s.mem.init(o.MaxBytes)
+	return s, nil
+}
+
+// Cold returns the durable store behind the memory tier.
+func (s *Store) Cold() store.Store { return s.cold }
+
+// Lookup answers from memory when it holds key's variants and they are all
+// still live, and otherwise asks the durable store and keeps its answer.
+func (s *Store) Lookup(ctx context.Context, key string) ([]store.Entry, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	if es, ok := s.mem.meta(key); ok {
+		if out, ok := s.liveOf(key, es); ok {
+			if len(out) == 0 {
+				s.misses.Add(1)
+				return nil, nil
+			}
+			s.hits.Add(1)
+			return out, nil
+		}
+		s.mem.dropKey(key) // the durable store dropped one: ask it
+	}
+	epoch := s.mem.epoch(key)
+	es, err := s.cold.Lookup(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if len(es) == 0 {
+		s.misses.Add(1)
+		return nil, nil
+	}
+	s.hits.Add(1)
+	s.mem.putMeta(key, slices.Clone(es), epoch)
+	return es, nil
+}
+
+// liveOf returns the entries of es within their horizon, in a slice of the
+// caller's own. It reports false when the durable store no longer has one
+// of them.
+func (s *Store) liveOf(key string, es []store.Entry) ([]store.Entry, bool) {
+	now := s.now()
+	out := make([]store.Entry, 0, len(es))
+	for i := range es {
+		e := &es[i]
+		if !e.Expires.IsZero() && !now.Before(e.Expires) {
+			continue
+		}
+		if s.live != nil && !s.live.Live(key, e.ID) {
+			return nil, false
+		}
+		out = append(out, *e)
+	}
+	return out, true
+}
+
+// Open serves the body from memory when it is there and the entry is still
+// stored; otherwise it opens it in the durable store, and keeps a small one
+// in memory once it has been read and verified in full.
+func (s *Store) Open(ctx context.Context, key, id string) (store.Body, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	if b, ok := s.mem.body(id); ok && s.stillStored(key, id) {
+		return newReader(b), nil
+	}
+	cb, err := s.cold.Open(ctx, key, id)
+	if err != nil {
+		if cb != nil {
+			cb.Close()
+		}
+		return nil, err
+	}
+	if cb.Size() > s.maxBody {
+		return cb, nil
+	}
+	if b, ok := s.mem.body(id); ok { // filled meanwhile
+		cb.Close()
+		return newReader(b), nil
+	}
+	b, err := readFull(cb)
+	cb.Close()
+	if err != nil {
+		return nil, err
+	}
+	s.mem.putBody(id, b)
+	return newReader(b), nil
+}
+
+// stillStored reports whether key's entry id may be served from memory:
+// the durable store says it is live, or (for one that cannot say) the
+// memory tier lists it among key's variants.
+func (s *Store) stillStored(key, id string) bool {
+	if s.live != nil {
+		return s.live.Live(key, id)
+	}
+	es, ok := s.mem.meta(key)
+	if !ok {
+		return false
+	}
+	for i := range es {
+		if es[i].ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Create starts an entry in the durable store; its body is also kept for
+// the memory tier when it is small, and enters it at Commit.
+func (s *Store) Create(ctx context.Context, e store.Entry) (store.Writer, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	w, err := s.cold.Create(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{s: s, w: w, key: e.Key, keep: true}, nil
+}
+
+// Update updates the durable store, then drops key's metadata from memory.
+func (s *Store) Update(ctx context.Context, key string, entries []store.Entry) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	err := s.cold.Update(ctx, key, entries)
+	s.mem.dropKey(key)
+	return err
+}
+
+// Delete removes key's variants from the durable store and from memory.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	err := s.cold.Delete(ctx, key)
+	s.mem.dropKeyAndBodies(key)
+	return err
+}
+
+// PurgeTag removes the entries carrying tag from the durable store and from
+// memory.
+func (s *Store) PurgeTag(ctx context.Context, tag string) (int, error) {
+	if s.closed.Load() {
+		return 0, store.ErrClosed
+	}
+	n, err := s.cold.PurgeTag(ctx, tag)
+	s.mem.dropWhere(func(key string, es []store.Entry) bool {
+		for i := range es {
+			for _, t := range es[i].Tags {
+				if t == tag {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return n, err
+}
+
+// PurgePrefix removes the entries whose key starts with prefix from the
+// durable store and from memory.
+func (s *Store) PurgePrefix(ctx context.Context, prefix string) (int, error) {
+	if s.closed.Load() {
+		return 0, store.ErrClosed
+	}
+	n, err := s.cold.PurgePrefix(ctx, prefix)
+	s.mem.dropWhere(func(key string, _ []store.Entry) bool { return strings.HasPrefix(key, prefix) })
+	return n, err
+}
+
+// Iterate walks the durable store, which holds every entry.
+func (s *Store) Iterate(ctx context.Context, fn func(store.Entry) bool) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return s.cold.Iterate(ctx, fn)
+}
+
+// Stats returns the durable store's entries, bytes and evictions, and the
+// lookups this store answered, from either tier.
+func (s *Store) Stats() store.Stats {
+	st := s.cold.Stats()
+	st.Hits, st.Misses = s.hits.Load(), s.misses.Load()
+	return st
+}
+
+// MemStats returns what the memory tier holds: items (metadata lists and
+// bodies) and their estimated bytes.
+func (s *Store) MemStats() (items int, bytes int64) { return s.mem.totals() }
+
+// Close empties the memory tier and closes the durable store. Bodies open
+// from memory stay readable.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.mem.clear()
+	return s.cold.Close()
+}
+
+// writer writes to the durable store and keeps a copy of a small body.
+type writer struct {
+	s    *Store
+	w    store.Writer
+	key  string
+	buf  []byte
+	keep bool // the body is still small enough to keep
+	mu   sync.Mutex
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	w.mu.Lock()
+	if w.keep {
+		if int64(len(w.buf)+n) > w.s.maxBody {
+			w.keep, w.buf = false, nil
+		} else {
+			w.buf = append(w.buf, p[:n]...)
+		}
+	}
+	w.mu.Unlock()
+	return n, err
+}
+
+// Commit commits to the durable store, then drops the key's metadata from
+// memory (the next Lookup reads the new list) and keeps the body.
+func (w *writer) Commit() (store.Entry, error) {
+	e, err := w.w.Commit()
+	if err != nil {
+		return e, err
+	}
+	w.s.mem.dropKey(w.key)
+	w.mu.Lock()
+	buf, keep := w.buf, w.keep
+	w.buf, w.keep = nil, false
+	w.mu.Unlock()
+	if keep && int64(len(buf)) == e.Size && !w.s.closed.Load() {
+		if buf == nil {
+			buf = []byte{}
+		}
+		w.s.mem.putBody(e.ID, buf)
+	}
+	return e, nil
+}
+
+func (w *writer) Abort() error {
+	w.mu.Lock()
+	w.buf, w.keep = nil, false
+	w.mu.Unlock()
+	return w.w.Abort()
+}

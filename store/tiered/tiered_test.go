@@ -1,0 +1,312 @@
+package tiered
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cellar-http/cellar/spec"
+	"github.com/cellar-http/cellar/store"
+	"github.com/cellar-http/cellar/store/disk"
+)
+
+// counting wraps the durable store and counts what reaches it. block, when
+// set, makes Lookup wait on it after reading the durable store.
+type counting struct {
+	store.Store
+	lookups, opens atomic.Int64
+	block          chan struct{}
+}
+
+func (c *counting) Lookup(ctx context.Context, key string) ([]store.Entry, error) {
+	c.lookups.Add(1)
+	es, err := c.Store.Lookup(ctx, key)
+	if c.block != nil {
+		<-c.block
+	}
+	return es, err
+}
+
+func (c *counting) Open(ctx context.Context, key, id string) (store.Body, error) {
+	c.opens.Add(1)
+	return c.Store.Open(ctx, key, id)
+}
+
+func (c *counting) Live(key, id string) bool { return c.Store.(Liveness).Live(key, id) }
+
+func newTest(t *testing.T, diskBudget, memBytes int64) (*Store, *counting, *disk.Store) {
+	t.Helper()
+	d, err := disk.Open(t.TempDir(), disk.Options{MaxBytes: diskBudget, Fsync: disk.FsyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &counting{Store: d}
+	s, err := New(c, Options{MaxBytes: memBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, c, d
+}
+
+func entry(key, variant string, tags ...string) store.Entry {
+	return store.Entry{
+		Key: key, Variant: variant, Tags: tags,
+		Pair: spec.Pair{
+			Request:  spec.Request{Method: "GET", Header: http.Header{}},
+			Response: spec.Response{Status: 200, Header: http.Header{"Cache-Control": {"max-age=60"}}, RequestTime: time.Now(), ResponseTime: time.Now()},
+		},
+	}
+}
+
+func put(t *testing.T, s store.Store, e store.Entry, body string) store.Entry {
+	t.Helper()
+	w, err := s.Create(t.Context(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(w, body); err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func get(t *testing.T, s store.Store, key string) (store.Entry, string, bool) {
+	t.Helper()
+	es, err := s.Lookup(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) == 0 {
+		return store.Entry{}, "", false
+	}
+	b, err := s.Open(t.Context(), key, es[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	data, err := io.ReadAll(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es[0], string(data), true
+}
+
+// Issue 14: a hot hit is answered from memory, metadata and body: the
+// durable store (its index, its files) is not asked.
+func TestHotHitStaysInMemory(t *testing.T) {
+	s, c, _ := newTest(t, 1<<20, 1<<20)
+	put(t, s, entry("k", ""), "hot body")
+	get(t, s, "k") // the first lookup after a commit reads the durable index
+	l, o := c.lookups.Load(), c.opens.Load()
+	for range 10 {
+		if _, body, ok := get(t, s, "k"); !ok || body != "hot body" {
+			t.Fatalf("hot hit: %q, %v", body, ok)
+		}
+	}
+	if dl, do := c.lookups.Load()-l, c.opens.Load()-o; dl != 0 || do != 0 {
+		t.Fatalf("10 hot hits asked the durable store %d lookups and %d opens, want none", dl, do)
+	}
+	if st := s.Stats(); st.Hits != 11 || st.Misses != 0 {
+		t.Fatalf("Stats() = %+v, want 11 hits", st)
+	}
+}
+
+// A body larger than MaxBodyBytes is never kept in memory.
+func TestLargeBodiesStayOnDisk(t *testing.T) {
+	d, err := disk.Open(t.TempDir(), disk.Options{Fsync: disk.FsyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &counting{Store: d}
+	s, err := New(c, Options{MaxBytes: 1 << 20, MaxBodyBytes: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	big := string(make([]byte, 101))
+	put(t, s, entry("big", ""), big)
+	for range 3 {
+		if _, body, _ := get(t, s, "big"); body != big {
+			t.Fatal("wrong body")
+		}
+	}
+	if o := c.opens.Load(); o != 3 {
+		t.Fatalf("%d opens of the durable store for 3 reads of a large body, want 3", o)
+	}
+}
+
+// RFC 9111 §4.4 and the purges: whatever changes the durable store is seen by
+// the next lookup, though the memory tier held the old answer.
+func TestChangesReachTheMemoryTier(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name   string
+		change func(t *testing.T, s *Store, old store.Entry)
+		check  func(t *testing.T, s *Store, old store.Entry)
+	}{
+		{"Delete", func(t *testing.T, s *Store, old store.Entry) {
+			if err := s.Delete(ctx, old.Key); err != nil {
+				t.Fatal(err)
+			}
+		}, gone},
+		{"PurgeTag", func(t *testing.T, s *Store, old store.Entry) {
+			if n, err := s.PurgeTag(ctx, "tag"); n != 1 || err != nil {
+				t.Fatalf("PurgeTag = %d, %v", n, err)
+			}
+		}, gone},
+		{"PurgePrefix", func(t *testing.T, s *Store, old store.Entry) {
+			if n, err := s.PurgePrefix(ctx, "https://example.com/"); n != 1 || err != nil {
+				t.Fatalf("PurgePrefix = %d, %v", n, err)
+			}
+		}, gone},
+		{"Update (RFC 9111 §4.3.4)", func(t *testing.T, s *Store, old store.Entry) {
+			u := old
+			u.Pair.Response.Header = http.Header{"Etag": {`"new"`}}
+			if err := s.Update(ctx, old.Key, []store.Entry{u}); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, s *Store, old store.Entry) {
+			e, body, ok := get(t, s, old.Key)
+			if !ok || e.Pair.Response.Header.Get("Etag") != `"new"` || body != "old" {
+				t.Fatalf("after Update: %v %q %v", e.Pair.Response.Header, body, ok)
+			}
+		}},
+		{"replacing commit", func(t *testing.T, s *Store, old store.Entry) {
+			put(t, s, entry(old.Key, ""), "new")
+		}, func(t *testing.T, s *Store, old store.Entry) {
+			e, body, ok := get(t, s, old.Key)
+			if !ok || e.ID == old.ID || body != "new" {
+				t.Fatalf("after replacing: ID %s (old %s), %q", e.ID, old.ID, body)
+			}
+			if _, err := s.Open(ctx, old.Key, old.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Open of the replaced version: %v, want ErrNotFound", err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, _ := newTest(t, 1<<20, 1<<20)
+			old := put(t, s, entry("https://example.com/k", "", "tag"), "old")
+			get(t, s, old.Key) // now in memory
+			tt.change(t, s, old)
+			tt.check(t, s, old)
+		})
+	}
+}
+
+func gone(t *testing.T, s *Store, old store.Entry) {
+	t.Helper()
+	if _, _, ok := get(t, s, old.Key); ok {
+		t.Fatal("the memory tier still answers for a removed entry")
+	}
+	if _, err := s.Open(context.Background(), old.Key, old.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Open of a removed entry: %v, want ErrNotFound", err)
+	}
+}
+
+// The durable store evicts on its own (for its budget): an entry it evicted
+// is not served from memory.
+func TestDurableEvictionReachesTheMemoryTier(t *testing.T) {
+	s, _, d := newTest(t, 40_000, 1<<20)
+	body := string(make([]byte, 12_000))
+	a := put(t, s, entry("A", ""), body)
+	get(t, s, "A")
+	put(t, s, entry("B", ""), body)
+	put(t, s, entry("C", ""), body)
+	// Use B and C in the durable store only, so that A is its least recent.
+	for _, k := range []string{"B", "C"} {
+		if es, _ := d.Lookup(t.Context(), k); len(es) != 1 {
+			t.Fatal(k, "missing")
+		}
+	}
+	put(t, s, entry("D", ""), body)
+	if es, _ := d.Lookup(t.Context(), "A"); len(es) != 0 {
+		t.Fatal("the durable store did not evict A; the test needs it to")
+	}
+	if _, _, ok := get(t, s, "A"); ok {
+		t.Fatal("the memory tier served A, which the durable store evicted")
+	}
+	if _, err := s.Open(t.Context(), "A", a.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Open of an evicted entry: %v, want ErrNotFound", err)
+	}
+}
+
+// A lookup that read the durable store before a Delete, and returns after
+// it, must not leave its stale answer in memory.
+func TestLookupRacingDeleteDoesNotFill(t *testing.T) {
+	s, c, _ := newTest(t, 1<<20, 1<<20)
+	put(t, s, entry("k", ""), "body")
+	c.block = make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if es, err := s.Lookup(context.Background(), "k"); err != nil || len(es) != 1 {
+			t.Errorf("racing lookup: %v, %v", es, err)
+		}
+	})
+	for c.lookups.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Delete(context.Background(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	close(c.block)
+	wg.Wait()
+	c.block = nil
+	if es, err := s.Lookup(context.Background(), "k"); err != nil || len(es) != 0 {
+		t.Fatalf("after Delete, Lookup = %v, %v: a stale answer entered the memory tier", es, err)
+	}
+}
+
+// A corrupt body in the durable store is refused, not copied into memory.
+func TestCorruptBodyNotKept(t *testing.T) {
+	s, _, d := newTest(t, 1<<20, 1<<20)
+	e := put(t, s, entry("k", ""), string(make([]byte, 20_000)))
+	s.mem.clear() // as after a restart
+	var path string
+	filepath.WalkDir(filepath.Join(d.Dir(), "bodies"), func(p string, de os.DirEntry, err error) error {
+		if err == nil && de.Name() == e.ID {
+			path = p
+		}
+		return nil
+	})
+	if path == "" {
+		t.Skip("the body is not in a file of its own")
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{1}, 100)
+	f.Close()
+	if _, err := s.Open(t.Context(), "k", e.ID); !errors.Is(err, store.ErrCorrupt) {
+		t.Fatalf("Open of a corrupt body: %v, want ErrCorrupt", err)
+	}
+	if _, ok := s.mem.body(e.ID); ok {
+		t.Fatal("a corrupt body entered the memory tier")
+	}
+}
+
+// The memory tier keeps to its budget.
+func TestMemoryTierBudget(t *testing.T) {
+	const budget = 64 << 10
+	s, _, _ := newTest(t, 16<<20, budget)
+	for i := range 100 {
+		key := "k" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		put(t, s, entry(key, ""), string(make([]byte, 3000)))
+		get(t, s, key)
+		if _, b := s.MemStats(); b > budget {
+			t.Fatalf("memory tier holds %d bytes over a %d budget", b, budget)
+		}
+	}
+}

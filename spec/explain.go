@@ -74,6 +74,11 @@ func Explain(req Request, resp Response, opts Options) Explanation {
 		HeuristicFraction: o.heuristicFraction(), HeuristicCap: o.heuristicCap(),
 	}
 	e.Store, e.Storable = storable(o, req, &resp, &pol)
+	if e.Storable {
+		if why, ok := reusableLater(o, &resp, &pol, e.TTL); !ok {
+			e.Store, e.Storable = why, false
+		}
+	}
 	if why, must := mustValidate(&directives{}, &pol.cc, &f); must {
 		e.MustValidate = &why
 	}

@@ -84,8 +84,8 @@ func TestExplainReasons(t *testing.T) {
 		{file: "public.http", shared: verdict{"public", "heuristic", "", ""}, private: verdict{"public", "heuristic", "", ""}, storable: [2]bool{true, true},
 			text: []string{"lifetime:    24h0m0s"}},
 		{file: "not-cacheable.http", shared: verdict{"not-cacheable", nf, "", ""}, private: verdict{"not-cacheable", nf, "", ""}},
-		{file: "no-lifetime.http", shared: verdict{"heuristic", nf, "", ""}, private: verdict{"heuristic", nf, "", ""}, storable: [2]bool{true, true},
-			text: []string{"freshness:   stale: no freshness left"}},
+		{file: "no-lifetime.http", shared: verdict{"not-reusable", nf, "", ""}, private: verdict{"not-reusable", nf, "", ""},
+			text: []string{"freshness:   stale: no freshness left", "store:       no — no freshness left, no validator"}},
 		{file: "set-cookie.http", shared: verdict{"set-cookie", "max-age", "", ""}, private: verdict{"max-age", "max-age", "", ""}, storable: [2]bool{false, true},
 			text: []string{"Set-Cookie: (present)"}},
 		{file: "vary-star.http", shared: verdict{"vary-star", "max-age", "", ""}, private: verdict{"vary-star", "max-age", "", ""}},
@@ -98,9 +98,9 @@ func TestExplainReasons(t *testing.T) {
 		{file: "must-revalidate.http", shared: verdict{"max-age", "max-age", "", "must-revalidate"}, private: verdict{"max-age", "max-age", "", "must-revalidate"}, storable: [2]bool{true, true},
 			text: []string{"stale:       never served stale — must-revalidate forbids serving it stale (RFC 9111 §5.2.2.2) [must-revalidate]"}},
 		{file: "proxy-revalidate.http", shared: verdict{"max-age", "max-age", "", "proxy-revalidate"}, private: verdict{"max-age", "max-age", "", ""}, storable: [2]bool{true, true}},
-		{file: "invalid-max-age.http", shared: verdict{"max-age", "invalid-max-age", "", ""}, private: verdict{"max-age", "invalid-max-age", "", ""}, storable: [2]bool{true, true}},
-		{file: "invalid-s-maxage.http", shared: verdict{"s-maxage", "invalid-s-maxage", "", "s-maxage"}, private: verdict{"heuristic", nf, "", ""}, storable: [2]bool{true, true}},
-		{file: "invalid-expires.http", shared: verdict{"expires", "invalid-expires", "", ""}, private: verdict{"expires", "invalid-expires", "", ""}, storable: [2]bool{true, true},
+		{file: "invalid-max-age.http", shared: verdict{"not-reusable", "invalid-max-age", "", ""}, private: verdict{"not-reusable", "invalid-max-age", "", ""}},
+		{file: "invalid-s-maxage.http", shared: verdict{"not-reusable", "invalid-s-maxage", "", "s-maxage"}, private: verdict{"not-reusable", nf, "", ""}},
+		{file: "invalid-expires.http", shared: verdict{"not-reusable", "invalid-expires", "", ""}, private: verdict{"not-reusable", "invalid-expires", "", ""},
 			text: []string{"Expires: 0 (not an HTTP-date) → 0s"}},
 		{file: "swr.http", shared: verdict{"max-age", "max-age", "", ""}, private: verdict{"max-age", "max-age", "", ""}, storable: [2]bool{true, true},
 			text: []string{"stale:       stale-while-revalidate 30s (RFC 5861 §3), stale-if-error 5m0s (RFC 5861 §4)"}},
@@ -167,7 +167,7 @@ func TestExplainReasons(t *testing.T) {
 		"request-no-store", "no-store", "private", "authorization", "set-cookie", "vary-star",
 		"partial-unusable", "s-maxage", "max-age", "expires", "public", "private-cache", "heuristic",
 		"not-cacheable", "invalid-s-maxage", "invalid-max-age", "invalid-expires", "no-explicit-freshness",
-		"no-cache", "must-revalidate", "proxy-revalidate",
+		"no-cache", "must-revalidate", "proxy-revalidate", "not-reusable",
 	}
 	var missing []string
 	for _, c := range all {

@@ -52,6 +52,10 @@ type exchange struct {
 
 	bodyForwarded bool
 
+	// fwd is the RFC 9211 fwd parameter of the last request forwarded, for
+	// the Cache-Status of an error answer when it fails (errorStatus).
+	fwd string
+
 	// keyURL, when not nil, is where the key URL goes when it differs from
 	// the request's (a Handler's requests; RoundTrip's rarely differ).
 	keyURL *url.URL
@@ -278,6 +282,7 @@ func (ex *exchange) storeFailed(op string, err error) (*http.Response, error) {
 func (ex *exchange) passThrough(cs spec.CacheStatus) (*http.Response, error) {
 	c := ex.c
 	ex.bodyForwarded = true
+	ex.fwd = cs.Fwd
 	resp, err := ex.send(ex.req)
 	if err != nil {
 		return nil, err

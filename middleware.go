@@ -1,7 +1,6 @@
 package cellar
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -60,9 +59,11 @@ type HandlerOptions struct {
 	// ErrorHandler answers a request the cache has no response for: the
 	// upstream failed (next panicked before its response started, or
 	// Upstream returned an error) and nothing stored may be served
-	// instead, or the client went away. err is the failure. Nil answers
-	// 502 (504 after a timeout) with a Cache-Status, and nothing to a
-	// client that went away.
+	// instead, or the client went away. err is the failure. The
+	// writer's header already holds the Cache-Status to send (RFC 9211
+	// fwd, and a detail such as upstream-refused or upstream-timeout:
+	// see UpstreamDetail). Nil answers 502 (504 after a timeout), and
+	// nothing to a client that went away.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 
@@ -112,18 +113,17 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := ex.roundTrip()
 	if err != nil {
+		// Every response carries Cache-Status (RFC 9211), an error
+		// answer too: why the request went forward and what failed.
+		w.Header()["Cache-Status"] = []string{ex.errorStatus(err)}
 		if h.onError != nil {
 			h.onError(w, r, err)
 			return
 		}
-		status := http.StatusBadGateway
-		if errors.Is(err, context.DeadlineExceeded) {
-			status = http.StatusGatewayTimeout
-		}
 		if r.Context().Err() != nil {
 			return // the client is gone
 		}
-		w.Header().Set("Cache-Status", spec.CacheStatus{Fwd: spec.FwdMiss, Detail: "upstream-error"}.Value(c.name))
+		status := UpstreamErrorStatus(err)
 		http.Error(w, http.StatusText(status), status)
 		return
 	}

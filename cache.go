@@ -18,7 +18,9 @@
 // set and differs from req.URL.Host (a reverse proxy that preserves the
 // client's Host, or a server request), the key uses req.Host: the cache then
 // keys on the resource the client asked for, not on the address it was
-// forwarded to. Requests with an Upgrade header field (WebSocket) and CONNECT
+// forwarded to. Config.KeyHost chooses another authority for the key (the
+// upstream's, or a fixed name) without changing what is forwarded. Requests
+// with an Upgrade header field (WebSocket) and CONNECT
 // bypass the cache entirely: the upstream response is returned untouched
 // (only Cache-Status: fwd=bypass is added), so httputil.ReverseProxy can
 // switch protocols.
@@ -153,6 +155,14 @@ type Config struct {
 	// BodyKeyLimit bounds the request body hashed for BodyKey; zero means
 	// 1 MiB.
 	BodyKeyLimit int64
+	// KeyHost, when set, returns the authority (host[:port]) the cache
+	// keys req on, in place of the one described under Keys (req.Host);
+	// "" keeps that one. Only the key changes: what is forwarded upstream
+	// is not. See KeyOnHost and KeyOnURLHost. Invalidation by Location
+	// and Content-Location (RFC 9111 §4.4) compares their host with the
+	// key's, so absolute URLs there under another name invalidate
+	// nothing.
+	KeyHost func(req *http.Request) string
 }
 
 // Cache is the engine: it answers requests from its store, going upstream
@@ -172,6 +182,7 @@ type Cache struct {
 	spoolDir     string
 	forceTTL     func(*http.Request) (time.Duration, bool)
 	bodyKey      func(*http.Request) bool
+	keyHost      func(*http.Request) string
 
 	flights flightTable
 
@@ -214,6 +225,7 @@ func New(cfg Config) (*Cache, error) {
 		spoolDir:     cfg.SpoolDir,
 		forceTTL:     cfg.ForceTTL,
 		bodyKey:      cfg.BodyKey,
+		keyHost:      cfg.KeyHost,
 	}
 	if c.opts.Clock == nil {
 		c.opts.Clock = time.Now

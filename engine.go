@@ -114,7 +114,7 @@ func (ex *exchange) start() (*http.Response, error) {
 	if isBypass(req, &ex.ov) {
 		return ex.passThrough(spec.CacheStatus{Fwd: spec.FwdBypass})
 	}
-	ex.sreq = spec.Request{Method: req.Method, URL: keyURL(req, ex.keyURL), Header: req.Header}
+	ex.sreq = spec.Request{Method: req.Method, URL: c.keyURLFor(req, ex.keyURL), Header: req.Header}
 	ex.key = spec.Key(ex.sreq)
 	if c.bodyKeyFor(req, &ex.ov) {
 		r := *req // hashBody replaces the body: do not touch the caller's request

@@ -36,6 +36,7 @@ type serveConfig struct {
 	Name        string
 	Targeted    string
 	StaleBudget time.Duration
+	KeyHost     string // "request", "upstream" or a fixed authority: see keyHostName
 
 	BackgroundWorkers int
 	FillLimit         int64
@@ -90,6 +91,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.TextVar(&v.diskFsync, "disk-fsync", disk.FsyncIndex, "what the disk store syncs before a commit returns: index (the index; after power loss recent bodies may be lost, and are then dropped) | none (nothing: fastest; after power loss the store may start empty) | always (bodies and index)")
 	fs.StringVar(&v.name, "name", defaultName, "cache `NAME` in Cache-Status (RFC 9211) and Via (RFC 9110 §7.6.3)")
 	fs.StringVar(&v.targeted, "targeted-field", "", "an RFC 9213 targeted cache-control field `NAME` honoured before CDN-Cache-Control (e.g. Cellar-Cache-Control)")
+	fs.StringVar(&v.keyHost, "key-host", "request", "the authority cache keys are formed with: request (the Host the client sent) | upstream (the upstream's host) | a fixed `NAME` such as www.example.com; what is forwarded does not change")
 	fs.DurationVar(&v.staleBudget, "stale-budget", 0, "serve stale responses for up to this long past their lifetime when the origin cannot be reached (RFC 9111 §4.2.4)")
 	fs.IntVar(&v.workers, "background-workers", 0, "background refreshes and detached fills run at once (0: the engine's default)")
 	fs.Var(&v.fillLimit, "detached-fill-limit", "largest body a fill keeps downloading after its client left (0: the engine's default)")
@@ -114,6 +116,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 
 type serveFlagValues struct {
 	upstream, demoOrigin, listen, admin, adminToken, store, name, targeted string
+	keyHost                                                                string
 	maxSize, fillLimit, maxHeaderBytes, maxBodySize                        byteSize
 	staleBudget                                                            time.Duration
 	diskFsync                                                              disk.Fsync
@@ -144,6 +147,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		Name:              v.name,
 		Targeted:          v.targeted,
 		StaleBudget:       v.staleBudget,
+		KeyHost:           v.keyHost,
 		BackgroundWorkers: v.workers,
 		FillLimit:         int64(v.fillLimit),
 		ReadHeaderTimeout: v.readHeaderTimeout,
@@ -210,6 +214,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 			return nil
 		},
 		c.checkTLS,
+		c.checkKeyHost,
 		func() error {
 			switch c.LogFormat {
 			case "text", "json":
@@ -325,6 +330,34 @@ func (c *serveConfig) checkTLS() error {
 		}
 	}
 	return nil
+}
+
+// checkKeyHost accepts request, upstream, or an authority (host[:port],
+// RFC 3986 §3.2) with nothing else: no scheme, path or credentials.
+func (c *serveConfig) checkKeyHost() error {
+	switch c.KeyHost {
+	case "request", "upstream":
+		return nil
+	case "":
+		return usagef("--key-host is empty: want request, upstream or a host name such as www.example.com")
+	}
+	u, err := url.Parse("http://" + c.KeyHost)
+	if err != nil || u.Host != c.KeyHost || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.Hostname() == "" {
+		return usagef("--key-host %q: want request, upstream or a host[:port] such as www.example.com (no scheme or path)", c.KeyHost)
+	}
+	return nil
+}
+
+// keyHostName is the authority every request is keyed on, or "" to key on
+// the Host each client sent.
+func (c *serveConfig) keyHostName() string {
+	switch c.KeyHost {
+	case "request", "":
+		return ""
+	case "upstream":
+		return c.Upstream.Host
+	}
+	return c.KeyHost
 }
 
 // checkAddr validates a host:port listen address.

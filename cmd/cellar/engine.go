@@ -46,7 +46,12 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return nil, err
 	}
+	var keyHost func(*http.Request) string
+	if h := cfg.keyHostName(); h != "" {
+		keyHost = cellar.KeyOnHost(h)
+	}
 	return cellar.New(cellar.Config{
+		KeyHost: keyHost,
 		Spec: spec.Options{
 			Shared:        true,
 			TargetedField: cfg.Targeted,

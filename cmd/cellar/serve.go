@@ -134,6 +134,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 			Handler: proxy.Admin(proxy.AdminConfig{
 				Store:    st,
 				Upstream: cfg.Upstream,
+				KeyHost:  cfg.keyHostName(),
 				Token:    cfg.AdminToken,
 				Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
 				Logger:   log.With("component", "admin"),
@@ -163,7 +164,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 	}
 	log.Info("listening",
 		"addr", ln.Addr().String(), "scheme", scheme, "admin", adminAddr,
-		"upstream", cfg.Upstream.String(), "store", cfg.Store.Raw, "max_size", formatBytes(cfg.MaxSize),
+		"upstream", cfg.Upstream.String(), "key_host", cfg.KeyHost, "store", cfg.Store.Raw, "max_size", formatBytes(cfg.MaxSize),
 		"protocols", srv.Protocols.String(), "version", versionString())
 
 	select {

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 
 	"io"
 	"log/slog"
@@ -32,6 +33,7 @@ type serveConfig struct {
 	AdminToken  string
 	Store       storeSpec
 	MaxSize     int64
+	MaxSizeText string     // --max-size as the operator wrote it, for messages
 	DiskFsync   disk.Fsync // what the disk store syncs; ignored by the others
 	Name        string
 	Targeted    string
@@ -76,11 +78,14 @@ const (
 	defaultMaxSize    = 1 << 30
 	defaultName       = "Cellar"
 	defaultMaxHeaders = 1 << 20
+	// minMaxSize is the smallest store budget accepted: below it a cache
+	// holds next to nothing, and the value is almost surely a slip.
+	minMaxSize = 1 << 20
 )
 
 func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs := newFlagSet("serve", "--upstream URL [flags]", stderr)
-	v := &serveFlagValues{maxSize: defaultMaxSize, maxHeaderBytes: defaultMaxHeaders}
+	v := &serveFlagValues{maxSize: byteSize{n: defaultMaxSize}, maxHeaderBytes: byteSize{n: defaultMaxHeaders}}
 	fs.StringVar(&v.upstream, "upstream", "", "origin `URL` to forward to (http or https), e.g. http://127.0.0.1:9000")
 	fs.StringVar(&v.demoOrigin, "demo-origin", "", "also run the demo origin in-process on this loopback `ADDR` (e.g. 127.0.0.1:9000); --upstream then defaults to it")
 	fs.StringVar(&v.listen, "listen", defaultListen, "`ADDR` to serve the proxy on")
@@ -131,7 +136,8 @@ type serveFlagValues struct {
 // error names the flag at fault and what is wrong with it.
 func parseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
 	v, fs := serveFlags(stderr)
-	if err := parseFlags(fs, args, getenv); err != nil {
+	fromEnv, err := parseFlagsEnv(fs, args, getenv)
+	if err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -142,14 +148,15 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		Listen:            v.listen,
 		Admin:             v.admin,
 		AdminToken:        v.adminToken,
-		MaxSize:           int64(v.maxSize),
+		MaxSize:           v.maxSize.n,
+		MaxSizeText:       v.maxSize.String(),
 		DiskFsync:         v.diskFsync,
 		Name:              v.name,
 		Targeted:          v.targeted,
 		StaleBudget:       v.staleBudget,
 		KeyHost:           v.keyHost,
 		BackgroundWorkers: v.workers,
-		FillLimit:         int64(v.fillLimit),
+		FillLimit:         v.fillLimit.n,
 		ReadHeaderTimeout: v.readHeaderTimeout,
 		ReadTimeout:       v.readTimeout,
 		WriteTimeout:      v.writeTimeout,
@@ -157,8 +164,8 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		DialTimeout:       v.dialTimeout,
 		UpstreamTimeout:   v.upstreamTimeout,
 		ShutdownTimeout:   v.shutdownTimeout,
-		MaxHeaderBytes:    int64(v.maxHeaderBytes),
-		MaxBodySize:       int64(v.maxBodySize),
+		MaxHeaderBytes:    v.maxHeaderBytes.n,
+		MaxBodySize:       v.maxBodySize.n,
 		TLSCert:           v.tlsCert,
 		TLSKey:            v.tlsKey,
 		H2C:               v.h2c,
@@ -173,7 +180,10 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		func() error { return c.setStore(v.store) },
 		func() error {
 			if c.MaxSize <= 0 {
-				return usagef("--max-size must be positive, got %s", formatBytes(c.MaxSize))
+				return usagef("--max-size must be positive, got %s", c.MaxSizeText)
+			}
+			if c.MaxSize < minMaxSize {
+				return usagef("--max-size %s is too small for a cache: give at least 1MiB (e.g. 512MiB, 10GB)", c.MaxSizeText)
 			}
 			return nil
 		},
@@ -209,7 +219,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		},
 		func() error {
 			if c.MaxHeaderBytes < 1024 || c.MaxHeaderBytes > 1<<30 {
-				return usagef("--max-header-bytes must be between 1KiB and 1GiB, got %s", formatBytes(c.MaxHeaderBytes))
+				return usagef("--max-header-bytes must be between 1KiB and 1GiB, got %s", v.maxHeaderBytes.String())
 			}
 			return nil
 		},
@@ -231,7 +241,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
-			return nil, err
+			return nil, withEnvNames(err, fromEnv)
 		}
 	}
 	return c, nil
@@ -304,6 +314,13 @@ func (c *serveConfig) setStore(raw string) error {
 		if s.Path == "" {
 			return usagef("--store %q: the disk store needs a directory, e.g. disk:./cellar-data", raw)
 		}
+	case strings.Contains(raw, "://") && !isRedisScheme(raw):
+		scheme, rest, _ := strings.Cut(raw, "://")
+		hint := ""
+		if strings.EqualFold(scheme, "file") {
+			hint = fmt.Sprintf(" (for a directory, write disk:%s)", rest)
+		}
+		return usagef("--store %q: unknown store %q%s: want memory, disk:PATH, redis://HOST:PORT[/DB] or redis+cluster://H1:P1,H2:P2", raw, scheme, hint)
 	case strings.Contains(raw, "://"):
 		opts, err := redis.ParseURL(raw)
 		if err != nil {
@@ -358,6 +375,18 @@ func (c *serveConfig) keyHostName() string {
 		return c.Upstream.Host
 	}
 	return c.KeyHost
+}
+
+// isRedisScheme reports whether raw is a URL of a scheme the Redis store
+// takes (redis.ParseURL).
+func isRedisScheme(raw string) bool {
+	scheme, _, _ := strings.Cut(raw, "://")
+	switch strings.ToLower(scheme) {
+	case "redis", "rediss", "redis+cluster", "rediss+cluster",
+		"valkey", "valkeys", "valkey+cluster", "valkeys+cluster":
+		return true
+	}
+	return false
 }
 
 // checkAddr validates a host:port listen address.

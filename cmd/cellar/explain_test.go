@@ -28,7 +28,7 @@ func explainFile(t *testing.T, file string, args ...string) (*report, string) {
 	}
 	run1 := func(extra ...string) string {
 		var out, errb bytes.Buffer
-		argv := append([]string{"explain", "-", "--at", testAt}, args...)
+		argv := append([]string{"explain", "-", "--at", testAt, "--url", "http://example.invalid/"}, args...)
 		argv = append(argv, extra...)
 		if code := run(context.Background(), argv, bytes.NewReader(data), &out, &errb); code != 0 {
 			t.Fatalf("cellar %s: exit %d: %s", strings.Join(argv, " "), code, errb.String())

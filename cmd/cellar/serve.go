@@ -164,7 +164,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 	}
 	log.Info("listening",
 		"addr", ln.Addr().String(), "scheme", scheme, "admin", adminAddr,
-		"upstream", cfg.Upstream.String(), "key_host", cfg.KeyHost, "store", cfg.Store.Raw, "max_size", formatBytes(cfg.MaxSize),
+		"upstream", cfg.Upstream.String(), "key_host", cfg.KeyHost, "store", cfg.Store.Raw, "max_size", cfg.MaxSizeText,
 		"protocols", srv.Protocols.String(), "version", versionString())
 
 	select {

@@ -87,6 +87,7 @@ import (
 
 	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store"
+	"github.com/cellar-http/cellar/store/memory"
 )
 
 // Defaults for Config.
@@ -94,6 +95,10 @@ const (
 	DefaultName              = "Cellar"
 	DefaultDetachedFillLimit = 8 << 20
 	DefaultBackgroundWorkers = 4
+	// DefaultMemoryBytes is the budget of the memory store New creates
+	// when Config.Store is nil: room for a few thousand typical pages or
+	// API responses, small enough for any process. Give a Store for more.
+	DefaultMemoryBytes = 64 << 20
 	// DefaultBodyKeyLimit bounds how much of a request body BodyKey hashes;
 	// a longer body bypasses the cache.
 	DefaultBodyKeyLimit = 1 << 20
@@ -102,12 +107,15 @@ const (
 	spoolMemory = 64 << 10
 )
 
-// Config configures a Cache. Only Store is required.
+// Config configures a Cache. The zero Config is a private cache in memory
+// in front of http.DefaultTransport.
 type Config struct {
 	// Spec holds the core's options: shared or private, heuristics, the
 	// clock (nil means time.Now), methods to cache.
 	Spec spec.Options
-	// Store keeps the entries. Required. Close does not close it.
+	// Store keeps the entries. Nil means a new in-memory store
+	// (store/memory) with a budget of DefaultMemoryBytes, which the Cache
+	// owns: Close closes it. A store given here is not closed by Close.
 	Store store.Store
 	// Upstream sends requests the cache cannot answer; nil means
 	// http.DefaultTransport. Middleware ignores it: its upstream is the
@@ -172,6 +180,7 @@ type Cache struct {
 	idle     spec.IdleClient
 	opts     spec.Options
 	store    store.Store
+	ownStore bool // created by New (Config.Store was nil): Close closes it
 	upstream http.RoundTripper
 	log      *slog.Logger
 	metrics  Metrics
@@ -196,12 +205,8 @@ type Cache struct {
 	closed   bool
 }
 
-// New returns a Cache for cfg. It fails when cfg.Store is nil or a value is
-// out of range.
+// New returns a Cache for cfg. It fails when a value is out of range.
 func New(cfg Config) (*Cache, error) {
-	if cfg.Store == nil {
-		return nil, errors.New("cellar: Config.Store is required")
-	}
 	if cfg.BackgroundWorkers < 0 {
 		return nil, fmt.Errorf("cellar: negative BackgroundWorkers %d", cfg.BackgroundWorkers)
 	}
@@ -226,6 +231,13 @@ func New(cfg Config) (*Cache, error) {
 		forceTTL:     cfg.ForceTTL,
 		bodyKey:      cfg.BodyKey,
 		keyHost:      cfg.KeyHost,
+	}
+	if c.store == nil {
+		st, err := memory.New(memory.Options{MaxBytes: DefaultMemoryBytes})
+		if err != nil {
+			return nil, fmt.Errorf("cellar: the default memory store: %w", err)
+		}
+		c.store, c.ownStore = st, true
 	}
 	if c.opts.Clock == nil {
 		c.opts.Clock = time.Now
@@ -273,8 +285,10 @@ func (c *Cache) Options() spec.Options { return c.opts }
 
 // Close stops background work (stale-while-revalidate refreshes, detached
 // fills): it cancels it and waits for it to end, at most 5 seconds. It does
-// not close the store, and requests still in progress are not interrupted;
-// requests made after Close are served but start no background work.
+// not close a store given in Config.Store (it closes the memory store New
+// made when there was none), and requests still in progress are not
+// interrupted; requests made after Close are served but start no
+// background work.
 func (c *Cache) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -282,7 +296,11 @@ func (c *Cache) Close() error {
 	c.closed = true
 	c.bgMu.Unlock()
 	c.bgCancel()
-	return c.waitBackground(ctx)
+	err := c.waitBackground(ctx)
+	if c.ownStore {
+		err = errors.Join(err, c.store.Close())
+	}
+	return err
 }
 
 // Shutdown is Close that first lets background work finish until ctx is
@@ -296,9 +314,12 @@ func (c *Cache) Shutdown(ctx context.Context) error {
 	if err != nil {
 		wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return c.waitBackground(wctx)
+		err = c.waitBackground(wctx)
 	}
-	return nil
+	if c.ownStore {
+		err = errors.Join(err, c.store.Close())
+	}
+	return err
 }
 
 func (c *Cache) waitBackground(ctx context.Context) error {

@@ -21,7 +21,7 @@ func TestVersionFromBuildInfo(t *testing.T) {
 			Main: debug.Module{Path: "github.com/cellar-http/cellar", Version: "v1.2.3"}},
 			"v1.2.3", []string{"cellar v1.2.3", "module:   github.com/cellar-http/cellar v1.2.3", "revision: unknown", "go:       go1.26.0"}},
 		{"a checkout", &debug.BuildInfo{GoVersion: "go1.26.0",
-			Main: debug.Module{Path: "github.com/cellar-http/cellar", Version: "(devel)"},
+			Main:     debug.Module{Path: "github.com/cellar-http/cellar", Version: "(devel)"},
 			Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.time", Value: "2026-12-05T18:00:00Z"}, {Key: "vcs.modified", Value: "true"}}},
 			"devel-0123456789ab+dirty", []string{"revision: 0123456789abcdef0123 (with uncommitted changes)", "commit:   2026-12-05T18:00:00Z"}},
 	} {

@@ -156,8 +156,10 @@ func Example_partialCombine() {
 // The walk the README shows: ask the core, do what the state says.
 func Example_walk() {
 	req := request()
-	stored := []spec.Pair(nil) // what the store holds under spec.Key(req)
-	fetch := func(spec.Request) spec.Response { // the caller's I/O
+	// stored is what the store holds under spec.Key(req); fetch is the
+	// caller's I/O.
+	stored := []spec.Pair(nil)
+	fetch := func(spec.Request) spec.Response {
 		return response(200, time.Now(), "Cache-Control", "max-age=60")
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/cellar-http/cellar/store"
@@ -66,6 +67,7 @@ func purgePath(ctx context.Context, st store.Store, upstream *url.URL, keyHost, 
 		if err != nil {
 			return keys, 0, err
 		}
+		slices.Sort(keys) // the walk's order is the store's: answer in a stable one
 	}
 	for _, key := range keys {
 		entries, err := st.Lookup(ctx, key)

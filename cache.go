@@ -20,7 +20,9 @@
 // set and differs from req.URL.Host (a reverse proxy that preserves the
 // client's Host, or a server request), the key uses req.Host: the cache then
 // keys on the resource the client asked for, not on the address it was
-// forwarded to. Requests with an Upgrade header field (WebSocket) and CONNECT
+// forwarded to. Config.KeyHost chooses another authority for the key (the
+// upstream's, or a fixed name) without changing what is forwarded. Requests
+// with an Upgrade header field (WebSocket) and CONNECT
 // bypass the cache entirely: the upstream response is returned untouched
 // (only Cache-Status: fwd=bypass is added), so httputil.ReverseProxy can
 // switch protocols.
@@ -96,6 +98,7 @@ import (
 
 	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store"
+	"github.com/cellar-http/cellar/store/memory"
 )
 
 // Defaults for Config.
@@ -103,6 +106,10 @@ const (
 	DefaultName              = "Cellar"
 	DefaultDetachedFillLimit = 8 << 20
 	DefaultBackgroundWorkers = 4
+	// DefaultMemoryBytes is the budget of the memory store New creates
+	// when Config.Store is nil: room for a few thousand typical pages or
+	// API responses, small enough for any process. Give a Store for more.
+	DefaultMemoryBytes = 64 << 20
 	// DefaultBodyKeyLimit bounds how much of a request body BodyKey hashes;
 	// a longer body bypasses the cache.
 	DefaultBodyKeyLimit = 1 << 20
@@ -111,7 +118,8 @@ const (
 	spoolMemory = 64 << 10
 )
 
-// Config configures a Cache. Only Store is required.
+// Config configures a Cache. The zero Config is a private cache in memory
+// in front of http.DefaultTransport.
 type Config struct {
 	// Spec holds the core's options: shared or private, heuristics, the
 	// clock (nil means time.Now), methods to cache. Its zero StaleBudget
@@ -119,7 +127,9 @@ type Config struct {
 	// lifetime when the origin cannot be reached (RFC 9111 §4.2.4); a
 	// negative one turns that off.
 	Spec spec.Options
-	// Store keeps the entries. Required. Close does not close it.
+	// Store keeps the entries. Nil means a new in-memory store
+	// (store/memory) with a budget of DefaultMemoryBytes, which the Cache
+	// owns: Close closes it. A store given here is not closed by Close.
 	Store store.Store
 	// Upstream sends requests the cache cannot answer; nil means
 	// http.DefaultTransport. Middleware ignores it: its upstream is the
@@ -177,6 +187,15 @@ type Config struct {
 	// proxy_read_timeout does), but not to switched protocols (101). Zero
 	// means DefaultUpstreamBodyTimeout (60s); a negative value means none.
 	UpstreamBodyTimeout time.Duration
+
+	// KeyHost, when set, returns the authority (host[:port]) the cache
+	// keys req on, in place of the one described under Keys (req.Host);
+	// "" keeps that one. Only the key changes: what is forwarded upstream
+	// is not. See KeyOnHost and KeyOnURLHost. Invalidation by Location
+	// and Content-Location (RFC 9111 §4.4) compares their host with the
+	// key's, so absolute URLs there under another name invalidate
+	// nothing.
+	KeyHost func(req *http.Request) string
 }
 
 // Cache is the engine: it answers requests from its store, going upstream
@@ -186,6 +205,7 @@ type Cache struct {
 	idle     spec.IdleClient
 	opts     spec.Options
 	store    store.Store
+	ownStore bool // created by New (Config.Store was nil): Close closes it
 	upstream http.RoundTripper
 	log      *slog.Logger
 	metrics  Metrics
@@ -197,6 +217,7 @@ type Cache struct {
 	bodyTimeout  time.Duration
 	forceTTL     func(*http.Request) (time.Duration, bool)
 	bodyKey      func(*http.Request) bool
+	keyHost      func(*http.Request) string
 
 	flights flightTable
 
@@ -214,12 +235,8 @@ type Cache struct {
 	closed   bool
 }
 
-// New returns a Cache for cfg. It fails when cfg.Store is nil or a value is
-// out of range.
+// New returns a Cache for cfg. It fails when a value is out of range.
 func New(cfg Config) (*Cache, error) {
-	if cfg.Store == nil {
-		return nil, errors.New("cellar: Config.Store is required")
-	}
 	if cfg.BackgroundWorkers < 0 {
 		return nil, fmt.Errorf("cellar: negative BackgroundWorkers %d", cfg.BackgroundWorkers)
 	}
@@ -244,6 +261,14 @@ func New(cfg Config) (*Cache, error) {
 		bodyTimeout:  cfg.UpstreamBodyTimeout,
 		forceTTL:     cfg.ForceTTL,
 		bodyKey:      cfg.BodyKey,
+		keyHost:      cfg.KeyHost,
+	}
+	if c.store == nil {
+		st, err := memory.New(memory.Options{MaxBytes: DefaultMemoryBytes})
+		if err != nil {
+			return nil, fmt.Errorf("cellar: the default memory store: %w", err)
+		}
+		c.store, c.ownStore = st, true
 	}
 	if c.opts.Clock == nil {
 		c.opts.Clock = time.Now
@@ -294,8 +319,10 @@ func (c *Cache) Options() spec.Options { return c.opts }
 
 // Close stops background work (stale-while-revalidate refreshes, detached
 // fills): it cancels it and waits for it to end, at most 5 seconds. It does
-// not close the store, and requests still in progress are not interrupted;
-// requests made after Close are served but start no background work.
+// not close a store given in Config.Store (it closes the memory store New
+// made when there was none), and requests still in progress are not
+// interrupted; requests made after Close are served but start no
+// background work.
 func (c *Cache) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -303,7 +330,11 @@ func (c *Cache) Close() error {
 	c.closed = true
 	c.bgMu.Unlock()
 	c.bgCancel()
-	return c.waitBackground(ctx)
+	err := c.waitBackground(ctx)
+	if c.ownStore {
+		err = errors.Join(err, c.store.Close())
+	}
+	return err
 }
 
 // Shutdown is Close that first lets background work finish until ctx is
@@ -317,9 +348,12 @@ func (c *Cache) Shutdown(ctx context.Context) error {
 	if err != nil {
 		wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return c.waitBackground(wctx)
+		err = c.waitBackground(wctx)
 	}
-	return nil
+	if c.ownStore {
+		err = errors.Join(err, c.store.Close())
+	}
+	return err
 }
 
 func (c *Cache) waitBackground(ctx context.Context) error {

@@ -58,6 +58,10 @@ type exchange struct {
 	// was asked for: the request never asks twice.
 	completed bool
 
+	// fwd is the RFC 9211 fwd parameter of the last request forwarded, for
+	// the Cache-Status of an error answer when it fails (errorStatus).
+	fwd string
+
 	// keyURL, when not nil, is where the key URL goes when it differs from
 	// the request's (a Handler's requests; RoundTrip's rarely differ).
 	keyURL *url.URL
@@ -116,7 +120,7 @@ func (ex *exchange) start() (*http.Response, error) {
 	if isBypass(req, &ex.ov) {
 		return ex.passThrough(spec.CacheStatus{Fwd: spec.FwdBypass})
 	}
-	ex.sreq = spec.Request{Method: req.Method, URL: keyURL(req, ex.keyURL), Header: req.Header, HasContent: hasContent(req)}
+	ex.sreq = spec.Request{Method: req.Method, URL: c.keyURLFor(req, ex.keyURL), Header: req.Header, HasContent: hasContent(req)}
 	ex.key = spec.Key(ex.sreq)
 	if c.bodyKeyFor(req, &ex.ov) {
 		ex.sreq.ContentKeyed = true
@@ -318,6 +322,7 @@ func (ex *exchange) storeFailed(op string, err error) (*http.Response, error) {
 func (ex *exchange) passThrough(cs spec.CacheStatus) (*http.Response, error) {
 	c := ex.c
 	ex.bodyForwarded = true
+	ex.fwd = cs.Fwd
 	resp, err := ex.send(ex.req)
 	if err != nil {
 		return nil, err

@@ -21,7 +21,7 @@ func ExampleNewTransport() {
 	}))
 	defer origin.Close()
 
-	st, err := memory.New(memory.Options{MaxBytes: 64 << 20})
+	st, err := memory.New(memory.Options{MaxBytes: 64 << 20}) // or disk.Open(dir, disk.Options{...})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -45,6 +45,26 @@ func ExampleNewTransport() {
 	// Output:
 	// hello: uri-miss
 	// hello: fresh
+}
+
+// A shared cache in front of a server's handler (compiled, not run: it
+// listens).
+func ExampleMiddleware_listen() {
+	st, err := memory.New(memory.Options{MaxBytes: 64 << 20})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "s-maxage=60")
+		io.WriteString(w, "page")
+	})
+
+	mw, err := cellar.Middleware(cellar.Config{Store: st})
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Fatal(http.ListenAndServe(":8080", mw(handler)))
 }
 
 // A shared cache in front of a handler.

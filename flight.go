@@ -84,6 +84,14 @@ func (p pending) upstreamFailed(f spec.Failure) (spec.NeedToBeUpdated, bool) {
 	return p.miss.UpstreamFailedWith(f)
 }
 
+// fwd is the RFC 9211 fwd parameter of p's forwarded request.
+func (p pending) fwd() string {
+	if p.reval != nil {
+		return p.reval.Fwd()
+	}
+	return p.miss.Fwd()
+}
+
 func (p pending) forward() spec.Request {
 	if p.reval != nil {
 		return p.reval.Forward
@@ -453,6 +461,7 @@ func (f *flight) endRun(direct bool) {
 // private one.
 func (ex *exchange) forward(p pending) (*http.Response, error) {
 	c := ex.c
+	ex.fwd = p.fwd()
 	f, r := c.flights.join(c, ex, ex.follow)
 	switch r {
 	case roleRelook:

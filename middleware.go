@@ -60,9 +60,11 @@ type HandlerOptions struct {
 	// ErrorHandler answers a request the cache has no response for: the
 	// upstream failed (next panicked before its response started, or
 	// Upstream returned an error) and nothing stored may be served
-	// instead, or the client went away. err is the failure. Nil answers
-	// 502 (504 after a timeout) with a Cache-Status, and nothing to a
-	// client that went away.
+	// instead, or the client went away. err is the failure. The
+	// writer's header already holds the Cache-Status to send (RFC 9211
+	// fwd, and a detail such as upstream-refused or upstream-timeout:
+	// see UpstreamDetail). Nil answers 502 (504 after a timeout), and
+	// nothing to a client that went away.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 
@@ -117,6 +119,9 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, err := ex.roundTrip()
 	ex.interim.close()
 	if err != nil {
+		// Every response carries Cache-Status (RFC 9211), an error
+		// answer too: why the request went forward and what failed.
+		w.Header()["Cache-Status"] = []string{ex.errorStatus(err)}
 		if h.onError != nil {
 			h.onError(w, r, err)
 			return

@@ -25,6 +25,10 @@ type AdminConfig struct {
 	// cache sees requests on their way upstream), so a purged URL's scheme
 	// is replaced with it.
 	Upstream *url.URL
+	// KeyHost is the authority the cache keys every request on
+	// (cellar.Config.KeyHost), or "" when it keys on the client's Host.
+	// Purged URLs and paths are looked up under it when it is set.
+	KeyHost string
 	// Token, when set, is the bearer token the purge endpoints require
 	// (Authorization: Bearer TOKEN). [CheckAdminAddr] says when it must be.
 	// Without one, purges and profiles answer only requests whose Host is
@@ -84,6 +88,8 @@ func IsLoopback(addr string) bool {
 //	POST /purge?url=URL            drop every variant of URL
 //	POST /purge?prefix=URL         drop every entry whose URL starts with it
 //	POST /purge?tag=TAG            drop every entry tagged TAG (Surrogate-Key, Cache-Tag)
+//	POST /purge?path=/PATH         drop PATH under every host the cache keyed it on
+//	                               (under AdminConfig.KeyHost when it is set)
 //	GET  /debug/pprof/...          runtime profiles, when AdminConfig.Pprof is set
 //
 // Purges answer {"purged": N} in JSON; several url, prefix and tag
@@ -168,10 +174,12 @@ type purgeResult struct {
 }
 
 type purgeItemResult struct {
-	Kind   string `json:"kind"` // url, prefix or tag
-	Value  string `json:"value"`
-	Key    string `json:"key,omitempty"`
-	Purged int    `json:"purged"`
+	Kind  string `json:"kind"` // url, prefix or tag
+	Value string `json:"value"`
+	Key   string `json:"key,omitempty"`
+	// Keys are the keys a path purge tried.
+	Keys   []string `json:"keys,omitempty"`
+	Purged int      `json:"purged"`
 }
 
 func (a *admin) purge(w http.ResponseWriter, r *http.Request) {
@@ -187,14 +195,14 @@ func (a *admin) purge(w http.ResponseWriter, r *http.Request) {
 			q = r.Form
 		}
 	}
-	if len(q["url"])+len(q["prefix"])+len(q["tag"]) == 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "give url=, prefix= or tag= (repeatable)"})
+	if len(q["url"])+len(q["prefix"])+len(q["tag"])+len(q["path"]) == 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "give url=, path=, prefix= or tag= (repeatable)"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.PurgeTimeout)
 	defer cancel()
 	var res purgeResult
-	for _, kind := range []string{"url", "prefix", "tag"} {
+	for _, kind := range []string{"url", "path", "prefix", "tag"} {
 		for _, v := range q[kind] {
 			item, status, err := a.purgeOne(ctx, kind, v)
 			if err != nil {
@@ -202,7 +210,7 @@ func (a *admin) purge(w http.ResponseWriter, r *http.Request) {
 				writeJSON(w, status, map[string]any{"error": err.Error(), "purged": res.Purged, "detail": res.Detail})
 				return
 			}
-			a.log.Info("purged", "kind", kind, "value", v, "key", item.Key, "count", item.Purged)
+			a.log.Info("purged", "kind", kind, "value", v, "key", item.Key, "keys", item.Keys, "count", item.Purged)
 			res.Purged += item.Purged
 			res.Detail = append(res.Detail, item)
 		}
@@ -223,8 +231,13 @@ func (a *admin) purgeOne(ctx context.Context, kind, v string) (purgeItemResult, 
 			return item, http.StatusBadRequest, errors.New("empty tag")
 		}
 		item.Purged, err = st.PurgeTag(ctx, v)
+	case "path":
+		item.Keys, item.Purged, err = purgePath(ctx, st, a.cfg.Upstream, a.cfg.KeyHost, v)
+		if errors.As(err, new(badPurge)) {
+			return item, http.StatusBadRequest, err
+		}
 	case "url", "prefix":
-		key, kerr := PurgeKey(v, a.cfg.Upstream)
+		key, kerr := purgeKey(v, a.cfg.Upstream, a.cfg.KeyHost)
 		if kerr != nil {
 			return item, http.StatusBadRequest, kerr
 		}

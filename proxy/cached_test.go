@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -240,8 +243,9 @@ func TestCachedPathResponses(t *testing.T) {
 
 // TestCachedPathUpstreamFailure: when the upstream fails, the cache serves
 // a stale response if it may (stale-if-error), and otherwise the proxy
-// answers 502 or 504 itself, without Via or Cache-Status; a streamed body
-// over the limit gets 413.
+// answers 502 or 504 itself, without Via, with a Cache-Status that says why
+// the request went forward and what failed (RFC 9211 §2.2, §2.8); a
+// streamed body over the limit gets 413.
 func TestCachedPathUpstreamFailure(t *testing.T) {
 	up, _ := url.Parse("http://origin.internal")
 	var mu sync.Mutex
@@ -280,17 +284,29 @@ func TestCachedPathUpstreamFailure(t *testing.T) {
 	for _, tt := range []struct {
 		err  error
 		code int
+		cs   string
 	}{
-		{io.ErrUnexpectedEOF, http.StatusBadGateway},
-		{context.DeadlineExceeded, http.StatusGatewayTimeout},
+		{io.ErrUnexpectedEOF, http.StatusBadGateway, "Cellar; fwd=uri-miss; detail=upstream-error"},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, http.StatusBadGateway, "Cellar; fwd=uri-miss; detail=upstream-refused"},
+		{context.DeadlineExceeded, http.StatusGatewayTimeout, "Cellar; fwd=uri-miss; detail=upstream-timeout"},
+		{&net.DNSError{Err: "no such host", Name: "origin.internal", IsNotFound: true}, http.StatusBadGateway, "Cellar; fwd=uri-miss; detail=upstream-dns"},
 	} {
 		mu.Lock()
 		fail = tt.err
 		mu.Unlock()
 		rec := get("/never-stored")
-		if rec.Code != tt.code || rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Via") != "" || rec.Header().Get("Cache-Status") != "" {
-			t.Errorf("%v: %d %v", tt.err, rec.Code, rec.Header())
+		if rec.Code != tt.code || rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Via") != "" || rec.Header().Get("Cache-Status") != tt.cs {
+			t.Errorf("%v: %d %v, want Cache-Status %q", tt.err, rec.Code, rec.Header(), tt.cs)
 		}
+	}
+	// A stored response too stale to serve on error: the validation went
+	// forward as fwd=stale.
+	mu.Lock()
+	now = now.Add(time.Hour)
+	fail = io.ErrUnexpectedEOF
+	mu.Unlock()
+	if rec := get("/s"); rec.Code != http.StatusBadGateway || rec.Header().Get("Cache-Status") != "Cellar; fwd=stale; detail=upstream-error" {
+		t.Errorf("stale past stale-if-error: %d %v", rec.Code, rec.Header())
 	}
 	mu.Lock()
 	fail = nil
@@ -299,7 +315,12 @@ func TestCachedPathUpstreamFailure(t *testing.T) {
 	req.ContentLength = -1
 	rec = httptest.NewRecorder()
 	p.ServeHTTP(rec, req)
-	if rec.Code != http.StatusRequestEntityTooLarge {
-		t.Errorf("streamed large body: %d", rec.Code)
+	if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Header().Get("Cache-Status"), "detail=request-too-large") {
+		t.Errorf("streamed large body: %d %v", rec.Code, rec.Header())
+	}
+	rec = httptest.NewRecorder()
+	p.ServeHTTP(rec, httptest.NewRequest("POST", "http://cache.example/post", strings.NewReader("0123456789abc")))
+	if rec.Code != http.StatusRequestEntityTooLarge || rec.Header().Get("Cache-Status") != "Cellar; detail=request-too-large" {
+		t.Errorf("announced large body: %d %v", rec.Code, rec.Header())
 	}
 }

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/cellar-http/cellar"
+	"github.com/cellar-http/cellar/spec"
 )
 
 // Config configures a Proxy.
@@ -256,6 +257,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 	if limit := p.cfg.MaxBodyBytes; limit > 0 && hasBody {
 		if r.ContentLength > limit {
+			if p.cfg.Cache != nil {
+				// Every response carries Cache-Status (RFC 9211), this
+				// refusal too: it never went forward.
+				rec.Header()["Cache-Status"] = []string{spec.CacheStatus{Detail: cellar.DetailRequestTooLarge}.Value(p.via)}
+			}
 			rec.Header().Set("Connection", "close")
 			http.Error(rec, "request body too large", http.StatusRequestEntityTooLarge)
 			return
@@ -469,10 +475,26 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		status = http.StatusGatewayTimeout
 	}
 	p.log.Warn("upstream request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	if rec != nil && len(w.Header()["Cache-Status"]) == 0 && len(rec.pendingStatus) > 0 {
+		// A request the cache bypassed: its Cache-Status (fwd=bypass)
+		// waited for the upstream's response; it goes on the error
+		// answer, with what failed (RFC 9211 §2.8).
+		w.Header()["Cache-Status"] = withDetail(rec.pendingStatus, cellar.UpstreamDetail(err))
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, http.StatusText(status)+"\n")
+}
+
+// withDetail returns the Cache-Status members cs, the last one given
+// detail when it has none.
+func withDetail(cs []string, detail string) []string {
+	out := append([]string(nil), cs...)
+	if last := out[len(out)-1]; !strings.Contains(last, "; detail=") {
+		out[len(out)-1] = last + "; detail=" + detail
+	}
+	return out
 }
 
 // finish writes the access-log line and records metrics.

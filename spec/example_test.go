@@ -153,6 +153,39 @@ func Example_partialCombine() {
 	// state: FromCache - serve whole with status 200
 }
 
+// The walk the README shows: ask the core, do what the state says.
+func Example_walk() {
+	req := request()
+	// stored is what the store holds under spec.Key(req); fetch is the
+	// caller's I/O.
+	stored := []spec.Pair(nil)
+	fetch := func(spec.Request) spec.Response {
+		return response(200, time.Now(), "Cache-Control", "max-age=60")
+	}
+
+	idle := spec.NewIdleClient(spec.Options{Shared: true})
+	switch s := idle.Next(req, stored).(type) {
+	case spec.FromCache: // serve s.Pair as s.Serve says (Age, 304, 206 ...)
+		fmt.Println("serve", s.Pair.ID, "with status", s.Serve.Status)
+	case spec.NeedRevalidation: // send s.Forward, then s.Next(resp): NeedToBeUpdated | CacheMiss
+		fmt.Println("validate with", s.Forward.Header.Get("If-None-Match"))
+	case spec.PartialUpdate: // combine stored 206s, then s.Next(combined)
+		fmt.Println("combine", len(s.Parts), "parts")
+	case spec.InvalidateEntries: // forward, then drop s.Keys(resp)
+		fmt.Println("forward", s.Forward.Method)
+	case spec.CacheMiss: // send s.Forward, then s.Next(resp):
+		resp := fetch(s.Forward)
+		switch r := s.Next(resp).(type) {
+		case spec.StoreAndUse: // store r.Pair under r.Key/r.Variant, serve it
+			fmt.Println("store under", r.Key, "-", r.Reason)
+		case spec.CouldNotBeStored: // serve it; r.Reason says why, with its RFC section
+			fmt.Println("serve without storing:", r.Reason)
+		}
+	}
+	// Output:
+	// store under https://example.com/resource - max-age allows storing it (RFC 9111 §3)
+}
+
 func ExampleCacheStatus_Value() {
 	cs := spec.CacheStatus{Fwd: spec.FwdURIMiss, FwdStatus: 200, TTL: 60, HasTTL: true, Stored: true}
 	fmt.Println(cs.Value("cellar"))

@@ -95,6 +95,11 @@ func Explain(req Request, resp Response, opts Options) Explanation {
 			e.VariantKey = sa.Variant
 		}
 	}
+	if e.Storable {
+		if why, ok := reusableLater(o, &resp, &pol, e.TTL); !ok {
+			e.Store, e.Storable = why, false
+		}
+	}
 	if why, must := mustValidate(&directives{}, &pol.cc, &f); must {
 		e.MustValidate = &why
 	}

@@ -13,8 +13,8 @@ type IdleClient struct {
 	o *Options
 }
 
-// NewIdleClient returns the starting state for lookups with opts (the seed's
-// create_idle_state; Options.Shared chooses the shared or private role).
+// NewIdleClient returns the starting state for lookups with opts
+// (Options.Shared chooses the shared or private role).
 func NewIdleClient(opts Options) IdleClient {
 	o := opts
 	if o.TargetedField != "" {

@@ -117,6 +117,10 @@ func (s CacheMiss) Next(resp Response) MissNext {
 	now := o.now()
 	stored := cleanForStorage(o, &s.req, &resp, &pol)
 	f := computeFreshness(o, &stored.Response, &pol, now)
+	if why, ok := reusableLater(o, &stored.Response, &pol, f.ttl()); !ok {
+		serve.CacheStatus.Detail = why.Code
+		return CouldNotBeStored{Serve: serve, Reason: why}
+	}
 	serve.CacheStatus.Stored = true
 	serve.CacheStatus.TTL, serve.CacheStatus.HasTTL = f.ttlSeconds(), true
 	length := int64(-1)

@@ -40,9 +40,10 @@ type Response struct {
 	ResponseTime time.Time
 }
 
-// Pair is a stored request/response pair, the seed's CompletePair: the
-// request whose response was stored (its header selects the variant, §4.1)
-// and the stored response.
+// Pair is a stored response with the request it answered: the request's
+// method and URL give the key, its header (only the fields the response's
+// Vary names) selects the variant (§4.1), and the response is what is
+// served or validated. A store keeps one Pair per variant.
 type Pair struct {
 	// ID names the pair in the caller's store. The core never interprets it;
 	// it hands it back in the states that ask the caller to update, replace

@@ -1,7 +1,7 @@
 package spec
 
-// State is any state of the machine. StateName is the seed's name for it,
-// which engines record in their decision traces.
+// State is any state of the machine. StateName is its name ("CacheMiss",
+// "FromCache", ...), which engines record in their decision traces.
 type State interface {
 	StateName() string
 }

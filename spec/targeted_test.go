@@ -53,7 +53,7 @@ func TestTargeted_RFC9213_3_1_Storing(t *testing.T) {
 	s, p := shared(t0), private(t0)
 	runStores(t, []storeCase{
 		{"Cache-Control: no-store, CDN-Cache-Control: none: a CDN stores", s, get(),
-			ok200("Cache-Control", "no-store", "CDN-Cache-Control", "none"), want{state: "StoreAndUse", code: "heuristic"}},
+			ok200("Cache-Control", "no-store", "CDN-Cache-Control", "none", "ETag", `"v"`), want{state: "StoreAndUse", code: "heuristic"}},
 		{"... and other caches do not", p, get(),
 			ok200("Cache-Control", "no-store", "CDN-Cache-Control", "none"), want{state: "CouldNotBeStored", code: "no-store"}},
 		{"CDN-Cache-Control: max-age=600, Cache-Control: no-store", s, get(),

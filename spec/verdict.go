@@ -37,5 +37,13 @@ func Judge(req Request, resp *Response, opts *Options) Verdict {
 	var v Verdict
 	v.Reason, v.Storable = storable(o, req, resp, &pol)
 	v.Lifetime, v.Heuristic, v.LifetimeReason = lifetime(o, resp, &pol, dateOf(resp))
+	if v.Storable {
+		// Without a clock, the lifetime stands for the freshness left: a
+		// response that arrives already stale (Age past its lifetime) is
+		// judged storable here, though CacheMiss.Next would not store it.
+		if why, ok := reusableLater(o, resp, &pol, v.Lifetime); !ok {
+			v.Reason, v.Storable = why, false
+		}
+	}
 	return v
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 
 	"io"
 	"log/slog"
@@ -37,6 +38,7 @@ type serveConfig struct {
 	Store       storeSpec
 	MaxSize     int64
 	MaxVariants int        // variants kept per URL (Vary), in every store
+	MaxSizeText string     // --max-size as the operator wrote it, for messages
 	DiskFsync   disk.Fsync // what the disk store syncs; ignored by the others
 	HotSize     int64      // memory tier in front of the disk store (0: none)
 	Name        string
@@ -48,6 +50,7 @@ type serveConfig struct {
 	BodyKey []string
 	// StoreSetCookie stores responses with Set-Cookie (spec.Options).
 	StoreSetCookie bool
+	KeyHost        string // "request", "upstream" or a fixed authority: see keyHostName
 
 	BackgroundWorkers int
 	FillLimit         int64
@@ -109,12 +112,15 @@ const (
 	defaultMaxBody    = 1 << 30
 	// defaultUpstreamMaxConns matches the upstream transport's idle pool.
 	defaultUpstreamMaxConns = 1024
+	// minMaxSize is the smallest store budget accepted: below it a cache
+	// holds next to nothing, and the value is almost surely a slip.
+	minMaxSize = 1 << 20
 )
 
 func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs := newFlagSet("serve", "--upstream URL [flags]", stderr)
-	v := &serveFlagValues{maxSize: defaultMaxSize, maxHeaderBytes: defaultMaxHeaders, maxBodySize: defaultMaxBody,
-		bodyMinRate: proxy.DefaultBodyMinRate, hotSize: defaultHotSize}
+	v := &serveFlagValues{maxSize: byteSize{n: defaultMaxSize}, maxHeaderBytes: byteSize{n: defaultMaxHeaders}, maxBodySize: byteSize{n: defaultMaxBody},
+		bodyMinRate: byteSize{n: proxy.DefaultBodyMinRate}, hotSize: byteSize{n: defaultHotSize}}
 	fs.StringVar(&v.upstream, "upstream", "", "origin `URL` to forward to (http or https), e.g. http://127.0.0.1:9000")
 	fs.StringVar(&v.demoOrigin, "demo-origin", "", "also run the demo origin in-process on this loopback `ADDR` (e.g. 127.0.0.1:9000); --upstream then defaults to it")
 	fs.StringVar(&v.listen, "listen", defaultListen, "`ADDR` to serve the proxy on")
@@ -130,6 +136,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.StringVar(&v.bodyKey, "body-key", "", "comma-separated `METHODS` (e.g. POST for GraphQL) whose request body is hashed into the cache key, making them cacheable; such POSTs no longer invalidate (RFC 9111 §4.4). Off by default: a response to any request with a body (a \"fat GET\") is then never stored")
 	fs.DurationVar(&v.staleBudget, "stale-budget", spec.DefaultStaleBudget, "serve stale responses for up to this long past their lifetime when the origin cannot be reached (RFC 9111 §4.2.4; 0: never)")
 	fs.BoolVar(&v.storeSetCookie, "store-set-cookie", false, "store responses that carry Set-Cookie (RFC 9111 §7.3 allows it; off by default so one user's cookies never reach another)")
+	fs.StringVar(&v.keyHost, "key-host", "request", "the authority cache keys are formed with: request (the Host the client sent) | upstream (the upstream's host) | a fixed `NAME` such as www.example.com; what is forwarded does not change")
 	fs.IntVar(&v.workers, "background-workers", 0, "background refreshes and detached fills run at once (0: the engine's default)")
 	fs.Var(&v.fillLimit, "detached-fill-limit", "largest body a fill keeps downloading after its client left (0: the engine's default)")
 	fs.DurationVar(&v.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's header")
@@ -163,7 +170,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 
 type serveFlagValues struct {
 	upstream, demoOrigin, listen, admin, adminToken, store, name, targeted string
-	bodyKey                                                                string
+	bodyKey, keyHost                                                       string
 	maxSize, fillLimit, maxHeaderBytes, maxBodySize, hotSize               byteSize
 	staleBudget                                                            time.Duration
 	diskFsync                                                              disk.Fsync
@@ -187,7 +194,8 @@ type serveFlagValues struct {
 // error names the flag at fault and what is wrong with it.
 func parseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
 	v, fs := serveFlags(stderr)
-	if err := parseFlags(fs, args, getenv); err != nil {
+	fromEnv, err := parseFlagsEnv(fs, args, getenv)
+	if err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -198,16 +206,18 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		Listen:            v.listen,
 		Admin:             v.admin,
 		AdminToken:        v.adminToken,
-		MaxSize:           int64(v.maxSize),
+		MaxSize:           v.maxSize.n,
+		MaxSizeText:       v.maxSize.String(),
 		MaxVariants:       v.maxVariants,
 		DiskFsync:         v.diskFsync,
-		HotSize:           int64(v.hotSize),
+		HotSize:           v.hotSize.n,
 		Name:              v.name,
 		Targeted:          v.targeted,
 		StaleBudget:       v.staleBudget,
 		StoreSetCookie:    v.storeSetCookie,
+		KeyHost:           v.keyHost,
 		BackgroundWorkers: v.workers,
-		FillLimit:         int64(v.fillLimit),
+		FillLimit:         v.fillLimit.n,
 		ReadHeaderTimeout: v.readHeaderTimeout,
 		ReadTimeout:       v.readTimeout,
 		WriteTimeout:      v.writeTimeout,
@@ -215,8 +225,8 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		DialTimeout:       v.dialTimeout,
 		UpstreamTimeout:   v.upstreamTimeout,
 		ShutdownTimeout:   v.shutdownTimeout,
-		MaxHeaderBytes:    int64(v.maxHeaderBytes),
-		MaxBodySize:       int64(v.maxBodySize),
+		MaxHeaderBytes:    v.maxHeaderBytes.n,
+		MaxBodySize:       v.maxBodySize.n,
 		TLSCert:           v.tlsCert,
 		TLSKey:            v.tlsKey,
 		H2C:               v.h2c,
@@ -233,7 +243,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		UpstreamQueueTimeout: v.upstreamQueueTimeout,
 		StreamRequestBodies:  v.streamBodies,
 		RequestBodyTimeout:   v.bodyTimeout,
-		RequestBodyMinRate:   int64(v.bodyMinRate),
+		RequestBodyMinRate:   v.bodyMinRate.n,
 	}
 	c.UpstreamBodyTimeout = v.upstreamBodyTimeout
 	checks := []func() error{
@@ -244,7 +254,10 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		func() error { return c.setBodyKey(v.bodyKey) },
 		func() error {
 			if c.MaxSize <= 0 {
-				return usagef("--max-size must be positive, got %s", formatBytes(c.MaxSize))
+				return usagef("--max-size must be positive, got %s", c.MaxSizeText)
+			}
+			if c.MaxSize < minMaxSize {
+				return usagef("--max-size %s is too small for a cache: give at least 1MiB (e.g. 512MiB, 10GB)", c.MaxSizeText)
 			}
 			return nil
 		},
@@ -289,11 +302,12 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		},
 		func() error {
 			if c.MaxHeaderBytes < 1024 || c.MaxHeaderBytes > 1<<30 {
-				return usagef("--max-header-bytes must be between 1KiB and 1GiB, got %s", formatBytes(c.MaxHeaderBytes))
+				return usagef("--max-header-bytes must be between 1KiB and 1GiB, got %s", v.maxHeaderBytes.String())
 			}
 			return nil
 		},
 		c.checkTLS,
+		c.checkKeyHost,
 		func() error {
 			switch {
 			case c.MaxConns < 0:
@@ -331,7 +345,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
-			return nil, err
+			return nil, withEnvNames(err, fromEnv)
 		}
 	}
 	return c, nil
@@ -404,6 +418,13 @@ func (c *serveConfig) setStore(raw string) error {
 		if s.Path == "" {
 			return usagef("--store %q: the disk store needs a directory, e.g. disk:./cellar-data", raw)
 		}
+	case strings.Contains(raw, "://") && !isRedisScheme(raw):
+		scheme, rest, _ := strings.Cut(raw, "://")
+		hint := ""
+		if strings.EqualFold(scheme, "file") {
+			hint = fmt.Sprintf(" (for a directory, write disk:%s)", rest)
+		}
+		return usagef("--store %q: unknown store %q%s: want memory, disk:PATH, redis://HOST:PORT[/DB] or redis+cluster://H1:P1,H2:P2", raw, scheme, hint)
 	case strings.Contains(raw, "://"):
 		opts, err := redis.ParseURL(raw)
 		if err != nil {
@@ -450,6 +471,46 @@ func (c *serveConfig) checkTLS() error {
 		}
 	}
 	return nil
+}
+
+// checkKeyHost accepts request, upstream, or an authority (host[:port],
+// RFC 3986 §3.2) with nothing else: no scheme, path or credentials.
+func (c *serveConfig) checkKeyHost() error {
+	switch c.KeyHost {
+	case "request", "upstream":
+		return nil
+	case "":
+		return usagef("--key-host is empty: want request, upstream or a host name such as www.example.com")
+	}
+	u, err := url.Parse("http://" + c.KeyHost)
+	if err != nil || u.Host != c.KeyHost || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.Hostname() == "" {
+		return usagef("--key-host %q: want request, upstream or a host[:port] such as www.example.com (no scheme or path)", c.KeyHost)
+	}
+	return nil
+}
+
+// keyHostName is the authority every request is keyed on, or "" to key on
+// the Host each client sent.
+func (c *serveConfig) keyHostName() string {
+	switch c.KeyHost {
+	case "request", "":
+		return ""
+	case "upstream":
+		return c.Upstream.Host
+	}
+	return c.KeyHost
+}
+
+// isRedisScheme reports whether raw is a URL of a scheme the Redis store
+// takes (redis.ParseURL).
+func isRedisScheme(raw string) bool {
+	scheme, _, _ := strings.Cut(raw, "://")
+	switch strings.ToLower(scheme) {
+	case "redis", "rediss", "redis+cluster", "rediss+cluster",
+		"valkey", "valkeys", "valkey+cluster", "valkeys+cluster":
+		return true
+	}
+	return false
 }
 
 // checkAddr validates a host:port listen address.

@@ -48,6 +48,10 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return nil, err
 	}
+	var keyHost func(*http.Request) string
+	if h := cfg.keyHostName(); h != "" {
+		keyHost = cellar.KeyOnHost(h)
+	}
 	opts := spec.Options{
 		Shared:         true,
 		TargetedField:  cfg.Targeted,
@@ -72,6 +76,7 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 		}
 	}
 	return cellar.New(cellar.Config{
+		KeyHost:           keyHost,
 		Spec:              opts,
 		BodyKey:           bodyKey,
 		Store:             st,

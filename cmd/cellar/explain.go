@@ -39,7 +39,7 @@ func parseExplainConfig(args []string, getenv func(string) string, stderr io.Wri
 	fs.Var(&headers, "H", "request header `FIELD: VALUE` (repeatable): sent when fetching, and used for Authorization, Cookie, request no-store and the Vary key")
 	content := fs.Bool("with-body", false, "the request carries a body that is not part of the cache key (a \"fat GET\"; RFC 9110 §9.3.1)")
 	method := fs.String("method", http.MethodGet, "request `METHOD` the response answers")
-	rawURL := fs.String("url", "", "with -, the request `URL` the response answers (default http://example.invalid/)")
+	rawURL := fs.String("url", "", "with -, the request `URL` the response answers (default: from a request line and Host pasted before the response)")
 	at := fs.String("at", "", "with -, when the response was received, as an HTTP-date or RFC 3339 time (default now)")
 	targeted := fs.String("targeted-field", "", "an RFC 9213 targeted field `NAME` a shared cache honours before CDN-Cache-Control")
 	timeout := fs.Duration("timeout", 15*time.Second, "time allowed to fetch URL")
@@ -85,17 +85,76 @@ func parseExplainConfig(args []string, getenv func(string) string, stderr io.Wri
 	if target == "-" {
 		target = *rawURL
 		if target == "" {
-			target = "http://example.invalid/"
+			return c, nil // from the pasted text: see pastedURL
 		}
 	} else if *rawURL != "" || *at != "" {
 		return nil, usagef("--url and --at apply only to a response read from stdin (-)")
 	}
+	u, err := parseHTTPURL(target)
+	if err != nil {
+		return nil, err
+	}
+	c.URL = u
+	return c, nil
+}
+
+func parseHTTPURL(target string) (*url.URL, error) {
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usagef("%q is not an http(s) URL", target)
 	}
-	c.URL = u
-	return c, nil
+	return u, nil
+}
+
+// errNoURL is the error of `explain -` when neither --url nor the pasted
+// text says which URL the response answers.
+var errNoURL = usagef("which URL does the response answer? Give it with --url URL " +
+	"(curl -si URL | cellar explain - --url URL), or paste the request line and its Host field " +
+	"(GET /path HTTP/1.1, Host: example.com) before the response")
+
+// pastedRequest splits a request pasted before the response ("GET /a
+// HTTP/1.1", its fields, a blank line; lines may carry curl -v's "> "
+// prefix) from data, and returns the URL it targets: its absolute form, or
+// http:// with its Host field and path. It returns "" and data whole when
+// data does not start with a request line.
+func pastedRequest(data []byte) (target string, rest []byte) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), len(data)+1)
+	var method, path, host string
+	consumed := 0
+	for sc.Scan() {
+		raw := sc.Text()
+		consumed += len(raw) + 1
+		line := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(raw), ">"))
+		if method == "" {
+			if line == "" {
+				continue
+			}
+			f := strings.Fields(line)
+			if len(f) != 3 || !validToken(f[0]) || !strings.HasPrefix(f[2], "HTTP/") {
+				return "", data
+			}
+			method, path = f[0], f[1]
+			continue
+		}
+		if line == "" {
+			break
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "Host") {
+			host = strings.TrimSpace(v)
+		}
+	}
+	if method == "" {
+		return "", data
+	}
+	rest = data[min(consumed, len(data)):]
+	switch {
+	case strings.HasPrefix(path, "http://"), strings.HasPrefix(path, "https://"):
+		return path, rest
+	case strings.HasPrefix(path, "/") && host != "":
+		return "http://" + host + path, rest
+	}
+	return "", rest
 }
 
 func parseTime(s string) (time.Time, error) {
@@ -112,7 +171,7 @@ func runExplain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	var resp spec.Response
 	if c.Target == "-" {
-		resp, err = readResponse(stdin)
+		resp, err = readPasted(c, stdin)
 		resp.RequestTime, resp.ResponseTime = c.At, c.At
 	} else {
 		resp, err = fetch(ctx, c)
@@ -157,6 +216,25 @@ func fetch(ctx context.Context, c *explainConfig) (spec.Response, error) {
 	received := time.Now()
 	_ = res.Body.Close()
 	return spec.Response{Status: res.StatusCode, Header: res.Header, RequestTime: sent, ResponseTime: received}, nil
+}
+
+// readPasted reads the response on stdin and, when --url did not say which
+// URL it answers, takes it from a request pasted before it.
+func readPasted(c *explainConfig, stdin io.Reader) (spec.Response, error) {
+	data, err := io.ReadAll(io.LimitReader(stdin, 16<<20))
+	if err != nil {
+		return spec.Response{}, err
+	}
+	target, rest := pastedRequest(data)
+	resp, err := readResponse(bytes.NewReader(rest))
+	if err != nil || c.URL != nil {
+		return resp, err
+	}
+	if target == "" {
+		return resp, errNoURL
+	}
+	c.URL, err = parseHTTPURL(target)
+	return resp, err
 }
 
 // readResponse reads a response's status line and header as curl -si (or

@@ -28,7 +28,7 @@ func explainFile(t *testing.T, file string, args ...string) (*report, string) {
 	}
 	run1 := func(extra ...string) string {
 		var out, errb bytes.Buffer
-		argv := append([]string{"explain", "-", "--at", testAt}, args...)
+		argv := append([]string{"explain", "-", "--at", testAt, "--url", "http://example.invalid/"}, args...)
 		argv = append(argv, extra...)
 		if code := run(context.Background(), argv, bytes.NewReader(data), &out, &errb); code != 0 {
 			t.Fatalf("cellar %s: exit %d: %s", strings.Join(argv, " "), code, errb.String())
@@ -86,8 +86,8 @@ func TestExplainReasons(t *testing.T) {
 		{file: "public.http", shared: verdict{"public", "heuristic", "", ""}, private: verdict{"public", "heuristic", "", ""}, storable: [2]bool{true, true},
 			text: []string{"lifetime:    24h0m0s"}},
 		{file: "not-cacheable.http", shared: verdict{"not-cacheable", nf, "", ""}, private: verdict{"not-cacheable", nf, "", ""}},
-		{file: "no-lifetime.http", shared: verdict{"heuristic", nf, "", ""}, private: verdict{"heuristic", nf, "", ""}, storable: [2]bool{true, true},
-			text: []string{"freshness:   stale: no freshness left"}},
+		{file: "no-lifetime.http", shared: verdict{"not-reusable", nf, "", ""}, private: verdict{"not-reusable", nf, "", ""},
+			text: []string{"freshness:   stale: no freshness left", "store:       no — no freshness left, no validator"}},
 		{file: "set-cookie.http", shared: verdict{"set-cookie", "max-age", "", ""}, private: verdict{"max-age", "max-age", "", ""}, storable: [2]bool{false, true},
 			text: []string{"Set-Cookie: (present)"}},
 		{file: "vary-star.http", shared: verdict{"vary-star", "max-age", "", ""}, private: verdict{"vary-star", "max-age", "", ""}},
@@ -106,9 +106,9 @@ func TestExplainReasons(t *testing.T) {
 		{file: "max-age.http", args: []string{"-H", "Cache-Control: min-fresh=10"}, shared: verdict{"max-age", "max-age", "", ""}, private: verdict{"max-age", "max-age", "", ""}, storable: [2]bool{true, true},
 			text: []string{"request:     the request's max-age or min-fresh refuses a stale response", "(RFC 9111 §5.2.1.3) [stale-refused]"}},
 		{file: "proxy-revalidate.http", shared: verdict{"max-age", "max-age", "", "proxy-revalidate"}, private: verdict{"max-age", "max-age", "", ""}, storable: [2]bool{true, true}},
-		{file: "invalid-max-age.http", shared: verdict{"max-age", "invalid-max-age", "", ""}, private: verdict{"max-age", "invalid-max-age", "", ""}, storable: [2]bool{true, true}},
-		{file: "invalid-s-maxage.http", shared: verdict{"s-maxage", "invalid-s-maxage", "", "s-maxage"}, private: verdict{"heuristic", nf, "", ""}, storable: [2]bool{true, true}},
-		{file: "invalid-expires.http", shared: verdict{"expires", "invalid-expires", "", ""}, private: verdict{"expires", "invalid-expires", "", ""}, storable: [2]bool{true, true},
+		{file: "invalid-max-age.http", shared: verdict{"not-reusable", "invalid-max-age", "", ""}, private: verdict{"not-reusable", "invalid-max-age", "", ""}},
+		{file: "invalid-s-maxage.http", shared: verdict{"not-reusable", "invalid-s-maxage", "", "s-maxage"}, private: verdict{"not-reusable", nf, "", ""}},
+		{file: "invalid-expires.http", shared: verdict{"not-reusable", "invalid-expires", "", ""}, private: verdict{"not-reusable", "invalid-expires", "", ""},
 			text: []string{"Expires: 0 (not an HTTP-date) → 0s"}},
 		{file: "swr.http", shared: verdict{"max-age", "max-age", "", ""}, private: verdict{"max-age", "max-age", "", ""}, storable: [2]bool{true, true},
 			text: []string{"stale:       stale-while-revalidate 30s (RFC 5861 §3), stale-if-error 5m0s (RFC 5861 §4)"}},
@@ -194,7 +194,7 @@ func TestExplainReasons(t *testing.T) {
 		"partial-unusable", "partial-length-mismatch", "s-maxage", "max-age", "expires", "public", "private-cache", "heuristic",
 		"not-cacheable", "invalid-s-maxage", "invalid-max-age", "invalid-expires", "no-explicit-freshness",
 		"no-cache", "must-revalidate", "proxy-revalidate", "request-content", "cookie-heuristic",
-		"post-content-location",
+		"post-content-location", "not-reusable",
 	}
 	var missing []string
 	for _, c := range all {

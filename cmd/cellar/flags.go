@@ -53,34 +53,151 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 // the command line wins. Errors name the flag (and the variable when the
 // value came from it).
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	_, err := parseFlagsEnv(fs, args, getenv)
+	return err
+}
+
+// parseFlagsEnv is parseFlags that also returns the flags whose value came
+// from the environment (name → variable), so that later checks can name
+// the variable an operator must fix.
+//
+// The usage text is printed for -h only: a command-line error is reported
+// once, by the caller, with a hint to run -h (the flag package would print
+// it before and after the whole usage).
+func parseFlagsEnv(fs *flag.FlagSet, args []string, getenv func(string) string) (map[string]string, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
+	fromEnv := map[string]string{}
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		if envErr != nil {
 			return
 		}
-		v := getenv(envName(fs, f.Name))
+		name := envName(fs, f.Name)
+		v := getenv(name)
 		if v == "" {
 			return
 		}
 		if err := fs.Set(f.Name, v); err != nil {
-			envErr = usagef("invalid value %q for --%s (from $%s): %v", v, f.Name, envName(fs, f.Name), unwrapFlagErr(err))
+			envErr = usagef("invalid value %q for --%s (from $%s): %v", v, f.Name, name, unwrapFlagErr(err))
 		}
+		fromEnv[f.Name] = name
 	})
 	if envErr != nil {
-		return envErr
+		return nil, envErr
 	}
-	// flag prints its own message and usage for command-line errors; turn
-	// the error into a usageError so the exit status says "configuration".
-	if err := fs.Parse(args); err != nil {
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = usage
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			usage()
+			return nil, err
 		}
-		return usagef("%v", err)
+		return nil, usagef("%v%s\nRun '%s -h' to list the flags.", err, didYouMean(fs, err), fs.Name())
 	}
-	return nil
+	for name := range commandLineFlags(args) {
+		delete(fromEnv, name)
+	}
+	return fromEnv, nil
+}
+
+// commandLineFlags returns the names of the flags args sets ("--a=1", "-a
+// 1", "--b"): a value given there wins over the environment's.
+func commandLineFlags(args []string) map[string]bool {
+	names := map[string]bool{}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		names[name] = true
+	}
+	return names
+}
+
+// didYouMean suggests the defined flag closest to the unknown one an error
+// names, if one is close.
+func didYouMean(fs *flag.FlagSet, err error) string {
+	_, bad, ok := strings.Cut(err.Error(), "flag provided but not defined: ")
+	if !ok {
+		return ""
+	}
+	bad = strings.TrimLeft(bad, "-")
+	best, bestD := "", 3
+	fs.VisitAll(func(f *flag.Flag) {
+		if d := editDistance(bad, f.Name); d < bestD {
+			best, bestD = f.Name, d
+		}
+	})
+	if best == "" {
+		return ""
+	}
+	return " (did you mean --" + best + "?)"
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// withEnvNames adds to a configuration error the environment variable that
+// set the flag it names, when a variable did: the operator then knows where
+// to look.
+func withEnvNames(err error, fromEnv map[string]string) error {
+	var ue *usageError
+	if !errors.As(err, &ue) || strings.Contains(ue.msg, "$") {
+		return err
+	}
+	at, flagName := -1, ""
+	for name := range fromEnv {
+		if i := flagIndex(ue.msg, name); i >= 0 && (at < 0 || i < at) {
+			at, flagName = i, name
+		}
+	}
+	if at < 0 {
+		return err
+	}
+	return usagef("%s (--%s was set by $%s)", ue.msg, flagName, fromEnv[flagName])
+}
+
+// flagIndex returns where msg names --name (not --name-more), or -1.
+func flagIndex(msg, name string) int {
+	word := "--" + name
+	for off := 0; ; {
+		i := strings.Index(msg[off:], word)
+		if i < 0 {
+			return -1
+		}
+		end := off + i + len(word)
+		if end == len(msg) || !(msg[end] == '-' || msg[end] >= 'a' && msg[end] <= 'z') {
+			return off + i
+		}
+		off = end
+	}
 }
 
 func unwrapFlagErr(err error) error {
@@ -90,20 +207,33 @@ func unwrapFlagErr(err error) error {
 	return err
 }
 
-// byteSize is a flag value holding a number of bytes, written with an
-// optional unit: B, KB/MB/GB/TB (powers of 1000), KiB/MiB/GiB/TiB (powers of
-// 1024), and K/M/G/T, which mean the binary units as in most tools that
-// size caches. Units are case-insensitive.
-type byteSize int64
+// byteSize is a flag value holding a number of bytes, written with a unit:
+// B, KB/MB/GB/TB (powers of 1000), KiB/MiB/GiB/TiB (powers of 1024), and
+// K/M/G/T, which mean the binary units as in most tools that size caches.
+// Units are case-insensitive. A number without a unit is refused (but 0):
+// "--max-size 10" is far more likely a slip than a ten-byte cache. The
+// value is shown as the operator wrote it ("1TB", not "976562500KiB").
+type byteSize struct {
+	n   int64
+	raw string // as written, or "" for a default
+}
 
-func (b *byteSize) String() string { return formatBytes(int64(*b)) }
+func (b *byteSize) String() string {
+	if b.raw != "" {
+		return b.raw
+	}
+	return formatBytes(b.n)
+}
 
 func (b *byteSize) Set(s string) error {
 	n, err := parseBytes(s)
 	if err != nil {
 		return err
 	}
-	*b = byteSize(n)
+	if t := strings.TrimSpace(s); n != 0 && strings.TrimRight(t, "0123456789.") == "" {
+		return fmt.Errorf("%s has no unit: write %sB if you mean bytes, or %sMiB, %sGiB", t, t, t, t)
+	}
+	b.n, b.raw = n, strings.TrimSpace(s)
 	return nil
 }
 

@@ -159,6 +159,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 			Handler: withReadyz(st, proxy.Admin(proxy.AdminConfig{
 				Store:    st,
 				Upstream: cfg.Upstream,
+				KeyHost:  cfg.keyHostName(),
 				Token:    cfg.AdminToken,
 				Addr:     cfg.Admin,
 				Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
@@ -190,7 +191,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 	}
 	log.Info("listening",
 		"addr", ln.Addr().String(), "scheme", scheme, "admin", adminAddr,
-		"upstream", cfg.Upstream.String(), "store", cfg.Store.Raw, "max_size", formatBytes(cfg.MaxSize),
+		"upstream", cfg.Upstream.String(), "key_host", cfg.KeyHost, "store", cfg.Store.Raw, "max_size", cfg.MaxSizeText,
 		"protocols", srv.Protocols.String(), "version", versionString())
 
 	select {

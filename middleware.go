@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -137,8 +138,14 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		sv := &ue.Answer.Serve
 		status := sv.Status
+		cs := w.Header()["Cache-Status"] // the exchange's fwd and what failed
 		sv.WriteHeader(w.Header())
-		w.Header().Set("Cache-Status", sv.CacheStatus.Value(c.name))
+		w.Header()["Cache-Status"] = cs
+		if strings.HasPrefix(sv.CacheStatus.Detail, "stale-") {
+			// The core refused to serve what it holds stale: that, not
+			// the transport's error, is what the client needs to know.
+			w.Header().Set("Cache-Status", sv.CacheStatus.Value(c.name))
+		}
 		http.Error(w, http.StatusText(status), status)
 		return
 	}

@@ -3,6 +3,8 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"github.com/cellar-http/cellar"
+	"github.com/cellar-http/cellar/spec"
 	"io"
 	"net/http"
 	"os"
@@ -143,6 +145,11 @@ func (p *Proxy) bodyError(w http.ResponseWriter, r *http.Request, err error) {
 	p.log.Debug("request body not received", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	w.Header().Set("Connection", "close")
 	w.Header().Set("Cache-Control", "no-store")
+	if status == http.StatusRequestEntityTooLarge && p.cfg.Cache != nil {
+		// Every response carries Cache-Status (RFC 9211), this refusal
+		// too: it never went forward.
+		w.Header()["Cache-Status"] = []string{spec.CacheStatus{Detail: cellar.DetailRequestTooLarge}.Value(p.via)}
+	}
 	http.Error(w, http.StatusText(status), status)
 }
 

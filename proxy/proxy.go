@@ -464,9 +464,15 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, ErrUpstreamBusy):
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "1")
-		if len(w.Header()["Cache-Status"]) == 0 {
-			w.Header().Set("Cache-Status", p.via+"; fwd=miss; detail=upstream-busy")
+		// The engine may have written its own Cache-Status for the
+		// failed exchange; the detail says why it failed: the bound.
+		cs := w.Header().Get("Cache-Status")
+		if cs == "" {
+			cs = p.via + "; fwd=miss"
+		} else if i := strings.Index(cs, "; detail="); i >= 0 {
+			cs = cs[:i]
 		}
+		w.Header().Set("Cache-Status", cs+"; detail=upstream-busy")
 	case errors.As(err, &upErr):
 		// The cache's core chose it: 504 when it is disconnected and may
 		// not serve what it holds stale (RFC 9111 §5.2.2.2).

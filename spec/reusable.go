@@ -13,10 +13,16 @@ import "time"
 //   - after a validation (§4.3.1), which needs a validator (ETag or
 //     Last-Modified): without one the "validation" is an unconditional
 //     request whose answer replaces it;
-//   - stale, where §4.2.4 allows it: when the origin cannot be reached
-//     (Options.StaleBudget) or the origin permits it (RFC 5861
-//     stale-while-revalidate, stale-if-error), unless a directive forbids
-//     serving it stale (staleProhibited).
+//   - stale, where the origin permits it (RFC 5861 stale-while-revalidate,
+//     stale-if-error), unless a directive forbids serving it stale
+//     (staleProhibited).
+//
+// The cache's own stale budget for a disconnected origin (§4.2.4,
+// Options.StaleBudget) does not count: it is on by default, and counting it
+// would store every dynamic page (no freshness, no validator) for the
+// budget's length on the chance that the origin goes down. A response the
+// origin never gave a moment of freshness is not one to serve in its
+// absence.
 //
 // A response with none of these is written and dropped at once (its stale
 // horizon is the moment it arrived): every dynamic page would cost a store
@@ -40,14 +46,14 @@ func reusableLater(o *Options, resp *Response, pol *policy, ttl time.Duration) (
 		"no freshness left, no validator (ETag, Last-Modified) and no stale window: the cache could neither serve nor validate it later"), false
 }
 
-// staleWindow is the longest time past its freshness that a response may
-// be served stale (§4.2.4): the stale budget for a disconnected origin and
-// the RFC 5861 windows, or zero when a directive forbids serving it stale.
+// staleWindow is the longest time past its freshness that the origin lets
+// a response be served stale (the RFC 5861 windows), or zero when a
+// directive forbids serving it stale.
 func staleWindow(o *Options, pol *policy) time.Duration {
 	if _, prohibited := staleProhibited(o, &pol.cc); prohibited {
 		return 0
 	}
-	window := o.StaleBudget
+	var window time.Duration
 	if d := pol.cc.staleWhileRevalidate; d.set && !d.invalid {
 		window = max(window, secs(d.secs))
 	}

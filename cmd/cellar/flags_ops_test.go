@@ -34,7 +34,7 @@ func TestSizesNeedAUnit(t *testing.T) {
 			t.Errorf("--max-size %s: %v, %d bytes shown as %q", in, err, c.MaxSize, c.MaxSizeText)
 		}
 	}
-	c, err := parseServeConfig(append(up, "--max-body-size", "0"), env(), io.Discard)
+	c, err := parseServeConfig(append(up, "--max-body-size", "0", "--stream-request-bodies"), env(), io.Discard)
 	if err != nil || c.MaxBodySize != 0 || c.MaxSizeText != "1GiB" {
 		t.Errorf("0 needs no unit, the default shows as 1GiB: %v %+v", err, c)
 	}

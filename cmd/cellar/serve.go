@@ -142,7 +142,12 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 		Protocols:         new(http.Protocols),
 	}
 	conns := newConnTracker()
-	srv.ConnState = conns.state
+	// Both the listener (--max-conns) and the shutdown tracker follow
+	// connection states.
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		pl.ConnState(c, st)
+		conns.state(c, st)
+	}
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetHTTP2(cfg.TLSCert != "")
 	srv.Protocols.SetUnencryptedHTTP2(cfg.H2C)

@@ -27,7 +27,7 @@ func TestVariantBound(t *testing.T) {
 	}
 
 	t.Run("bodies", func(t *testing.T) {
-		s := openTest(t, Options{MaxVariants: 3})
+		s := openTest(t, Options{MaxVariants: 3, InlineMax: -1})
 		for _, v := range []string{"a", "b", "c", "d", "e"} {
 			put(t, s, testEntry("k", v), []byte(v))
 		}
@@ -44,7 +44,7 @@ func TestVariantBound(t *testing.T) {
 
 	t.Run("reopen", func(t *testing.T) {
 		clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-		s := openTest(t, Options{MaxVariants: 3, Clock: clk.now})
+		s := openTest(t, Options{MaxVariants: 3, Clock: clk.now, InlineMax: -1})
 		var ids = map[string]string{}
 		for _, v := range []string{"a", "b", "c"} {
 			ids[v] = put(t, s, testEntry("k", v), []byte(v)).ID
@@ -60,7 +60,7 @@ func TestVariantBound(t *testing.T) {
 
 	t.Run("expired first", func(t *testing.T) {
 		clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-		s := openTest(t, Options{MaxVariants: 3, Clock: clk.now, SweepInterval: time.Hour})
+		s := openTest(t, Options{MaxVariants: 3, Clock: clk.now, SweepInterval: time.Hour, InlineMax: -1})
 		put(t, s, testEntry("k", "a"), []byte("a"))
 		put(t, s, testEntry("k", "b"), []byte("b"))
 		e := testEntry("k", "c")

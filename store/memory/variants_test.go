@@ -14,7 +14,7 @@ func TestMaxVariantsOption(t *testing.T) {
 	if _, err := memory.New(memory.Options{MaxBytes: 1 << 20, MaxVariants: -1}); err == nil {
 		t.Error("New(MaxVariants: -1) succeeded")
 	}
-	s, err := memory.New(memory.Options{MaxBytes: 1 << 20, MaxVariants: 5})
+	s, err := memory.New(memory.Options{MaxBytes: 64 << 20, MaxVariants: 5})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,8 +156,14 @@ func (s *Store) Open(ctx context.Context, key, id string) (store.Body, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
-	if b, ok := s.mem.body(id); ok && s.stillStored(key, id) {
-		return newReader(b), nil
+	// Bodies are answered from memory only over a durable store that
+	// implements Liveness: its Live both says the entry is still stored
+	// and records the use, which its recency and variant bound depend on.
+	// Over any other store every Open reaches it, so that it sees each use.
+	if s.live != nil {
+		if b, ok := s.mem.body(id); ok && s.live.Live(key, id) {
+			return newReader(b), nil
+		}
 	}
 	cb, err := s.cold.Open(ctx, key, id)
 	if err != nil {
@@ -166,7 +172,7 @@ func (s *Store) Open(ctx context.Context, key, id string) (store.Body, error) {
 		}
 		return nil, err
 	}
-	if cb.Size() > s.maxBody {
+	if s.live == nil || cb.Size() > s.maxBody {
 		return cb, nil
 	}
 	if b, ok := s.mem.body(id); ok { // filled meanwhile

@@ -188,25 +188,6 @@ func (s *Store) Open(ctx context.Context, key, id string) (store.Body, error) {
 	return newReader(b), nil
 }
 
-// stillStored reports whether key's entry id may be served from memory:
-// the durable store says it is live, or (for one that cannot say) the
-// memory tier lists it among key's variants.
-func (s *Store) stillStored(key, id string) bool {
-	if s.live != nil {
-		return s.live.Live(key, id)
-	}
-	es, ok := s.mem.meta(key)
-	if !ok {
-		return false
-	}
-	for i := range es {
-		if es[i].ID == id {
-			return true
-		}
-	}
-	return false
-}
-
 // Create starts an entry in the durable store; its body is also kept for
 // the memory tier when it is small, and enters it at Commit.
 func (s *Store) Create(ctx context.Context, e store.Entry) (store.Writer, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"debug/elf"
 	"encoding/json"
 	"io"
 	"os"
@@ -155,4 +156,56 @@ func firstOf(s []string) string {
 		return ""
 	}
 	return s[0]
+}
+
+// TestDockerfileBuildsStaticBinary runs the go build command of the
+// Dockerfile's build stage, as written there, and checks what the final
+// stage relies on: a statically linked binary (distroless/static has no C
+// library or loader) that reports the VERSION build argument. No image is
+// built: this machine cannot pull the base images. The build recompiles
+// everything (-trimpath, no cgo), so it runs under CI=true or with
+// CELLAR_STATIC_BUILD=1.
+func TestDockerfileBuildsStaticBinary(t *testing.T) {
+	if os.Getenv("CI") != "true" && os.Getenv("CELLAR_STATIC_BUILD") != "1" {
+		t.Skip("a full static rebuild; run with CELLAR_STATIC_BUILD=1 (CI does)")
+	}
+	b, err := os.ReadFile(dockerfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(b), "\\\n", " ")
+	var build string
+	for line := range strings.Lines(text) {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "RUN" && strings.Contains(line, "go build") {
+			build, _, _ = strings.Cut(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "RUN")), "&&")
+		}
+	}
+	if build == "" || !strings.Contains(build, "-o /out/cellar") {
+		t.Fatalf("no `go build ... -o /out/cellar` RUN line in the Dockerfile")
+	}
+	out := filepath.Join(t.TempDir(), "cellar")
+	build = strings.Replace(build, "-o /out/cellar", "-o "+out, 1)
+	cmd := exec.Command("sh", "-c", build)
+	cmd.Dir = filepath.Join("..", "..")
+	cmd.Env = append(os.Environ(), "VERSION=v0.0.0-docker-test")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", build, err, b)
+	}
+	f, err := elf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("the binary asks for a dynamic loader: it will not run on distroless/static")
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Errorf("the binary needs shared libraries %v", libs)
+	}
+	v, err := exec.Command(out, "version").Output()
+	if err != nil || !strings.Contains(string(v), "v0.0.0-docker-test") {
+		t.Errorf("cellar version = %q, %v: want the VERSION build argument", v, err)
+	}
 }

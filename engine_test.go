@@ -347,7 +347,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		close(release)
 		select {
 		case <-refreshed:
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatal("no background refresh")
 		}
 		eventually(t, "the refresh to be stored", func() bool {
@@ -695,7 +695,7 @@ func TestCloseStopsBackgroundWork(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("Close did not stop the refresh")
 	}
 	if r := do(t, c, "GET", o.URL); r.body != "v1" || o.hits.Load() != 2 {

@@ -97,7 +97,7 @@ func TestMiddlewareFlush(t *testing.T) {
 					w.(http.Flusher).Flush()
 					select {
 					case <-next:
-					case <-time.After(5 * time.Second):
+					case <-time.After(30 * time.Second):
 						t.Error("the client did not get the event before the next was written")
 						return
 					}

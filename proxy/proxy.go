@@ -353,11 +353,10 @@ func refuseAndClose(w http.ResponseWriter, reason string) bool {
 }
 
 // bypassed reports whether the cache passes r to its handler untouched
-// (cellar.Cache.Handler does for protocol switches and tunnels): the
-// upgrade must then reach ReverseProxy with its Connection and Upgrade
-// fields.
+// (spec.Bypasses: protocol switches and tunnels): the upgrade must then
+// reach ReverseProxy with its Connection and Upgrade fields.
 func bypassed(r *http.Request) bool {
-	return r.Method == http.MethodConnect || len(r.Header["Upgrade"]) > 0
+	return spec.Bypasses(r.Method, r.Header)
 }
 
 // forward is the handler behind the cache, for the requests it bypasses;

@@ -95,7 +95,10 @@ func (ex *exchange) respond(sv *spec.Serve, cs spec.CacheStatus, src bodySource,
 		cs.Collapsed = true
 		ex.trace.Collapsed = true
 		o = OutcomeCollapsed
+	} else if ex.collapseFailed && !cs.Hit {
+		cs.CollapseFailed = true
 	}
+	ex.cs = cs
 	csv := cs.Value(c.name)
 
 	h := ex.dst

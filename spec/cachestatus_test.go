@@ -21,6 +21,8 @@ func TestCacheStatus_RFC9211_2_Value(t *testing.T) {
 			"cellar; fwd=uri-miss; fwd-status=200; ttl=60; stored"},
 		{"fwd without a known status", "cellar", CacheStatus{Fwd: FwdStale}, "cellar; fwd=stale"},
 		{"collapsed (§2.6)", "cellar", CacheStatus{Fwd: FwdMiss, FwdStatus: 200, Collapsed: true}, "cellar; fwd=miss; fwd-status=200; collapsed"},
+		{"collapse failed (§2.6: collapsed=?0)", "cellar", CacheStatus{Fwd: FwdURIMiss, FwdStatus: 200, CollapseFailed: true}, "cellar; fwd=uri-miss; fwd-status=200; collapsed=?0"},
+		{"collapse failed on a hit: no parameter", "cellar", CacheStatus{Hit: true, CollapseFailed: true}, "cellar; hit"},
 		{"stored and collapsed mean nothing on a hit", "cellar",
 			CacheStatus{Hit: true, Stored: true, Collapsed: true, Fwd: FwdStale, FwdStatus: 200}, "cellar; hit"},
 		{"key is an sf-string (§2.7)", "cellar", CacheStatus{Hit: true, Key: `http://x/"q"\`}, `cellar; hit; key="http://x/\"q\"\\"`},

@@ -34,7 +34,7 @@ type CacheMiss struct {
 	// again after a 304 that identified nothing (§4.3.4): its stale
 	// response may still be served if the second request fails.
 	rv     *NeedRevalidation
-	fwd    string
+	fwd    Fwd
 	Reason Reason
 }
 
@@ -68,7 +68,7 @@ func (s CacheMiss) StaleOnError(resp Response) (NeedToBeUpdated, bool) {
 	return s.rv.errorStale(resp)
 }
 
-func newMiss(o *Options, req Request, fwd string, why Reason) CacheMiss {
+func newMiss(o *Options, req Request, fwd Fwd, why Reason) CacheMiss {
 	return CacheMiss{o: o, req: req, Forward: req, fwd: fwd, Reason: why}
 }
 

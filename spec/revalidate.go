@@ -28,7 +28,7 @@ type NeedRevalidation struct {
 	ValidatorsFrom []int
 	ClientMerged   bool
 	fresh          freshness // of the selected pair when the walk started
-	fwd            string
+	fwd            Fwd
 	Reason         Reason
 }
 
@@ -57,7 +57,7 @@ type NeedToBeUpdated struct {
 // and can be stored.
 var validatorFields = []string{"If-None-Match", "If-Modified-Since", "If-Range", "Range"}
 
-func newRevalidation(o *Options, req Request, stored []Pair, sel selection, f freshness, fwd string, why Reason) NeedRevalidation {
+func newRevalidation(o *Options, req Request, stored []Pair, sel selection, f freshness, fwd Fwd, why Reason) NeedRevalidation {
 	cands, selected := sel.candidates(&req, stored)
 	fwdReq, from, merged := conditionalRequest(req, cands, selected)
 	return NeedRevalidation{

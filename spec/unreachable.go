@@ -79,7 +79,7 @@ func UpstreamError(f Failure) FromCache {
 }
 
 // generated is an error response the cache makes itself, without content.
-func generated(status int, fwd string, why Reason) FromCache {
+func generated(status int, fwd Fwd, why Reason) FromCache {
 	s := Serve{Status: status, Body: BodyNone}
 	s.setField("Content-Length", "0")
 	s.setField("Cache-Control", "no-store")

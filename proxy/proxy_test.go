@@ -306,4 +306,3 @@ func TestAdminPurge(t *testing.T) {
 		}
 	}
 }
-

@@ -115,7 +115,7 @@ func Explain(req Request, resp Response, opts Options) Explanation {
 	}
 	e.Disconnected, e.StaleBudget = explainDisconnected(o, &pol.cc)
 	if rq := requestPolicy(&opts, req.Header); rq.refusesStale() && !rq.maxStaleAny && !rq.maxStale.set {
-		why := reason("stale-refused", rq.refusalSection(), "the request's max-age or min-fresh refuses a stale response, stale-while-revalidate and stale-if-error included, as no max-stale accepts one")
+		why := reason(ReasonStaleRefused, rq.refusalSection(), "the request's max-age or min-fresh refuses a stale response, stale-while-revalidate and stale-if-error included, as no max-stale accepts one")
 		e.RequestRefusesStale = &why
 	}
 	e.Ranges = explainRanges(&resp)
@@ -178,13 +178,13 @@ func varyNames(vary []string) []string {
 // for a stale response when the cache is disconnected (§4.2.4, §5.2.2.2).
 func explainDisconnected(o *Options, cc *directives) (Reason, time.Duration) {
 	if forbid, prohibited := staleProhibited(o, cc); prohibited {
-		return reason("stale-forbidden", forbid.Section, forbid.Text+": when the origin cannot be reached, the cache answers 504"), 0
+		return reason(ReasonStaleForbidden, forbid.Section, forbid.Text+": when the origin cannot be reached, the cache answers 504"), 0
 	}
 	budget := o.staleBudget()
 	if budget <= 0 {
-		return reason("stale-budget-exceeded", "RFC 9111 §4.2.4", "the stale budget is off: when the origin cannot be reached, the cache answers 504 unless stale-if-error allows serving it"), 0
+		return reason(ReasonStaleBudgetExceeded, "RFC 9111 §4.2.4", "the stale budget is off: when the origin cannot be reached, the cache answers 504 unless stale-if-error allows serving it"), 0
 	}
-	return reason("stale-budget", "RFC 9111 §4.2.4", "when the origin cannot be reached (refused, reset, closed or timed out), it is served stale up to the stale budget past its lifetime; stale-if-error applies to 500, 502, 503 and 504 only (RFC 5861 §4)"), budget
+	return reason(ReasonStaleBudget, "RFC 9111 §4.2.4", "when the origin cannot be reached (refused, reset, closed or timed out), it is served stale up to the stale budget past its lifetime; stale-if-error applies to 500, 502, 503 and 504 only (RFC 5861 §4)"), budget
 }
 
 // explainRanges says how the response answers Range requests.
@@ -192,16 +192,16 @@ func explainRanges(r *Response) Reason {
 	if r.Status == http.StatusPartialContent {
 		have, _, ok := partRange(r.Header)
 		if !ok {
-			return reason("partial-unusable", "RFC 9111 §3.3", "a 206 without a single byte range of known complete length answers no later request")
+			return reason(ReasonPartialUnusable, "RFC 9111 §3.3", "a 206 without a single byte range of known complete length answers no later request")
 		}
 		text := "a stored part holding bytes " + strconv.FormatInt(have.Start, 10) + "-" + strconv.FormatInt(have.Start+have.Length-1, 10) + ": ranges within it are served from it, and conditionals answered 304 (§4.3.2)"
 		if t, ok := parseETag(first(r.Header["Etag"])); ok && !t.weak {
 			text += "; a range it starts is completed by asking the origin for the rest alone, then combined (§3.4)"
 		}
-		return reason("partial", "RFC 9111 §3.3", text)
+		return reason(ReasonPartial, "RFC 9111 §3.3", text)
 	}
 	if _, ok := contentLength(r.Header); !ok {
-		return reason("ranges-length-unknown", "RFC 9110 §14.2", "no Content-Length: Range requests get the whole response until its length is known")
+		return reason(ReasonRangesLengthUnknown, "RFC 9110 §14.2", "no Content-Length: Range requests get the whole response until its length is known")
 	}
-	return reason("ranges", "RFC 9110 §14.2", "Range requests are answered from it: overlapping and adjacent ranges are coalesced, and more than 16 parts get the whole representation (§17.15)")
+	return reason(ReasonRanges, "RFC 9110 §14.2", "Range requests are answered from it: overlapping and adjacent ranges are coalesced, and more than 16 parts get the whole representation (§17.15)")
 }

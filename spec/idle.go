@@ -264,7 +264,7 @@ func validateFirst(o *Options, req *Request, rq *directives, stored []Pair, sel 
 	// RFC 9211 §2.2: "request" is for a fresh response the request
 	// would not take; a stale one is "stale" whatever else applies.
 	fwd := FwdRequest
-	if why.Code == "no-cache" || !f.fresh() {
+	if why.Code == ReasonNoCache || !f.fresh() {
 		fwd = FwdStale
 	}
 	if rq.onlyIfCached {
@@ -280,10 +280,10 @@ func validateFirst(o *Options, req *Request, rq *directives, stored []Pair, sel 
 //go:noinline
 func decideStale(o *Options, req *Request, rq *directives, stored []Pair, sel *selection, pol *policy, f *freshness) IdleNext {
 	if why, ok := staleAllowed(o, rq, &pol.cc, f); ok {
-		fc := serveStored(o, req, &stored[sel.best], pol, f, why.Code, why)
+		fc := serveStored(o, req, &stored[sel.best], pol, f, string(why.Code), why)
 		// No background refresh for a request whose content the key
 		// ignores: its response could not be stored anyway.
-		if why.Code == "stale-while-revalidate" && !req.unkeyedContent() {
+		if why.Code == ReasonStaleWhileRevalidate && !req.unkeyedContent() {
 			rv := newRevalidation(o, *req, stored, *sel, *f, FwdStale, why)
 			rv.Forward.Header.Del("Range")
 			fc.Refresh = &rv

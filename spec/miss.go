@@ -111,14 +111,14 @@ func (s CacheMiss) Next(resp Response) MissNext {
 	serve := upstreamServe(&s, &resp)
 	why, ok := storable(o, s.req, &resp, &pol)
 	if !ok {
-		serve.CacheStatus.Detail = why.Code
+		serve.CacheStatus.Detail = string(why.Code)
 		return CouldNotBeStored{Serve: serve, Reason: why, ByRequest: byRequest(why.Code)}
 	}
 	now := o.now()
 	stored := cleanForStorage(o, &s.req, &resp, &pol)
 	f := computeFreshness(o, &stored.Response, &pol, now)
 	if why, ok := reusableLater(o, &stored.Response, &pol, f.ttl()); !ok {
-		serve.CacheStatus.Detail = why.Code
+		serve.CacheStatus.Detail = string(why.Code)
 		return CouldNotBeStored{Serve: serve, Reason: why}
 	}
 	serve.CacheStatus.Stored = true
@@ -143,9 +143,9 @@ func (s CacheMiss) Next(resp Response) MissNext {
 }
 
 // byRequest reports whether the storable Reason code blames the request.
-func byRequest(code string) bool {
+func byRequest(code ReasonCode) bool {
 	switch code {
-	case "method-not-cacheable", "head-response", "request-content", "request-no-store", "authorization", "cookie-heuristic":
+	case ReasonMethodNotCacheable, ReasonHeadResponse, ReasonRequestContent, ReasonRequestNoStore, ReasonAuthorization, ReasonCookieHeuristic:
 		return true
 	}
 	return false

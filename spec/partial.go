@@ -86,7 +86,7 @@ func servePartial(o *Options, req Request, p *Pair, now time.Time) (FromCache, b
 	s.CacheStatus = CacheStatus{Hit: true, TTL: f.ttlSeconds(), HasTTL: true, Detail: "partial"}
 	if notModified(req.Header, p.Response.Header, f.date) {
 		notModifiedServe(&s)
-		return FromCache{Pair: p, Serve: s, Reason: reason("partial-not-modified", "RFC 9111 §4.3.2",
+		return FromCache{Pair: p, Serve: s, Reason: reason(ReasonPartialNotModified, "RFC 9111 §4.3.2",
 			"the client's conditional matches a fresh stored partial response, which answers it with 304")}, true
 	}
 	rv := req.Header["Range"]
@@ -103,7 +103,7 @@ func servePartial(o *Options, req Request, p *Pair, now time.Time) (FromCache, b
 	s.Body, s.Ranges = BodyRanges, []ByteRange{{Start: w.Start - have.Start, Length: w.Length}}
 	s.setField("Content-Range", contentRange(w, size))
 	s.setField("Content-Length", strconv.FormatInt(w.Length, 10))
-	return FromCache{Pair: p, Serve: s, Reason: reason("partial-hit", "RFC 9111 §3.3",
+	return FromCache{Pair: p, Serve: s, Reason: reason(ReasonPartialHit, "RFC 9111 §3.3",
 		"the requested range lies wholly within a stored partial response")}, true
 }
 
@@ -139,7 +139,7 @@ func combinable(o *Options, req Request, rq *directives, stored []Pair, partial 
 		if len(group) < 2 {
 			continue
 		}
-		pu := PartialUpdate{o: o, req: req, rq: *rq, Key: Key(req), Reason: reason("combine-partial", "RFC 9111 §3.4",
+		pu := PartialUpdate{o: o, req: req, rq: *rq, Key: Key(req), Reason: reason(ReasonCombinePartial, "RFC 9111 §3.4",
 			"stored partial responses share a strong validator and adjacent ranges, so they combine into one")}
 		in := map[int]bool{}
 		for _, g := range group {
@@ -201,5 +201,5 @@ func (s PartialUpdate) Next(combined Pair) PartialNext {
 	case PartialUpdate, InvalidateEntries:
 		// Unreachable: combining is off and the method was cacheable.
 	}
-	return newMiss(s.o, s.req, FwdPartial, reason("partial", "RFC 9111 §3.4", "the combined response does not answer the request"))
+	return newMiss(s.o, s.req, FwdPartial, reason(ReasonPartial, "RFC 9111 §3.4", "the combined response does not answer the request"))
 }

@@ -120,7 +120,7 @@ func (s NeedRevalidation) Next(resp Response) RevalidationNext {
 		}
 	}
 	// §4.3.3: a full response replaces the stored ones for this request.
-	m := newMiss(s.o, s.req, s.fwd, reason("validation-full-response", "RFC 9111 §4.3.3",
+	m := newMiss(s.o, s.req, s.fwd, reason(ReasonValidationFullResponse, "RFC 9111 §4.3.3",
 		"the validation request got a full response, which is used instead"))
 	m.Forward, m.Received, m.evalClient = s.Forward, true, true
 	return m
@@ -170,7 +170,7 @@ func (s NeedRevalidation) staleOnError(status int, disconnected bool) (NeedToBeU
 		return NeedToBeUpdated{}, false
 	}
 	sv := storedServe(&s.req, p, &pol, &f)
-	sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: status, TTL: f.ttlSeconds(), HasTTL: true, Detail: why.Code}
+	sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: status, TTL: f.ttlSeconds(), HasTTL: true, Detail: string(why.Code)}
 	return NeedToBeUpdated{Pair: p, Serve: sv, Reason: why}, true
 }
 
@@ -183,16 +183,16 @@ func (s NeedRevalidation) staleOnError(status int, disconnected bool) (NeedToBeU
 func staleIfError(o *Options, rq, cc *directives, f freshness, disconnected bool) (Reason, bool) {
 	stale := f.staleness()
 	if d := rq.staleIfError; d.set && !d.invalid && stale <= secs(d.secs) {
-		return reason("stale-if-error", "RFC 5861 §4", "the origin failed and the request's stale-if-error allows serving the stored response stale"), true
+		return reason(ReasonStaleIfError, "RFC 5861 §4", "the origin failed and the request's stale-if-error allows serving the stored response stale"), true
 	}
 	if rq.refusesStale() && !rq.acceptsStaleness(stale) {
 		return Reason{}, false
 	}
 	if d := cc.staleIfError; d.set && !d.invalid && stale <= secs(d.secs) {
-		return reason("stale-if-error", "RFC 5861 §4", "the origin failed and stale-if-error allows serving the stored response stale"), true
+		return reason(ReasonStaleIfError, "RFC 5861 §4", "the origin failed and stale-if-error allows serving the stored response stale"), true
 	}
 	if budget := o.staleBudget(); disconnected && budget > 0 && stale <= budget {
-		return reason("stale-budget", "RFC 9111 §4.2.4", "the origin cannot be reached and the stale budget allows serving the stored response stale"), true
+		return reason(ReasonStaleBudget, "RFC 9111 §4.2.4", "the origin cannot be reached and the stale budget allows serving the stored response stale"), true
 	}
 	return Reason{}, false
 }
@@ -215,21 +215,21 @@ func staleIfError(o *Options, rq, cc *directives, f freshness, disconnected bool
 func (s NeedRevalidation) notModified(resp Response) RevalidationNext {
 	idx := freshenSelection(s.Candidates, resp)
 	if len(idx) > 0 {
-		return s.update(idx, resp, reason("not-modified", "RFC 9111 §4.3.4", "the origin confirmed the stored response (304), whose header is updated"))
+		return s.update(idx, resp, reason(ReasonNotModified, "RFC 9111 §4.3.4", "the origin confirmed the stored response (304), whose header is updated"))
 	}
 	if !hasValidator(resp.Header) && len(s.ValidatorsFrom) == 1 && !s.ClientMerged {
-		return s.update(s.ValidatorsFrom, resp, reason("304-no-validator", "RFC 9111 §4.3.4",
+		return s.update(s.ValidatorsFrom, resp, reason(Reason304NoValidator, "RFC 9111 §4.3.4",
 			"the 304 carries no validator, and the request carried the validators of one stored response only, which is updated"))
 	}
 	if s.ClientMerged {
 		if t, ok := parseETag(first(resp.Header["Etag"])); ok && etagListMatches(s.req.Header["If-None-Match"], t, true) {
-			m := newMiss(s.o, s.req, s.fwd, reason("304-client-tag", "RFC 9110 §15.4.5",
+			m := newMiss(s.o, s.req, s.fwd, reason(Reason304ClientTag, "RFC 9110 §15.4.5",
 				"the 304 carries one of the client's own entity tags, so it answers the client's conditional and is passed on"))
 			m.Forward, m.Received = s.Forward, true
 			return m
 		}
 	}
-	m := newMiss(s.o, s.req, s.fwd, reason("304-unmatched", "RFC 9111 §4.3.4",
+	m := newMiss(s.o, s.req, s.fwd, reason(Reason304Unmatched, "RFC 9111 §4.3.4",
 		"the 304 identifies no stored response, so the request is sent again without conditionals"))
 	m.Forward = s.req
 	m.Forward.Header = s.Forward.Header.Clone()
@@ -293,7 +293,7 @@ func (s NeedRevalidation) update(idx []int, resp Response, why Reason) NeedToBeU
 // would become, has no explicit freshness (the Cookie rule of storable).
 func updateForbidden(o *Options, req Request, resp Response, merged http.Header) (Reason, bool) {
 	if requestPolicy(o, req.Header).noStore {
-		return reason("request-no-store", "RFC 9111 §5.2.1.5", "the request's no-store forbids storing any part of the response, so the stored response is not updated"), true
+		return reason(ReasonRequestNoStore, "RFC 9111 §5.2.1.5", "the request's no-store forbids storing any part of the response, so the stored response is not updated"), true
 	}
 	if req.unkeyedContent() {
 		return reasonRequestContent, true
@@ -306,9 +306,9 @@ func updateForbidden(o *Options, req Request, resp Response, merged http.Header)
 	cc := responsePolicy(o, resp.Header).cc
 	switch {
 	case cc.noStore && !cc.mustUnderstand:
-		return reason("no-store", "RFC 9111 §5.2.2.5", "the validation response's no-store forbids storing it, so the stored response is not updated"), true
+		return reason(ReasonNoStore, "RFC 9111 §5.2.2.5", "the validation response's no-store forbids storing it, so the stored response is not updated"), true
 	case o.Shared && cc.private && cc.privateFields == "":
-		return reason("private", "RFC 9111 §5.2.2.7", "the validation response is private, so a shared cache does not update the stored response with it"), true
+		return reason(ReasonPrivate, "RFC 9111 §5.2.2.7", "the validation response is private, so a shared cache does not update the stored response with it"), true
 	}
 	return Reason{}, false
 }
@@ -393,12 +393,12 @@ func (s NeedRevalidation) freshenFromHead(resp Response) (NeedToBeUpdated, bool)
 	}
 	var up NeedToBeUpdated
 	if len(agree) > 0 {
-		up = s.update(agree, resp, reason("head-freshened", "RFC 9111 §4.3.5", "a HEAD response with matching validators freshened the stored response"))
+		up = s.update(agree, resp, reason(ReasonHeadFreshened, "RFC 9111 §4.3.5", "a HEAD response with matching validators freshened the stored response"))
 	} else {
 		sv := Serve{Status: resp.Status, base: resp.Header, conn: true}
 		applyClient(&sv, &s.req, resp.Header, dateOf(&resp), false)
 		sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: resp.Status}
-		up = NeedToBeUpdated{Serve: sv, Reason: reason("head-disagrees", "RFC 9111 §4.3.5",
+		up = NeedToBeUpdated{Serve: sv, Reason: reason(ReasonHeadDisagrees, "RFC 9111 §4.3.5",
 			"the HEAD response's validators or Content-Length differ from the stored response's, which is marked stale")}
 	}
 	now := s.o.now()
@@ -473,5 +473,5 @@ func headAgrees(stored, head http.Header) bool {
 // (stale-if-error, RFC 5861 §4, or the stale budget, §4.2.4), rather than one
 // the origin just confirmed.
 func (s NeedToBeUpdated) Stale() bool {
-	return s.Reason.Code == "stale-if-error" || s.Reason.Code == "stale-budget"
+	return s.Reason.Code == ReasonStaleIfError || s.Reason.Code == ReasonStaleBudget
 }

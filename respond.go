@@ -173,7 +173,7 @@ func statusLine(code int) string {
 // headerLength reads a Content-Length field, or -1.
 func headerLength(h http.Header) int64 {
 	if v := h["Content-Length"]; len(v) == 1 {
-		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
+		if n, ok := spec.ParseContentLength(v[0]); ok {
 			return n
 		}
 	}

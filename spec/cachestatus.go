@@ -106,7 +106,7 @@ func isSFToken(s string) bool {
 	}
 	for i := 1; i < len(s); i++ {
 		c := s[i]
-		if c == ':' || c == '/' || isTchar(c) {
+		if c == ':' || c == '/' || lexIsTchar(c) {
 			continue
 		}
 		return false
@@ -129,13 +129,4 @@ func writeSFString(b *strings.Builder, s string) {
 		}
 	}
 	b.WriteByte('"')
-}
-
-// isTchar reports whether c is a tchar (RFC 9110 §5.6.2).
-func isTchar(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

@@ -859,6 +859,21 @@ func (u *dictUTF8Check) done() bool { return u.need == 0 }
 
 // ---- Shared lexical helpers (RFC 9110 §5.6) ----
 
+// IsToken reports whether s is a non-empty token (RFC 9110 §5.6.2): a
+// method, a field name, a directive name. Every layer checks tokens with
+// it, on the one tchar table.
+func IsToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !lexIsTchar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 // lexIsTchar reports whether c is a tchar (RFC 9110 §5.6.2).
 func lexIsTchar(c byte) bool {
 	if c < 64 {

@@ -100,7 +100,7 @@ func varyNote(h http.Header) (Reason, bool) {
 	valid, n := true, 0
 	forEachListMember(vary, func(name string) bool {
 		n++
-		if !isToken(name) {
+		if !IsToken(name) {
 			valid = false
 		}
 		switch varyCmpRuleFor(name).weighted {

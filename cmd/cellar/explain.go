@@ -60,15 +60,15 @@ func parseExplainConfig(args []string, getenv func(string) string, stderr io.Wri
 		return nil, usagef("want exactly one URL, or - to read a response from stdin (as curl -si prints it); got %d arguments", len(positional))
 	}
 	c := &explainConfig{Target: positional[0], Method: strings.ToUpper(*method), Header: http.Header{}, JSON: *asJSON, Targeted: *targeted, Timeout: *timeout, Content: *content}
-	if !validToken(c.Method) {
+	if !spec.IsToken(c.Method) {
 		return nil, usagef("--method %q is not a method token", *method)
 	}
-	if c.Targeted != "" && !validToken(c.Targeted) {
+	if c.Targeted != "" && !spec.IsToken(c.Targeted) {
 		return nil, usagef("--targeted-field %q is not a field name", c.Targeted)
 	}
 	for _, h := range headers {
 		k, v, ok := strings.Cut(h, ":")
-		if !ok || !validToken(strings.TrimSpace(k)) {
+		if !ok || !spec.IsToken(strings.TrimSpace(k)) {
 			return nil, usagef("-H %q: want \"Field: value\"", h)
 		}
 		c.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
@@ -131,7 +131,7 @@ func pastedRequest(data []byte) (target string, rest []byte) {
 				continue
 			}
 			f := strings.Fields(line)
-			if len(f) != 3 || !validToken(f[0]) || !strings.HasPrefix(f[2], "HTTP/") {
+			if len(f) != 3 || !spec.IsToken(f[0]) || !strings.HasPrefix(f[2], "HTTP/") {
 				return "", data
 			}
 			method, path = f[0], f[1]

@@ -436,19 +436,15 @@ func markStale(p Pair) Pair {
 // headAgrees reports whether a stored GET response and a HEAD response have
 // matching values for every validator the HEAD response carries, and the
 // same Content-Length if it has one (§4.3.5). Entity tags compare as entity
-// tags (RFC 9110 §8.8.3.2): strongly when the HEAD response's is strong,
-// weakly when it is weak; Last-Modified and Content-Length compare as the
-// date and the number they stand for.
+// tags (RFC 9110 §8.8.3.2), through parseETag: strongly when the HEAD
+// response's is strong, weakly when it is weak, and a value that is not an
+// entity-tag matches nothing; Last-Modified and Content-Length compare as
+// the date and the number they stand for.
 func headAgrees(stored, head http.Header) bool {
 	if v := first(head["Etag"]); v != "" {
 		ht, ok1 := parseETag(v)
 		st, ok2 := parseETag(first(stored["Etag"]))
-		switch {
-		case !ok1 || !ok2:
-			if v != first(stored["Etag"]) {
-				return false
-			}
-		case ht.weak && !weakMatch(st, ht), !ht.weak && !strongMatch(st, ht):
+		if !ok1 || !ok2 || ht.weak && !weakMatch(st, ht) || !ht.weak && !strongMatch(st, ht) {
 			return false
 		}
 	}

@@ -294,6 +294,7 @@ func TestRevalidate_RFC9111_4_3_5_FreshenFromHEAD(t *testing.T) {
 		{"weak HEAD tag matches a strong stored one weakly", stored, headResp("ETag", `W/"a"`), "head-freshened"},
 		{"strong HEAD tag does not match a weak stored one", old("w", 0, "ETag", `W/"a"`), headResp("ETag", `"a"`), "head-disagrees"},
 		{"weak tags with the same opaque tag", old("w", 0, "ETag", `W/"a"`), headResp("ETag", `W/"a"`), "head-freshened"},
+		{"the same unquoted value is no entity-tag: matches nothing (RFC 9110 §8.8.3)", old("u", 0, "ETag", "abc"), headResp("ETag", "abc"), "head-disagrees"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -87,7 +87,8 @@ func Explain(req Request, resp Response, opts Options) Explanation {
 		VariantKey:        variantKey(&req, resp.Header),
 		HeuristicFraction: o.heuristicFraction(), HeuristicCap: o.heuristicCap(),
 	}
-	e.Store, e.Storable = storable(o, req, &resp, &pol)
+	rq := requestPolicy(o, req.Header)
+	e.Store, e.Storable = storable(o, req, &rq, &resp, &pol)
 	if !o.cacheableMethod(req.Method) && !safeMethod(req.Method) {
 		// A POST response kept for later GETs (RFC 9110 §9.3.3).
 		if sa, ok := newInvalidate(o, req).Store(resp); ok {
@@ -114,7 +115,7 @@ func Explain(req Request, resp Response, opts Options) Explanation {
 		}
 	}
 	e.Disconnected, e.StaleBudget = explainDisconnected(o, &pol.cc)
-	if rq := requestPolicy(&opts, req.Header); rq.refusesStale() && !rq.maxStaleAny && !rq.maxStale.set {
+	if rq.refusesStale() && !rq.maxStaleAny && !rq.maxStale.set {
 		why := reason(ReasonStaleRefused, rq.refusalSection(), "the request's max-age or min-fresh refuses a stale response, stale-while-revalidate and stale-if-error included, as no max-stale accepts one")
 		e.RequestRefusesStale = &why
 	}

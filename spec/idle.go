@@ -64,8 +64,9 @@ func (s IdleClient) Collapsed(req Request, stored []Pair) IdleNext {
 		return uncacheableMethod(o, req)
 	}
 	rq := requestPolicy(o, req.Header)
-	rq.noCache, rq.maxAge = false, deltaSeconds{}
-	return lookupWith(o, &req, &rq, stored, true)
+	look := rq
+	look.noCache, look.maxAge = false, deltaSeconds{}
+	return withRequestPolicy(lookupWith(o, &req, &look, stored, true), &rq)
 }
 
 // uncacheableMethod answers a request whose responses are not stored: an
@@ -76,7 +77,8 @@ func uncacheableMethod(o *Options, req Request) IdleNext {
 	if !safeMethod(req.Method) {
 		return newInvalidate(o, req)
 	}
-	return newMiss(o, req, FwdMethod, reason("method-not-cacheable", "RFC 9111 §3",
+	rq := requestPolicy(o, req.Header)
+	return newMiss(o, req, &rq, FwdMethod, reason("method-not-cacheable", "RFC 9111 §3",
 		"the cache does not store responses to "+req.Method))
 }
 
@@ -226,7 +228,7 @@ func noneSelected(o *Options, req *Request, rq *directives, stored []Pair, sel *
 	} else if sel.anyURI {
 		fwd, why = FwdVaryMiss, reason("vary-miss", "RFC 9111 §4.1", "stored responses exist but none matches this request's Vary fields")
 	}
-	return newMiss(o, *req, fwd, why)
+	return newMiss(o, *req, rq, fwd, why)
 }
 
 // decide chooses between serving the selected response, serving it stale
@@ -270,7 +272,7 @@ func validateFirst(o *Options, req *Request, rq *directives, stored []Pair, sel 
 	if rq.onlyIfCached {
 		return gatewayTimeout()
 	}
-	return newRevalidation(o, *req, stored, *sel, *f, fwd, why)
+	return newRevalidation(o, *req, rq, stored, *sel, *f, fwd, why)
 }
 
 // decideStale answers from a stale selected response: served stale when
@@ -284,7 +286,7 @@ func decideStale(o *Options, req *Request, rq *directives, stored []Pair, sel *s
 		// No background refresh for a request whose content the key
 		// ignores: its response could not be stored anyway.
 		if why.Code == ReasonStaleWhileRevalidate && !req.unkeyedContent() {
-			rv := newRevalidation(o, *req, stored, *sel, *f, FwdStale, why)
+			rv := newRevalidation(o, *req, rq, stored, *sel, *f, FwdStale, why)
 			rv.Forward.Header.Del("Range")
 			fc.Refresh = &rv
 		}
@@ -293,7 +295,7 @@ func decideStale(o *Options, req *Request, rq *directives, stored []Pair, sel *s
 	if rq.onlyIfCached {
 		return gatewayTimeout()
 	}
-	return newRevalidation(o, *req, stored, *sel, *f, FwdStale,
+	return newRevalidation(o, *req, rq, stored, *sel, *f, FwdStale,
 		reason("stale", "RFC 9111 §4.2.4", "the stored response is stale and must be validated"))
 }
 

@@ -97,7 +97,8 @@ func (s InvalidateEntries) Store(resp Response) (StoreAndUse, bool) {
 	}
 	get := s.req
 	get.Method = http.MethodGet
-	sa, ok := newMiss(s.o, get, FwdMethod, s.Reason).Next(resp).(StoreAndUse)
+	rq := requestPolicy(s.o, get.Header)
+	sa, ok := newMiss(s.o, get, &rq, FwdMethod, s.Reason).Next(resp).(StoreAndUse)
 	if !ok {
 		return StoreAndUse{}, false
 	}

@@ -57,7 +57,7 @@ func fromPartial(o *Options, req Request, rq *directives, stored []Pair, sel sel
 		return nil, false
 	}
 	for _, i := range sel.partial {
-		if fc, ok := servePartial(o, req, &stored[i], now); ok {
+		if fc, ok := servePartial(o, req, rq, &stored[i], now); ok {
 			return fc, true
 		}
 	}
@@ -71,15 +71,14 @@ func fromPartial(o *Options, req Request, rq *directives, stored []Pair, sel sel
 // range a fresh stored 206 holds (§3.3), or a 304 when the client's
 // conditional matches it (§4.3.2: If-None-Match is evaluated before Range,
 // RFC 9110 §13.2.2, so a stored part answers it as a stored 200 would).
-func servePartial(o *Options, req Request, p *Pair, now time.Time) (FromCache, bool) {
+func servePartial(o *Options, req Request, rq *directives, p *Pair, now time.Time) (FromCache, bool) {
 	have, size, ok := partRange(p.Response.Header)
 	if !ok {
 		return FromCache{}, false
 	}
 	pol := responsePolicy(o, p.Response.Header)
 	f := computeFreshness(o, &p.Response, &pol, now)
-	rq := requestPolicy(o, req.Header)
-	if _, must := mustValidate(&rq, &pol.cc, &f); must || !f.fresh() {
+	if _, must := mustValidate(rq, &pol.cc, &f); must || !f.fresh() {
 		return FromCache{}, false
 	}
 	s := Serve{Status: http.StatusPartialContent, base: p.Response.Header, age: ageSeconds(f.age), hasAge: true, noCache: pol.cc.noCacheFields}
@@ -201,5 +200,5 @@ func (s PartialUpdate) Next(combined Pair) PartialNext {
 	case PartialUpdate, InvalidateEntries:
 		// Unreachable: combining is off and the method was cacheable.
 	}
-	return newMiss(s.o, s.req, FwdPartial, reason(ReasonPartial, "RFC 9111 §3.4", "the combined response does not answer the request"))
+	return newMiss(s.o, s.req, &s.rq, FwdPartial, reason(ReasonPartial, "RFC 9111 §3.4", "the combined response does not answer the request"))
 }

@@ -27,7 +27,8 @@ type NeedRevalidation struct {
 	// 304 without a validator is read with them (see Next).
 	ValidatorsFrom []int
 	ClientMerged   bool
-	fresh          freshness // of the selected pair when the walk started
+	fresh          freshness  // of the selected pair when the walk started
+	rq             directives // the request's directives, parsed once by the lookup
 	fwd            Fwd
 	Reason         Reason
 }
@@ -57,13 +58,13 @@ type NeedToBeUpdated struct {
 // and can be stored.
 var validatorFields = []string{"If-None-Match", "If-Modified-Since", "If-Range", "Range"}
 
-func newRevalidation(o *Options, req Request, stored []Pair, sel selection, f freshness, fwd Fwd, why Reason) NeedRevalidation {
+func newRevalidation(o *Options, req Request, rq *directives, stored []Pair, sel selection, f freshness, fwd Fwd, why Reason) NeedRevalidation {
 	cands, selected := sel.candidates(&req, stored)
 	fwdReq, from, merged := conditionalRequest(req, cands, selected)
 	return NeedRevalidation{
 		o: o, req: req, Forward: fwdReq,
 		Candidates: cands, Selected: selected, ValidatorsFrom: from, ClientMerged: merged,
-		fresh: f, fwd: fwd, Reason: why,
+		fresh: f, rq: *rq, fwd: fwd, Reason: why,
 	}
 }
 
@@ -120,7 +121,7 @@ func (s NeedRevalidation) Next(resp Response) RevalidationNext {
 		}
 	}
 	// §4.3.3: a full response replaces the stored ones for this request.
-	m := newMiss(s.o, s.req, s.fwd, reason(ReasonValidationFullResponse, "RFC 9111 §4.3.3",
+	m := newMiss(s.o, s.req, &s.rq, s.fwd, reason(ReasonValidationFullResponse, "RFC 9111 §4.3.3",
 		"the validation request got a full response, which is used instead"))
 	m.Forward, m.Received, m.evalClient = s.Forward, true, true
 	return m
@@ -164,8 +165,7 @@ func (s NeedRevalidation) staleOnError(status int, disconnected bool) (NeedToBeU
 		return NeedToBeUpdated{}, false
 	}
 	f := computeFreshness(o, &p.Response, &pol, o.now())
-	rq := requestPolicy(o, s.req.Header)
-	why, ok := staleIfError(o, &rq, &pol.cc, f, disconnected)
+	why, ok := staleIfError(o, &s.rq, &pol.cc, f, disconnected)
 	if !ok {
 		return NeedToBeUpdated{}, false
 	}
@@ -223,13 +223,13 @@ func (s NeedRevalidation) notModified(resp Response) RevalidationNext {
 	}
 	if s.ClientMerged {
 		if t, ok := parseETag(first(resp.Header["Etag"])); ok && etagListMatches(s.req.Header["If-None-Match"], t, true) {
-			m := newMiss(s.o, s.req, s.fwd, reason(Reason304ClientTag, "RFC 9110 §15.4.5",
+			m := newMiss(s.o, s.req, &s.rq, s.fwd, reason(Reason304ClientTag, "RFC 9110 §15.4.5",
 				"the 304 carries one of the client's own entity tags, so it answers the client's conditional and is passed on"))
 			m.Forward, m.Received = s.Forward, true
 			return m
 		}
 	}
-	m := newMiss(s.o, s.req, s.fwd, reason(Reason304Unmatched, "RFC 9111 §4.3.4",
+	m := newMiss(s.o, s.req, &s.rq, s.fwd, reason(Reason304Unmatched, "RFC 9111 §4.3.4",
 		"the 304 identifies no stored response, so the request is sent again without conditionals"))
 	m.Forward = s.req
 	m.Forward.Header = s.Forward.Header.Clone()
@@ -267,7 +267,7 @@ func (s NeedRevalidation) update(idx []int, resp Response, why Reason) NeedToBeU
 		sv.setField(k, resp.Header[k]...)
 	}
 	sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: resp.Status, TTL: f.ttlSeconds(), HasTTL: true}
-	if forbid, ok := updateForbidden(o, s.req, resp, p.Response.Header); ok {
+	if forbid, ok := updateForbidden(o, s.req, &s.rq, resp, p.Response.Header); ok {
 		// The merged response still answers this request; storage keeps
 		// what it had.
 		return NeedToBeUpdated{Pair: p, Serve: sv, Reason: forbid}
@@ -291,8 +291,8 @@ func (s NeedRevalidation) update(idx []int, resp Response, why Reason) NeedToBeU
 // (RFC 9110 §9.3.1: its fields may be shaped by that content), nor one to a
 // request with Cookie in a shared cache when merged, the stored header it
 // would become, has no explicit freshness (the Cookie rule of storable).
-func updateForbidden(o *Options, req Request, resp Response, merged http.Header) (Reason, bool) {
-	if requestPolicy(o, req.Header).noStore {
+func updateForbidden(o *Options, req Request, rq *directives, resp Response, merged http.Header) (Reason, bool) {
+	if rq.noStore {
 		return reason(ReasonRequestNoStore, "RFC 9111 §5.2.1.5", "the request's no-store forbids storing any part of the response, so the stored response is not updated"), true
 	}
 	if req.unkeyedContent() {
@@ -470,4 +470,29 @@ func headAgrees(stored, head http.Header) bool {
 // the origin just confirmed.
 func (s NeedToBeUpdated) Stale() bool {
 	return s.Reason.Code == ReasonStaleIfError || s.Reason.Code == ReasonStaleBudget
+}
+
+// withRequestPolicy gives the states a collapsed lookup returned (see
+// IdleClient.Collapsed) the request's directives as it sent them, rq:
+// the lookup read them without the no-cache and max-age the collapsed
+// exchange satisfied, but what follows (storing, serving stale when the
+// origin fails) reads them all.
+func withRequestPolicy(next IdleNext, rq *directives) IdleNext {
+	switch n := next.(type) {
+	case CacheMiss:
+		n.rq = *rq
+		return n
+	case NeedRevalidation:
+		n.rq = *rq
+		return n
+	case FromCache:
+		if n.Refresh != nil {
+			r := *n.Refresh
+			r.rq = *rq
+			n.Refresh = &r
+		}
+		return n
+	default:
+		return next
+	}
 }

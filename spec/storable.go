@@ -7,9 +7,9 @@ import (
 )
 
 // storable decides whether resp to req may be stored (RFC 9111 §3), and why.
-func storable(o *Options, req Request, resp *Response, pol *policy) (Reason, bool) {
+// rq is the request's directives (requestPolicy), parsed once per request.
+func storable(o *Options, req Request, rq *directives, resp *Response, pol *policy) (Reason, bool) {
 	cc := &pol.cc
-	rq := requestPolicy(o, req.Header)
 	switch {
 	case !o.cacheableMethod(req.Method):
 		return reason(ReasonMethodNotCacheable, "RFC 9111 §3", "the cache does not store responses to "+req.Method), false

@@ -51,7 +51,7 @@ func (s NeedRevalidation) UpstreamError(f Failure) FromCache {
 	if forbid, prohibited := staleProhibited(s.o, &pol.cc); prohibited {
 		why = reason(ReasonStaleForbidden, forbid.Section,
 			"the origin cannot be reached and "+forbid.Text+", so the cache answers 504")
-	} else if rq := requestPolicy(s.o, s.req.Header); rq.refusesStale() {
+	} else if rq := &s.rq; rq.refusesStale() {
 		f := computeFreshness(s.o, &p.Response, &pol, s.o.now())
 		if !rq.acceptsStaleness(f.staleness()) {
 			why = reason(ReasonStaleRefused, rq.refusalSection(),

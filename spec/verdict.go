@@ -35,7 +35,8 @@ func Judge(req Request, resp *Response, opts *Options) Verdict {
 	}
 	pol := responsePolicy(o, resp.Header)
 	var v Verdict
-	v.Reason, v.Storable = storable(o, req, resp, &pol)
+	rq := requestPolicy(o, req.Header)
+	v.Reason, v.Storable = storable(o, req, &rq, resp, &pol)
 	v.Lifetime, v.Heuristic, v.LifetimeReason = lifetime(o, resp, &pol, dateOf(resp))
 	if v.Storable {
 		// Without a clock, the lifetime stands for the freshness left: a

@@ -96,7 +96,6 @@ func contentLength(h http.Header) (int64, bool) {
 	return ParseContentLength(v[0])
 }
 
-
 // contentRange formats "bytes first-last/complete" (RFC 9110 §14.4).
 func contentRange(r ByteRange, size int64) string {
 	return "bytes " + strconv.FormatInt(r.Start, 10) + "-" + strconv.FormatInt(r.Start+r.Length-1, 10) + "/" + strconv.FormatInt(size, 10)

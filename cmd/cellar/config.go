@@ -553,4 +553,3 @@ func splitList(s string) []string {
 	}
 	return out
 }
-

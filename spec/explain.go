@@ -65,25 +65,18 @@ type Explanation struct {
 
 // Explain explains resp, received for req, under opts at opts' clock time.
 func Explain(req Request, resp Response, opts Options) Explanation {
-	// The options as NewIdleClient keeps them, without its copy on the heap.
-	if opts.TargetedField != "" {
-		opts.TargetedField = http.CanonicalHeaderKey(opts.TargetedField)
-	}
-	o := &opts
+	// The options and the freshness as a lookup has them.
+	o := canonicalTargeted(&opts)
 	now := o.now()
 	if req.Method == "" {
 		req.Method = http.MethodGet
 	}
 	pol := responsePolicy(o, resp.Header)
-	// computeFreshness, keeping the age terms it sums.
-	date := dateOf(&resp)
-	terms := ageTermsAt(&resp, date, now)
-	f := freshness{age: terms.CorrectedInitial + terms.ResidentTime, date: date}
-	f.lifetime, f.heuristic, f.why = lifetime(o, &resp, &pol, date)
+	f := computeFreshness(o, &resp, &pol, now)
 	e := Explanation{
 		Shared: o.Shared, Policy: pol.source,
 		Lifetime: f.lifetime, LifetimeReason: f.why, Heuristic: f.heuristic,
-		Age: f.age, AgeTerms: terms, TTL: f.ttl(),
+		Age: f.age, AgeTerms: ageTermsAt(&resp, f.date, now), TTL: f.ttl(),
 		VariantKey:        variantKey(&req, resp.Header),
 		HeuristicFraction: o.heuristicFraction(), HeuristicCap: o.heuristicCap(),
 	}
@@ -120,7 +113,7 @@ func Explain(req Request, resp Response, opts Options) Explanation {
 		e.RequestRefusesStale = &why
 	}
 	e.Ranges = explainRanges(&resp)
-	e.Validators = validatorLines(resp.Header)
+	e.Validators = validatorLines(req, resp)
 	e.Vary = varyNames(resp.Header["Vary"])
 	if e.Storable {
 		e.Expires = horizon(o, &resp, &pol, &f, now)
@@ -128,31 +121,18 @@ func Explain(req Request, resp Response, opts Options) Explanation {
 	return e
 }
 
-// validatorLines are the validator fields conditionalRequest would send to
-// revalidate a response with header h alone (§4.3.1): If-None-Match with
-// its entity tag, If-Modified-Since with its Last-Modified.
-func validatorLines(h http.Header) []string {
-	inm := first(h["Etag"])
-	var ims string
-	if lm := h["Last-Modified"]; len(lm) > 0 {
-		ims = lm[0]
-	}
-	n := 0
-	if inm != "" {
-		n++
-	}
-	if ims != "" {
-		n++
-	}
-	if n == 0 {
-		return nil
-	}
-	v := make([]string, 0, n)
-	if inm != "" {
-		v = append(v, "If-None-Match: "+inm)
-	}
-	if ims != "" {
-		v = append(v, "If-Modified-Since: "+ims)
+// validatorLines are the validator fields of the request conditionalRequest
+// builds to revalidate resp alone (§4.3.1), for a request without
+// conditionals of its own: If-None-Match with its entity tag,
+// If-Modified-Since with its Last-Modified.
+func validatorLines(req Request, resp Response) []string {
+	req.Header = http.Header{}
+	fwd, _, _ := conditionalRequest(req, []Pair{{Request: req, Response: resp}}, 0)
+	var v []string
+	for _, k := range [...]string{"If-None-Match", "If-Modified-Since"} {
+		for _, line := range fwd.Header[k] {
+			v = append(v, k+": "+line)
+		}
 	}
 	return v
 }

@@ -16,11 +16,7 @@ type IdleClient struct {
 // NewIdleClient returns the starting state for lookups with opts
 // (Options.Shared chooses the shared or private role).
 func NewIdleClient(opts Options) IdleClient {
-	o := opts
-	if o.TargetedField != "" {
-		o.TargetedField = http.CanonicalHeaderKey(o.TargetedField)
-	}
-	return IdleClient{o: &o}
+	return IdleClient{o: canonicalTargeted(&opts)}
 }
 
 // Options returns the options this machine runs with.

@@ -24,12 +24,7 @@ type Verdict struct {
 // builds for a store; it reads no clock and allocates nothing unless
 // opts.TargetedField needs canonicalizing.
 func Judge(req Request, resp *Response, opts *Options) Verdict {
-	o := opts
-	if o.TargetedField != "" && http.CanonicalHeaderKey(o.TargetedField) != o.TargetedField {
-		c := *o
-		c.TargetedField = http.CanonicalHeaderKey(c.TargetedField)
-		o = &c
-	}
+	o := canonicalTargeted(opts)
 	if req.Method == "" {
 		req.Method = http.MethodGet
 	}

@@ -12,36 +12,6 @@ import (
 	"github.com/cellar-http/cellar/spec"
 )
 
-// TestCollapseFailedRFC9211_2_6: a request that waited for another's
-// forward request, whose response (another variant) did not answer it,
-// and then went forward itself says collapsed=?0 ("if not, a new request
-// had to be made").
-func TestCollapseFailedRFC9211_2_6(t *testing.T) {
-	release := make(chan struct{})
-	o := newOrigin(t, nil, func(w http.ResponseWriter, r *http.Request) {
-		<-release
-		w.Header().Set("Cache-Control", "max-age=60")
-		w.Header().Set("Vary", "Accept-Language")
-		io.WriteString(w, "lang:"+r.Header.Get("Accept-Language"))
-	})
-	c := newTestCache(t, nil, true, Config{})
-	var wg sync.WaitGroup
-	langs := []string{"en", "fr"}
-	results := make([]result, len(langs))
-	for i, l := range langs {
-		wg.Go(func() { results[i] = do(t, c, "GET", o.URL, "Accept-Language", l) })
-		eventually(t, "the request to wait", func() bool { return flightWaiters(c, o.URL) == i+1 })
-	}
-	close(release)
-	wg.Wait()
-	if cs := results[0].cacheStatus(); strings.Contains(cs, "collapsed") {
-		t.Errorf("the leader: %q", cs)
-	}
-	if cs := results[1].cacheStatus(); !strings.Contains(cs, "fwd=") || !strings.HasSuffix(cs, "; collapsed=?0") {
-		t.Errorf("the French request, which went forward after waiting: %q", cs)
-	}
-}
-
 // TestCollapsedFollowerKeepsFwdRFC9211_2_2: followers of a validation the
 // request asked for (fwd=request: the stored response is fresh, the
 // request's max-age=0 refuses it), which failed and was answered from the

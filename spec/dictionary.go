@@ -1,5 +1,9 @@
 package spec
 
+// The RFC 9651 Dictionary parser (§4.2.2) that targeted fields (RFC 9213
+// §2.1) are read with, reduced to what cache directives use. It works on
+// substrings of its input and makes no heap allocation.
+
 // Kinds of RFC 9651 values, as far as cache directives care.
 const (
 	dictOther    = iota // Decimal, Token, Byte Sequence, Date, Display String, Inner List

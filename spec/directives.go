@@ -2,8 +2,10 @@ package spec
 
 // Cache-Control parsing: RFC 9111 §5.2 (with §1.2.2 delta-seconds and the
 // §4.2.1 duplicate rule), RFC 5861 (stale-while-revalidate, stale-if-error),
-// RFC 8246 (immutable), over RFC 9110 §5.6.1 lists; and targeted fields such
-// as CDN-Cache-Control (RFC 9213 §2.1), which are RFC 9651 Dictionaries.
+// RFC 8246 (immutable), over RFC 9110 §5.6.1 lists. Targeted fields such as
+// CDN-Cache-Control (RFC 9213 §2.1) fill the same directives: targeted.go,
+// over the RFC 9651 Dictionary parser of dictionary.go; the lexical helpers
+// are in lex.go.
 //
 // Everything here works on substrings of its input: parsing a header makes no
 // heap allocation.

@@ -1,6 +1,7 @@
 package spec
 
-// ---- Shared lexical helpers (RFC 9110 §5.6) ----
+// The lexical helpers of RFC 9110 §5.6 that every parser of the core
+// shares: tokens, OWS, quoted strings, case-insensitive comparison.
 
 // IsToken reports whether s is a non-empty token (RFC 9110 §5.6.2): a
 // method, a field name, a directive name. Every layer checks tokens with

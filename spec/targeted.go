@@ -15,7 +15,8 @@ func canonicalTargeted(o *Options) *Options {
 	return &c
 }
 
-// ---- Targeted fields (RFC 9213 §2.1) over RFC 9651 Dictionaries ----
+// Targeted fields (RFC 9213 §2.1), parsed as RFC 9651 Dictionaries
+// (dictionary.go) into the directives Cache-Control fills.
 
 // parseTargetedDirectives parses a targeted cache-control field such as CDN-Cache-Control
 // (RFC 9213 §2.1): an RFC 9651 Dictionary. ok is false when the field is absent or fails

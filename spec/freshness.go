@@ -139,39 +139,3 @@ func heuristicallyCacheable(status int) bool {
 	}
 	return false
 }
-
-// staleProhibited reports why a stale response must not be served without
-// validation (RFC 9111 §4.2.4), or ok=false when it may be.
-func staleProhibited(o *Options, cc *directives) (Reason, bool) {
-	switch {
-	case cc.noCache && cc.noCacheFields == "":
-		return reason(ReasonNoCache, "RFC 9111 §5.2.2.4", "no-cache requires validation before every use"), true
-	case cc.mustRevalidate:
-		return reason(ReasonMustRevalidate, "RFC 9111 §5.2.2.2", "must-revalidate forbids serving it stale"), true
-	case o.Shared && cc.proxyRevalidate:
-		return reason(ReasonProxyRevalidate, "RFC 9111 §5.2.2.8", "proxy-revalidate forbids a shared cache serving it stale"), true
-	case o.Shared && cc.sMaxAge.set:
-		return reason(ReasonSMaxage, "RFC 9111 §5.2.2.10", "s-maxage forbids a shared cache serving it stale"), true
-	}
-	return Reason{}, false
-}
-
-// refusesStale reports whether request directives rq refuse a stale
-// response: max-age (§5.2.1.1, "unless the max-stale request directive is
-// also present, the client does not wish to receive a stale response") and
-// min-fresh (§5.2.1.3: it wants a response that will still be fresh).
-func (rq *directives) refusesStale() bool { return rq.maxAge.set || rq.minFresh.set }
-
-// acceptsStaleness reports whether the request's max-stale accepts a
-// response stale by d (§5.2.1.2).
-func (rq *directives) acceptsStaleness(d time.Duration) bool {
-	return rq.maxStaleAny || rq.maxStale.set && !rq.maxStale.invalid && d <= secs(rq.maxStale.secs)
-}
-
-// refusalSection is the section of the directive refusesStale found.
-func (rq *directives) refusalSection() string {
-	if rq.maxAge.set {
-		return "RFC 9111 §5.2.1.1"
-	}
-	return "RFC 9111 §5.2.1.3"
-}

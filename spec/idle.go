@@ -315,31 +315,6 @@ func mustValidate(rq, cc *directives, f *freshness) (Reason, bool) {
 	return Reason{}, false
 }
 
-// staleAllowed reports whether a stale response may be served without
-// validation (RFC 9111 §4.2.4): when no directive prohibits it and either the
-// request's max-stale (§5.2.1.2) accepts the staleness or the response's
-// stale-while-revalidate (RFC 5861 §3) window still covers it and the
-// request's max-age or min-fresh does not refuse stale responses
-// (§5.2.1.1, §5.2.1.3).
-func staleAllowed(o *Options, rq, cc *directives, f *freshness) (Reason, bool) {
-	if _, prohibited := staleProhibited(o, cc); prohibited {
-		return Reason{}, false
-	}
-	stale := f.staleness()
-	if rq.acceptsStaleness(stale) {
-		return reason("max-stale", "RFC 9111 §5.2.1.2", "the request's max-stale accepts this much staleness"), true
-	}
-	if rq.refusesStale() {
-		// §5.2.1.1, §5.2.1.3: the client does not wish a stale response,
-		// not even one being refreshed (RFC 5861 §3).
-		return Reason{}, false
-	}
-	if cc.staleWhileRevalidate.set && !cc.staleWhileRevalidate.invalid && stale <= secs(cc.staleWhileRevalidate.secs) {
-		return reason("stale-while-revalidate", "RFC 5861 §3", "stale-while-revalidate allows serving it stale while it is refreshed in the background"), true
-	}
-	return Reason{}, false
-}
-
 // gatewayTimeout answers an only-if-cached request that nothing stored can
 // satisfy with 504 (RFC 9111 §5.2.1.7).
 //

@@ -127,74 +127,10 @@ func (s NeedRevalidation) Next(resp Response) RevalidationNext {
 	return m
 }
 
-// errorStale is the stale response to serve instead of resp when resp is an
-// error that allows it (RFC 5861 §4).
-func (s NeedRevalidation) errorStale(resp Response) (NeedToBeUpdated, bool) {
-	if staleIfErrorStatus(resp.Status) {
-		return s.staleOnError(resp.Status, false)
-	}
-	return NeedToBeUpdated{}, false
-}
-
 // UpstreamFailed is called when the validation request got no response at
 // all: it is UpstreamFailedWith(FailureDisconnected).
 func (s NeedRevalidation) UpstreamFailed() (NeedToBeUpdated, bool) {
 	return s.UpstreamFailedWith(FailureDisconnected)
-}
-
-// staleIfErrorStatus reports whether an upstream status is an error that
-// stale-if-error answers: "any situation that would result in a 500, 502,
-// 503, or 504 HTTP response status code being returned" (RFC 5861 §4).
-// Other 5xx (501, 505, 511, ...) are the origin's answer and are passed on.
-func staleIfErrorStatus(status int) bool {
-	switch status {
-	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
-}
-
-// staleOnError serves the selected stale response when the origin failed
-// with an error status or no response (status 0), if allowed;
-// disconnected says the origin could not be reached at all.
-func (s NeedRevalidation) staleOnError(status int, disconnected bool) (NeedToBeUpdated, bool) {
-	o := s.o
-	p := &s.Candidates[s.Selected]
-	pol := responsePolicy(o, p.Response.Header)
-	if _, prohibited := staleProhibited(o, &pol.cc); prohibited {
-		return NeedToBeUpdated{}, false
-	}
-	f := computeFreshness(o, &p.Response, &pol, o.now())
-	why, ok := staleIfError(o, &s.rq, &pol.cc, f, disconnected)
-	if !ok {
-		return NeedToBeUpdated{}, false
-	}
-	sv := storedServe(&s.req, p, &pol, &f)
-	sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: status, TTL: f.ttlSeconds(), HasTTL: true, Detail: string(why.Code)}
-	return NeedToBeUpdated{Pair: p, Serve: sv, Reason: why}, true
-}
-
-// staleIfError reports whether the staleness of f is within a
-// stale-if-error window of the response or the request (RFC 5861 §4), or
-// within the stale budget when the origin could not be reached at all
-// (RFC 9111 §4.2.4). A request whose max-age or min-fresh refuses stale
-// responses (§5.2.1.1, §5.2.1.3) gets one only through its own
-// stale-if-error or a max-stale that accepts it.
-func staleIfError(o *Options, rq, cc *directives, f freshness, disconnected bool) (Reason, bool) {
-	stale := f.staleness()
-	if d := rq.staleIfError; d.set && !d.invalid && stale <= secs(d.secs) {
-		return reason(ReasonStaleIfError, "RFC 5861 §4", "the origin failed and the request's stale-if-error allows serving the stored response stale"), true
-	}
-	if rq.refusesStale() && !rq.acceptsStaleness(stale) {
-		return Reason{}, false
-	}
-	if d := cc.staleIfError; d.set && !d.invalid && stale <= secs(d.secs) {
-		return reason(ReasonStaleIfError, "RFC 5861 §4", "the origin failed and stale-if-error allows serving the stored response stale"), true
-	}
-	if budget := o.staleBudget(); disconnected && budget > 0 && stale <= budget {
-		return reason(ReasonStaleBudget, "RFC 9111 §4.2.4", "the origin cannot be reached and the stale budget allows serving the stored response stale"), true
-	}
-	return Reason{}, false
 }
 
 // notModified freshens the stored responses a 304 identifies (§4.3.4) and
@@ -463,13 +399,6 @@ func headAgrees(stored, head http.Header) bool {
 		}
 	}
 	return true
-}
-
-// Stale reports whether s serves a stale response because the origin failed
-// (stale-if-error, RFC 5861 §4, or the stale budget, §4.2.4), rather than one
-// the origin just confirmed.
-func (s NeedToBeUpdated) Stale() bool {
-	return s.Reason.Code == ReasonStaleIfError || s.Reason.Code == ReasonStaleBudget
 }
 
 // withRequestPolicy gives the states a collapsed lookup returned (see

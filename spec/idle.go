@@ -2,7 +2,6 @@ package spec
 
 import (
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -86,27 +85,6 @@ func safeMethod(m string) bool {
 		return true
 	}
 	return false
-}
-
-// requestPolicy reads a request's directives: Cache-Control, or Pragma:
-// no-cache when Cache-Control is absent (RFC 9111 §5.4). With
-// Options.IgnoreRequestDirectives the request has none.
-func requestPolicy(o *Options, h http.Header) directives {
-	if o.IgnoreRequestDirectives {
-		return directives{}
-	}
-	if cc := h["Cache-Control"]; len(cc) > 0 {
-		return parseDirectives(cc)
-	}
-	var d directives
-	forEachListMember(h["Pragma"], func(m string) bool {
-		if len(m) == 8 && strings.EqualFold(m, "no-cache") {
-			d.noCache, d.present = true, true
-			return false
-		}
-		return true
-	})
-	return d
 }
 
 // selection is the outcome of choosing among stored pairs (§4.1). The

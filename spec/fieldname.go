@@ -23,18 +23,25 @@ func canonicalIs(name, k string) bool {
 	}
 	upper := true
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if upper && 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		} else if !upper && 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
+		c := canonicalByte(name[i], upper)
 		if c != k[i] {
 			return false
 		}
 		upper = c == '-'
 	}
 	return true
+}
+
+// canonicalByte is c as http.CanonicalHeaderKey writes it: upper case at
+// the start of the name and after a hyphen (upper), lower case elsewhere.
+func canonicalByte(c byte, upper bool) byte {
+	if upper && 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	if !upper && 'A' <= c && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
 }
 
 // isCanonical reports whether http.CanonicalHeaderKey(name) == name.
@@ -59,12 +66,7 @@ func canonicalGet(h http.Header, name string) (key string, vals []string, ok boo
 	b := buf[:len(name)]
 	upper := true
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if upper && 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		} else if !upper && 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
+		c := canonicalByte(name[i], upper)
 		b[i] = c
 		upper = c == '-'
 	}

@@ -24,7 +24,7 @@ func staleAllowed(o *Options, rq, cc *directives, f *freshness) (Reason, bool) {
 	}
 	stale := f.staleness()
 	if rq.acceptsStaleness(stale) {
-		return reason("max-stale", "RFC 9111 §5.2.1.2", "the request's max-stale accepts this much staleness"), true
+		return reason(ReasonMaxStale, "RFC 9111 §5.2.1.2", "the request's max-stale accepts this much staleness"), true
 	}
 	if rq.refusesStale() {
 		// §5.2.1.1, §5.2.1.3: the client does not wish a stale response,
@@ -32,7 +32,7 @@ func staleAllowed(o *Options, rq, cc *directives, f *freshness) (Reason, bool) {
 		return Reason{}, false
 	}
 	if cc.staleWhileRevalidate.set && !cc.staleWhileRevalidate.invalid && stale <= secs(cc.staleWhileRevalidate.secs) {
-		return reason("stale-while-revalidate", "RFC 5861 §3", "stale-while-revalidate allows serving it stale while it is refreshed in the background"), true
+		return reason(ReasonStaleWhileRevalidate, "RFC 5861 §3", "stale-while-revalidate allows serving it stale while it is refreshed in the background"), true
 	}
 	return Reason{}, false
 }

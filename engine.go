@@ -52,6 +52,12 @@ type exchange struct {
 
 	// collapsed is the leader's Cache-Status, for a follower.
 	collapsed *spec.CacheStatus
+	// collapseFailed is set when the request waited for another's flight,
+	// whose response did not answer it (RFC 9211 §2.6: collapsed=?0).
+	collapseFailed bool
+	// cs is this cache's Cache-Status member of the answer, once chosen:
+	// what a Handler hands to HandlerOptions.CacheStatus.
+	cs spec.CacheStatus
 
 	bodyForwarded bool
 	// completed is set once the missing end of a stored partial response
@@ -60,7 +66,7 @@ type exchange struct {
 
 	// fwd is the RFC 9211 fwd parameter of the last request forwarded, for
 	// the Cache-Status of an error answer when it fails (errorStatus).
-	fwd string
+	fwd spec.Fwd
 
 	// keyURL, when not nil, is where the key URL goes when it differs from
 	// the request's (a Handler's requests; RoundTrip's rarely differ).
@@ -328,6 +334,8 @@ func (ex *exchange) passThrough(cs spec.CacheStatus) (*http.Response, error) {
 		return nil, err
 	}
 	cs.FwdStatus = resp.StatusCode
+	cs.CollapseFailed = ex.collapseFailed
+	ex.cs = cs
 	v := cs.Value(c.name)
 	if resp.Header == nil {
 		resp.Header = http.Header{}

@@ -70,7 +70,7 @@ func (f *flight) exchange(ex *exchange, p pending, fill *func() error) *leaderRe
 		resp, err := ex.send(hreq)
 		t1 := c.now()
 		if err != nil {
-			f.publish(outcome{kind: outFailed, err: err, cs: spec.CacheStatus{Fwd: fwdOf(p)}}, false)
+			f.publish(outcome{kind: outFailed, err: err, cs: spec.CacheStatus{Fwd: p.fwd()}}, false)
 			failure := failureOf(err)
 			if up, ok := p.upstreamFailed(failure); ok {
 				res.steps = append(res.steps, up)
@@ -132,14 +132,6 @@ func (f *flight) exchange(ex *exchange, p pending, fill *func() error) *leaderRe
 		res.err = fmt.Errorf("cellar: unexpected state %T", next)
 		return res
 	}
-}
-
-// fwdOf is the Cache-Status fwd parameter of a pending state.
-func fwdOf(p pending) string {
-	if p.reval != nil || p.refetch {
-		return spec.FwdStale
-	}
-	return spec.FwdMiss
 }
 
 // missResponse asks the core whether the upstream response may be stored.

@@ -85,7 +85,7 @@ func (p pending) upstreamFailed(f spec.Failure) (spec.NeedToBeUpdated, bool) {
 }
 
 // fwd is the RFC 9211 fwd parameter of p's forwarded request.
-func (p pending) fwd() string {
+func (p pending) fwd() spec.Fwd {
 	if p.reval != nil {
 		return p.reval.Fwd()
 	}
@@ -577,6 +577,7 @@ func (ex *exchange) followFlight(f *flight, p pending) (*http.Response, error) {
 	}
 	f.release()
 	ex.trace.event("the collapsed request's response does not answer this one: forwarding alone")
+	ex.collapseFailed = true
 	return ex.forward(p)
 }
 

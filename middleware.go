@@ -67,12 +67,17 @@ type HandlerOptions struct {
 	// see UpstreamDetail). Nil answers 502 (504 after a timeout), and
 	// nothing to a client that went away.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// CacheStatus, when set, is handed this cache's Cache-Status member
+	// (RFC 9211) of every response as a value, before the response's
+	// header is written (before ErrorHandler is called): what a proxy
+	// labels its metrics and logs by, without parsing the field back.
+	CacheStatus func(w http.ResponseWriter, cs spec.CacheStatus)
 }
 
 // HandlerWith is [Cache.Handler] with options.
 func (c *Cache) HandlerWith(next http.Handler, opts HandlerOptions) http.Handler {
 	return &cacheHandler{c: c, next: next, upstream: opts.Upstream, onError: opts.ErrorHandler,
-		bypass: spec.CacheStatus{Fwd: spec.FwdBypass}.Value(c.name)}
+		onStatus: opts.CacheStatus, bypass: spec.CacheStatus{Fwd: spec.FwdBypass}.Value(c.name)}
 }
 
 type cacheHandler struct {
@@ -80,6 +85,7 @@ type cacheHandler struct {
 	next     http.Handler
 	upstream http.RoundTripper
 	onError  func(http.ResponseWriter, *http.Request, error)
+	onStatus func(http.ResponseWriter, spec.CacheStatus)
 	bypass   string // the Cache-Status of a bypassed request
 }
 
@@ -101,6 +107,7 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ov := overridesFrom(r.Context())
 	if isBypass(r, &ov) {
 		w.Header().Add("Cache-Status", h.bypass)
+		h.status(w, spec.CacheStatus{Fwd: spec.FwdBypass})
 		c.metrics.Served(OutcomeBypass)
 		h.next.ServeHTTP(w, r)
 		return
@@ -122,8 +129,10 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Every response carries Cache-Status (RFC 9211), an error
 		// answer too: why the request went forward and what failed.
-		w.Header()["Cache-Status"] = []string{ex.errorStatus(err)}
+		cs := ex.errorStatus(err)
+		w.Header()["Cache-Status"] = []string{cs.Value(c.name)}
 		if h.onError != nil {
+			h.status(w, cs)
 			h.onError(w, r, err)
 			return
 		}
@@ -138,18 +147,19 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		sv := &ue.Answer.Serve
 		status := sv.Status
-		cs := w.Header()["Cache-Status"] // the exchange's fwd and what failed
-		sv.WriteHeader(w.Header())
-		w.Header()["Cache-Status"] = cs
 		if strings.HasPrefix(sv.CacheStatus.Detail, "stale-") {
 			// The core refused to serve what it holds stale: that, not
 			// the transport's error, is what the client needs to know.
-			w.Header().Set("Cache-Status", sv.CacheStatus.Value(c.name))
+			cs = sv.CacheStatus
 		}
+		sv.WriteHeader(w.Header())
+		w.Header()["Cache-Status"] = []string{cs.Value(c.name)}
+		h.status(w, cs)
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
 	defer resp.Body.Close()
+	h.status(w, ex.cs)
 	hdr := w.Header()
 	if !ex.wroteDst {
 		for k, vv := range resp.Header {
@@ -175,6 +185,13 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	copyFlushing(w, resp.Body, &call.proc.flush)
+}
+
+// status hands cs to HandlerOptions.CacheStatus, if set.
+func (h *cacheHandler) status(w http.ResponseWriter, cs spec.CacheStatus) {
+	if h.onStatus != nil {
+		h.onStatus(w, cs)
+	}
 }
 
 // trackedWriter remembers whether a write failed (the client went away),

@@ -68,11 +68,11 @@ func WithTrace(ctx context.Context, t *Trace) context.Context {
 	return withOverride(ctx, func(o *overrides) { o.trace = t })
 }
 
-// isBypass reports whether req must not touch the cache: protocol switches
-// (Upgrade, as for WebSocket; RFC 9110 §7.8) and CONNECT tunnels, whose
-// responses are not HTTP messages a cache can hold.
+// isBypass reports whether req must not touch the cache: WithBypass, or
+// what the core says bypasses a cache (spec.Bypasses: protocol switches
+// and tunnels).
 func isBypass(req *http.Request, ov *overrides) bool {
-	return ov.bypass || req.Method == http.MethodConnect || len(req.Header["Upgrade"]) > 0
+	return ov.bypass || spec.Bypasses(req.Method, req.Header)
 }
 
 // keyURL returns the absolute URL the cache keys req on: req.URL, made

@@ -95,7 +95,10 @@ func (ex *exchange) respond(sv *spec.Serve, cs spec.CacheStatus, src bodySource,
 		cs.Collapsed = true
 		ex.trace.Collapsed = true
 		o = OutcomeCollapsed
+	} else if ex.collapseFailed && !cs.Hit {
+		cs.CollapseFailed = true
 	}
+	ex.cs = cs
 	csv := cs.Value(c.name)
 
 	h := ex.dst
@@ -170,7 +173,7 @@ func statusLine(code int) string {
 // headerLength reads a Content-Length field, or -1.
 func headerLength(h http.Header) int64 {
 	if v := h["Content-Length"]; len(v) == 1 {
-		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
+		if n, ok := spec.ParseContentLength(v[0]); ok {
 			return n
 		}
 	}

@@ -43,7 +43,7 @@ func (t *Trace) String() string {
 		b.WriteString(s.State)
 		if s.Reason.Code != "" {
 			b.WriteString("(")
-			b.WriteString(s.Reason.Code)
+			b.WriteString(string(s.Reason.Code))
 			b.WriteString(")")
 		}
 	}

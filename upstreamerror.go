@@ -53,11 +53,12 @@ func UpstreamErrorStatus(err error) int {
 // errorStatus is the Cache-Status member of the answer to a request whose
 // upstream exchange failed with err: why it went forward (fwd, RFC 9211
 // §2.2; "miss" when it failed before the core said) and what failed
-// (detail).
-func (ex *exchange) errorStatus(err error) string {
+// (detail). It becomes ex.cs.
+func (ex *exchange) errorStatus(err error) spec.CacheStatus {
 	fwd := ex.fwd
 	if fwd == "" {
 		fwd = spec.FwdMiss
 	}
-	return spec.CacheStatus{Fwd: fwd, Detail: UpstreamDetail(err)}.Value(ex.c.name)
+	ex.cs = spec.CacheStatus{Fwd: fwd, Detail: UpstreamDetail(err), CollapseFailed: ex.collapseFailed}
+	return ex.cs
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cellar-http/cellar/spec"
 )
 
 // Metrics is the proxy's own Prometheus instrumentation: requests by cache
@@ -29,12 +31,11 @@ type counter struct{ prometheus.Counter }
 
 type observer struct{ prometheus.Observer }
 
-// The label values ObserveRequest sees: those of CacheStatusLabel (and
-// "upgrade"), the methods counted on their own (others are "other") and
-// the status classes.
+// The label values ObserveRequest sees: those of CacheStatusLabel (the
+// fwd reasons spec.FwdReasons among them) and "upgrade", the methods
+// counted on their own (others are "other") and the status classes.
 var (
-	cacheLabels = [...]string{LabelHit, LabelHitStale, LabelRevalidated, LabelNone, LabelOther,
-		"bypass", "method", "uri-miss", "vary-miss", "miss", "request", "stale", "partial", "upgrade"}
+	cacheLabels  = labelsWithFwd([...]string{LabelHit, LabelHitStale, LabelRevalidated, LabelNone, LabelOther, "upgrade"})
 	methodLabels = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "PURGE", "other"}
 	codeLabels   = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx", "499", "other"}
 )
@@ -133,4 +134,14 @@ func statusIndex(code int) int {
 		return 6
 	}
 	return code/100 - 1
+}
+
+// labelsWithFwd returns the cache status labels: fixed, then the RFC 9211
+// §2.2 fwd reasons.
+func labelsWithFwd(fixed [6]string) (l [6 + len(spec.FwdReasons)]string) {
+	n := copy(l[:], fixed[:])
+	for i, f := range spec.FwdReasons {
+		l[n+i] = string(f)
+	}
+	return l
 }

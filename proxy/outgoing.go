@@ -5,11 +5,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
+
+	"github.com/cellar-http/cellar/spec"
 )
 
 // outgoing returns the request to send upstream for r, exactly as the
@@ -51,7 +52,7 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 	conn := in["Connection"]
 	for k, vv := range in {
 		switch {
-		case hopByHop(k), len(conn) > 0 && listsField(conn, k):
+		case spec.HopByHop(k, conn):
 			continue
 		case k == "Forwarded", k == "X-Forwarded-For", k == "X-Forwarded-Host", k == "X-Forwarded-Proto":
 			continue // the proxy's to set
@@ -106,33 +107,15 @@ func (f forwarder) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// removeHopByHop removes the fields Connection names and the hop-by-hop
-// fields ReverseProxy removes.
+// removeHopByHop removes the fields the core never forwards
+// (spec.HopByHop): the hop-by-hop ones and those Connection names.
 func removeHopByHop(h http.Header) {
-	for _, v := range h["Connection"] {
-		for f := range strings.SplitSeq(v, ",") {
-			if f = textproto.TrimString(f); f != "" {
-				h.Del(f)
-			}
-		}
-	}
+	conn := h["Connection"]
 	for k := range h {
-		if hopByHop(k) {
+		if spec.HopByHop(k, conn) {
 			delete(h, k)
 		}
 	}
-}
-
-// hopByHop reports whether the canonical field k is one of the hop-by-hop
-// fields ReverseProxy removes (RFC 9110 §7.6.1 and the older ones RFC 2616
-// §13.5.1 listed), besides those Connection names.
-func hopByHop(k string) bool {
-	switch k {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
-		return true
-	}
-	return false
 }
 
 // noopCloseBody is a request body whose Close leaves the client's body
@@ -223,19 +206,6 @@ func godebugSet(name string) bool {
 	for kv := range strings.SplitSeq(os.Getenv("GODEBUG"), ",") {
 		if k, _, ok := strings.Cut(strings.TrimSpace(kv), "="); ok && k == name {
 			return true
-		}
-	}
-	return false
-}
-
-// listsField reports whether the Connection field values conn name the
-// canonical field k (RFC 9110 §7.6.1).
-func listsField(conn []string, k string) bool {
-	for _, v := range conn {
-		for f := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.Trim(f, " \t"), k) {
-				return true
-			}
 		}
 	}
 	return false

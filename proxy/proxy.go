@@ -145,8 +145,8 @@ type Cache interface {
 // Observer records one finished request for metrics.
 type Observer interface {
 	// ObserveRequest is called once per request after the response is
-	// written. cacheStatus is a short label from the cache's Cache-Status
-	// entry (see [CacheStatusLabel]); bytes is the response body length.
+	// written. cacheStatus is a short label of the cache's Cache-Status
+	// member (see [CacheStatusLabel]); bytes is the response body length.
 	ObserveRequest(method string, status int, cacheStatus string, bytes int64, d time.Duration)
 }
 
@@ -226,6 +226,11 @@ func New(cfg Config) (*Proxy, error) {
 		p.handler = cfg.Cache.HandlerWith(p.handler, cellar.HandlerOptions{
 			Upstream:     forwarder{transport},
 			ErrorHandler: p.errorHandler,
+			CacheStatus: func(w http.ResponseWriter, cs spec.CacheStatus) {
+				if rec, ok := w.(*recorder); ok {
+					rec.setCacheStatus(cs)
+				}
+			},
 		})
 	}
 	return p, nil
@@ -260,7 +265,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p.cfg.Cache != nil {
 				// Every response carries Cache-Status (RFC 9211), this
 				// refusal too: it never went forward.
-				rec.Header()["Cache-Status"] = []string{spec.CacheStatus{Detail: cellar.DetailRequestTooLarge}.Value(p.via)}
+				cs := spec.CacheStatus{Detail: cellar.DetailRequestTooLarge}
+				rec.Header()["Cache-Status"] = []string{cs.Value(p.via)}
+				rec.setCacheStatus(cs)
 			}
 			rec.Header().Set("Connection", "close")
 			http.Error(rec, "request body too large", http.StatusRequestEntityTooLarge)
@@ -353,11 +360,10 @@ func refuseAndClose(w http.ResponseWriter, reason string) bool {
 }
 
 // bypassed reports whether the cache passes r to its handler untouched
-// (cellar.Cache.Handler does for protocol switches and tunnels): the
-// upgrade must then reach ReverseProxy with its Connection and Upgrade
-// fields.
+// (spec.Bypasses: protocol switches and tunnels): the upgrade must then
+// reach ReverseProxy with its Connection and Upgrade fields.
 func bypassed(r *http.Request) bool {
-	return r.Method == http.MethodConnect || len(r.Header["Upgrade"]) > 0
+	return spec.Bypasses(r.Method, r.Header)
 }
 
 // forward is the handler behind the cache, for the requests it bypasses;
@@ -464,15 +470,17 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, ErrUpstreamBusy):
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "1")
-		// The engine may have written its own Cache-Status for the
-		// failed exchange; the detail says why it failed: the bound.
-		cs := w.Header().Get("Cache-Status")
-		if cs == "" {
-			cs = p.via + "; fwd=miss"
-		} else if i := strings.Index(cs, "; detail="); i >= 0 {
-			cs = cs[:i]
+		// The engine handed over its Cache-Status for the failed
+		// exchange; the detail says why it failed: the bound.
+		cs := spec.CacheStatus{Fwd: spec.FwdMiss}
+		if rec != nil && rec.hasCS {
+			cs = rec.cs
 		}
-		w.Header().Set("Cache-Status", cs+"; detail=upstream-busy")
+		cs.Detail = "upstream-busy"
+		w.Header().Set("Cache-Status", cs.Value(p.via))
+		if rec != nil {
+			rec.setCacheStatus(cs)
+		}
 	case errors.As(err, &upErr):
 		// The cache's core chose it: 504 when it is disconnected and may
 		// not serve what it holds stale (RFC 9111 §5.2.2.2).
@@ -485,7 +493,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		// A request the cache bypassed: its Cache-Status (fwd=bypass)
 		// waited for the upstream's response; it goes on the error
 		// answer, with what failed (RFC 9211 §2.8).
-		w.Header()["Cache-Status"] = withDetail(rec.pendingStatus, cellar.UpstreamDetail(err))
+		w.Header()["Cache-Status"] = rec.withDetail(cellar.UpstreamDetail(err), p.via)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -493,12 +501,13 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	_, _ = io.WriteString(w, http.StatusText(status)+"\n")
 }
 
-// withDetail returns the Cache-Status members cs, the last one given
-// detail when it has none.
-func withDetail(cs []string, detail string) []string {
-	out := append([]string(nil), cs...)
-	if last := out[len(out)-1]; !strings.Contains(last, "; detail=") {
-		out[len(out)-1] = last + "; detail=" + detail
+// withDetail returns the Cache-Status members of a bypassed request
+// (pendingStatus), the cache's own, last, given detail when it has none.
+func (r *recorder) withDetail(detail, name string) []string {
+	out := append([]string(nil), r.pendingStatus...)
+	if r.hasCS && r.cs.Detail == "" {
+		r.cs.Detail = detail
+		out[len(out)-1] = r.cs.Value(name)
 	}
 	return out
 }
@@ -516,7 +525,7 @@ func (p *Proxy) finish(rec *recorder, r *http.Request, start time.Time) {
 			status = http.StatusSwitchingProtocols
 		}
 	}
-	label := CacheStatusLabel(rec.cacheStatus, p.via)
+	label := CacheStatusLabel(rec.cs)
 	if rec.hijacked {
 		label = "upgrade"
 	}

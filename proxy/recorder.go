@@ -7,7 +7,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/cellar-http/cellar/spec"
 )
 
 // recorder wraps the client's ResponseWriter to learn what was sent: the
@@ -20,8 +21,12 @@ type recorder struct {
 	client      *http.Request // the request as the client sent it
 	status      int
 	bytes       int64
-	cacheStatus []string
+	cacheStatus []string // the Cache-Status field as sent, for the access log
 	hijacked    bool
+	// cs is the cache's Cache-Status member, handed over as a value
+	// (setCacheStatus), when hasCS.
+	cs    spec.CacheStatus
+	hasCS bool
 
 	// via, when set, is the Via member to add to the response.
 	via    string
@@ -147,105 +152,37 @@ const (
 	LabelOther       = "other"       // a forward reason not in RFC 9211 §2.2
 )
 
-// CacheStatusLabel returns a short label for the Cache-Status member named
-// name (the last one, RFC 9211 §2: the cache nearest the client adds its
-// member last): LabelHit, LabelHitStale, LabelRevalidated, the fwd reason of
-// RFC 9211 §2.2 (uri-miss, vary-miss, miss, stale, request, method, bypass,
-// partial), or LabelNone. It allocates nothing: it runs for every request.
-func CacheStatusLabel(values []string, name string) string {
-	var member string
-	for _, v := range values {
-		for rest := v; rest != ""; {
-			var m string
-			m, rest = nextMember(rest)
-			item, _, _ := strings.Cut(m, ";")
-			if strings.EqualFold(strings.Trim(strings.TrimSpace(item), `"`), name) {
-				member = m
-			}
-		}
-	}
-	if member == "" {
-		return LabelNone
-	}
-	var hit, negTTL bool
-	var fwd, fwdStatus string
-	_, params, more := strings.Cut(member, ";")
-	for more {
-		var p string
-		p, params, more = strings.Cut(params, ";")
-		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		switch {
-		case lowerIs(k, "hit"):
-			hit = v == "" || v == "?1"
-		case lowerIs(k, "fwd"):
-			fwd = v
-		case lowerIs(k, "fwd-status"):
-			fwdStatus = v
-		case lowerIs(k, "ttl"):
-			negTTL = strings.HasPrefix(v, "-")
-		}
-	}
+// CacheStatusLabel returns a short label for this cache's Cache-Status
+// member cs, as the cache handed it over (cellar.HandlerOptions.CacheStatus):
+// LabelHit, LabelHitStale, LabelRevalidated, the fwd reason of RFC 9211 §2.2
+// (spec.FwdReasons), LabelOther for another fwd, or LabelNone when the
+// member neither hit nor went forward (or there is none: the zero value).
+func CacheStatusLabel(cs spec.CacheStatus) string {
 	switch {
-	case hit && negTTL:
+	case cs.Hit && cs.HasTTL && cs.TTL < 0:
 		return LabelHitStale
-	case hit:
+	case cs.Hit:
 		return LabelHit
-	case lowerIs(fwd, "stale") && fwdStatus == "304":
+	case cs.Fwd == spec.FwdStale && cs.FwdStatus == http.StatusNotModified:
 		return LabelRevalidated
-	case fwd == "":
+	case cs.Fwd == "":
 		return LabelNone
 	}
-	for _, r := range fwdReasons {
-		if lowerIs(fwd, r) {
-			return r
+	for _, f := range spec.FwdReasons {
+		if cs.Fwd == f {
+			return string(f)
 		}
 	}
 	return LabelOther
 }
 
-// lowerIs reports whether strings.ToLower(s) == lower, for lower in ASCII
-// lower case, without allocating.
-func lowerIs(s, lower string) bool {
-	if len(s) != len(lower) {
-		for i := 0; i < len(s); i++ {
-			if s[i] >= utf8.RuneSelf { // lower case may be shorter (U+212A is k)
-				return strings.ToLower(s) == lower
-			}
-		}
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
+// setCacheStatus records the cache's Cache-Status member of the response
+// (cellar.HandlerOptions.CacheStatus).
+func (r *recorder) setCacheStatus(cs spec.CacheStatus) {
+	r.cs, r.hasCS = cs, true
 }
 
-// fwdReasons are the fwd parameter values of RFC 9211 §2.2, each its own
-// label.
-var fwdReasons = [...]string{"bypass", "method", "uri-miss", "vary-miss", "miss", "request", "stale", "partial"}
-
-// nextMember returns the first member of the list v, trimmed, and the rest
-// after its comma; commas inside quoted strings do not split.
-func nextMember(v string) (member, rest string) {
-	quoted, escaped := false, false
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case escaped:
-			escaped = false
-		case quoted && c == '\\':
-			escaped = true
-		case c == '"':
-			quoted = !quoted
-		case c == ',' && !quoted:
-			return strings.TrimSpace(v[:i]), v[i+1:]
-		}
-	}
-	return strings.TrimSpace(v), ""
-}
+// CacheStatus returns the cache's Cache-Status member of the response, as
+// a value, and whether the cache handed one over (it does not for a
+// request the proxy answers before the cache, or without a cache).
+func (r *recorder) CacheStatus() (spec.CacheStatus, bool) { return r.cs, r.hasCS }

@@ -5,30 +5,43 @@ import (
 	"strings"
 )
 
+// Fwd is the value of the RFC 9211 §2.2 fwd parameter: why the request
+// went forward. The empty Fwd is no fwd parameter (a hit, or an answer
+// that never went forward).
+type Fwd string
+
 // Forward reasons of the RFC 9211 §2.2 fwd parameter, most specific first.
 const (
-	FwdBypass   = "bypass"    // the cache was configured not to handle the request
-	FwdMethod   = "method"    // the method's semantics require forwarding
-	FwdURIMiss  = "uri-miss"  // nothing stored for the target URI
-	FwdVaryMiss = "vary-miss" // stored responses exist, none selected by Vary
-	FwdMiss     = "miss"      // nothing usable, cause not distinguished
-	FwdRequest  = "request"   // a fresh response exists but the request forbids its use
-	FwdStale    = "stale"     // the selected response was stale
-	FwdPartial  = "partial"   // the stored partial response did not cover the request
+	FwdBypass   Fwd = "bypass"    // the cache was configured not to handle the request
+	FwdMethod   Fwd = "method"    // the method's semantics require forwarding
+	FwdURIMiss  Fwd = "uri-miss"  // nothing stored for the target URI
+	FwdVaryMiss Fwd = "vary-miss" // stored responses exist, none selected by Vary
+	FwdMiss     Fwd = "miss"      // nothing usable, cause not distinguished
+	FwdRequest  Fwd = "request"   // a fresh response exists but the request forbids its use
+	FwdStale    Fwd = "stale"     // the selected response was stale
+	FwdPartial  Fwd = "partial"   // the stored partial response did not cover the request
 )
+
+// FwdReasons are the fwd values RFC 9211 §2.2 defines, in its order: the
+// one list that metrics and logs label requests by.
+var FwdReasons = [...]Fwd{FwdBypass, FwdMethod, FwdURIMiss, FwdVaryMiss, FwdMiss, FwdRequest, FwdStale, FwdPartial}
 
 // CacheStatus holds the parameters of one RFC 9211 Cache-Status list member,
 // as the core decided them. The engine fills Collapsed; the core fills the rest.
 type CacheStatus struct {
-	Hit       bool   // §2.1: satisfied from cache without going forward
-	Fwd       string // §2.2: why the request went forward; "" on a hit
-	FwdStatus int    // §2.3: the status the next hop returned; 0 when unknown
-	TTL       int64  // §2.4: remaining freshness in seconds, negative when stale
-	HasTTL    bool   // whether TTL is known (a response is selected or stored)
-	Stored    bool   // §2.5: the response was stored
-	Collapsed bool   // §2.6: the request was collapsed with another
-	Key       string // §2.7: the cache key, when the caller chooses to show it
-	Detail    string // §2.8: implementation-specific detail, e.g. "stale-while-revalidate"
+	Hit       bool  // §2.1: satisfied from cache without going forward
+	Fwd       Fwd   // §2.2: why the request went forward; "" on a hit
+	FwdStatus int   // §2.3: the status the next hop returned; 0 when unknown
+	TTL       int64 // §2.4: remaining freshness in seconds, negative when stale
+	HasTTL    bool  // whether TTL is known (a response is selected or stored)
+	Stored    bool  // §2.5: the response was stored
+	Collapsed bool  // §2.6: collapsed: the request was collapsed with another's forward request, whose response it reused
+	// CollapseFailed is §2.6's collapsed=?0: the request waited for
+	// another's forward request, whose response did not answer it, and
+	// made its own.
+	CollapseFailed bool
+	Key            string // §2.7: the cache key, when the caller chooses to show it
+	Detail         string // §2.8: implementation-specific detail, e.g. "stale-while-revalidate"
 }
 
 // Value renders the list member for the cache named name (RFC 9211 §2 with
@@ -42,7 +55,7 @@ func (c CacheStatus) Value(name string) string {
 		b.WriteString("; hit")
 	} else if c.Fwd != "" {
 		b.WriteString("; fwd=")
-		b.WriteString(c.Fwd)
+		b.WriteString(string(c.Fwd))
 		if c.FwdStatus != 0 {
 			b.WriteString("; fwd-status=")
 			b.WriteString(strconv.Itoa(c.FwdStatus))
@@ -58,6 +71,8 @@ func (c CacheStatus) Value(name string) string {
 		}
 		if c.Collapsed {
 			b.WriteString("; collapsed")
+		} else if c.CollapseFailed {
+			b.WriteString("; collapsed=?0")
 		}
 	}
 	if c.Key != "" {
@@ -91,7 +106,7 @@ func isSFToken(s string) bool {
 	}
 	for i := 1; i < len(s); i++ {
 		c := s[i]
-		if c == ':' || c == '/' || isTchar(c) {
+		if c == ':' || c == '/' || lexIsTchar(c) {
 			continue
 		}
 		return false
@@ -114,13 +129,4 @@ func writeSFString(b *strings.Builder, s string) {
 		}
 	}
 	b.WriteByte('"')
-}
-
-// isTchar reports whether c is a tchar (RFC 9110 §5.6.2).
-func isTchar(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

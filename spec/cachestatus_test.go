@@ -21,6 +21,8 @@ func TestCacheStatus_RFC9211_2_Value(t *testing.T) {
 			"cellar; fwd=uri-miss; fwd-status=200; ttl=60; stored"},
 		{"fwd without a known status", "cellar", CacheStatus{Fwd: FwdStale}, "cellar; fwd=stale"},
 		{"collapsed (§2.6)", "cellar", CacheStatus{Fwd: FwdMiss, FwdStatus: 200, Collapsed: true}, "cellar; fwd=miss; fwd-status=200; collapsed"},
+		{"collapse failed (§2.6: collapsed=?0)", "cellar", CacheStatus{Fwd: FwdURIMiss, FwdStatus: 200, CollapseFailed: true}, "cellar; fwd=uri-miss; fwd-status=200; collapsed=?0"},
+		{"collapse failed on a hit: no parameter", "cellar", CacheStatus{Hit: true, CollapseFailed: true}, "cellar; hit"},
 		{"stored and collapsed mean nothing on a hit", "cellar",
 			CacheStatus{Hit: true, Stored: true, Collapsed: true, Fwd: FwdStale, FwdStatus: 200}, "cellar; hit"},
 		{"key is an sf-string (§2.7)", "cellar", CacheStatus{Hit: true, Key: `http://x/"q"\`}, `cellar; hit; key="http://x/\"q\"\\"`},
@@ -79,6 +81,15 @@ func TestCacheStatus_RFC9211_2_FromTheCore(t *testing.T) {
 			m := as[CacheMiss](t, NewIdleClient(private(at(10))).Next(get("Range", "bytes=50-59"), []Pair{p}))
 			return m.Next(rsp(206, at(10), "Date", hd(at(10)), "Cache-Control", "max-age=60", "ETag", `"a"`, "Content-Range", "bytes 50-59/100"))
 		}, "cellar; fwd=partial; fwd-status=206; ttl=60; stored"},
+		{"complete response requested, a part stored (§2.2 partial)", func(t *testing.T) State {
+			p := part("p", "0-9/100", 0, "ETag", `"a"`)
+			m := as[CacheMiss](t, NewIdleClient(private(at(10))).Next(get(), []Pair{p}))
+			return m.Next(ok200("Cache-Control", "max-age=60", "ETag", `"a"`))
+		}, "cellar; fwd=partial; fwd-status=200; ttl=50; stored"},
+		{"range within a stored part: a hit (§2.1)", func(t *testing.T) State {
+			p := part("p", "0-9/100", 0, "ETag", `"a"`)
+			return NewIdleClient(private(at(10))).Next(get("Range", "bytes=2-5"), []Pair{p})
+		}, "cellar; hit; ttl=590; detail=partial"},
 		{"revalidated with 304", func(t *testing.T) State {
 			return revalidation(t, private(at(150)), get(), fresh).Next(rsp(304, at(150), "Date", hd(at(150)), "ETag", `"a"`))
 		}, "cellar; fwd=stale; fwd-status=304; ttl=100"},

@@ -41,7 +41,7 @@ func completion(o *Options, req *Request, rq *directives, stored []Pair, sel *se
 			continue
 		}
 		missing := ByteRange{Start: haveEnd, Length: want[0].Start + want[0].Length - haveEnd}
-		m := newMiss(o, *req, FwdPartial, reason("partial-completion", "RFC 9111 §3.4",
+		m := newMiss(o, *req, rq, FwdPartial, reason(ReasonPartialCompletion, "RFC 9111 §3.4",
 			"a stored partial response holds the start of the requested range: only the rest is asked for, to be combined with it"))
 		h := req.Header.Clone()
 		h["Range"] = []string{"bytes=" + strconv.FormatInt(missing.Start, 10) + "-" + strconv.FormatInt(missing.Start+missing.Length-1, 10)}
@@ -83,6 +83,6 @@ func (s CacheMiss) Completed(resp Response) bool {
 // completion cannot be made or its response was not the missing part.
 func (s CacheMiss) WithoutCompletion() CacheMiss {
 	s.Forward, s.Completes = s.req, nil
-	s.Reason = reason("partial", "RFC 9111 §3.3", "the stored partial responses do not cover the request")
+	s.Reason = reason(ReasonPartial, "RFC 9111 §3.3", "the stored partial responses do not cover the request")
 	return s
 }

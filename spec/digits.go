@@ -1,5 +1,7 @@
 package spec
 
+import "math"
+
 // parseDigits parses 1*DIGIT, saturating at limit (> 0): it returns the
 // value (at most limit), whether it went past limit, and ok=false for an
 // empty or non-digit string. delta-seconds (RFC 9111 §1.2.2), Age and the
@@ -22,4 +24,12 @@ func parseDigits(s string, limit int64) (v int64, over, ok bool) {
 		v = v*10 + d
 	}
 	return v, over, true
+}
+
+// ParseContentLength parses a Content-Length field value: 1*DIGIT (RFC 9110
+// §8.6), no sign, no space, at most math.MaxInt64. Every layer that reads
+// a Content-Length (the core, the engine, the stores) reads it with this.
+func ParseContentLength(s string) (int64, bool) {
+	n, over, ok := parseDigits(s, math.MaxInt64)
+	return n, ok && !over
 }

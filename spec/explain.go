@@ -65,29 +65,23 @@ type Explanation struct {
 
 // Explain explains resp, received for req, under opts at opts' clock time.
 func Explain(req Request, resp Response, opts Options) Explanation {
-	// The options as NewIdleClient keeps them, without its copy on the heap.
-	if opts.TargetedField != "" {
-		opts.TargetedField = http.CanonicalHeaderKey(opts.TargetedField)
-	}
-	o := &opts
+	// The options and the freshness as a lookup has them.
+	o := canonicalTargeted(&opts)
 	now := o.now()
 	if req.Method == "" {
 		req.Method = http.MethodGet
 	}
 	pol := responsePolicy(o, resp.Header)
-	// computeFreshness, keeping the age terms it sums.
-	date := dateOf(&resp)
-	terms := ageTermsAt(&resp, date, now)
-	f := freshness{age: terms.CorrectedInitial + terms.ResidentTime, date: date}
-	f.lifetime, f.heuristic, f.why = lifetime(o, &resp, &pol, date)
+	f := computeFreshness(o, &resp, &pol, now)
 	e := Explanation{
 		Shared: o.Shared, Policy: pol.source,
 		Lifetime: f.lifetime, LifetimeReason: f.why, Heuristic: f.heuristic,
-		Age: f.age, AgeTerms: terms, TTL: f.ttl(),
+		Age: f.age, AgeTerms: ageTermsAt(&resp, f.date, now), TTL: f.ttl(),
 		VariantKey:        variantKey(&req, resp.Header),
 		HeuristicFraction: o.heuristicFraction(), HeuristicCap: o.heuristicCap(),
 	}
-	e.Store, e.Storable = storable(o, req, &resp, &pol)
+	rq := requestPolicy(o, req.Header)
+	e.Store, e.Storable = storable(o, req, &rq, &resp, &pol)
 	if !o.cacheableMethod(req.Method) && !safeMethod(req.Method) {
 		// A POST response kept for later GETs (RFC 9110 §9.3.3).
 		if sa, ok := newInvalidate(o, req).Store(resp); ok {
@@ -114,12 +108,12 @@ func Explain(req Request, resp Response, opts Options) Explanation {
 		}
 	}
 	e.Disconnected, e.StaleBudget = explainDisconnected(o, &pol.cc)
-	if rq := requestPolicy(&opts, req.Header); rq.refusesStale() && !rq.maxStaleAny && !rq.maxStale.set {
-		why := reason("stale-refused", rq.refusalSection(), "the request's max-age or min-fresh refuses a stale response, stale-while-revalidate and stale-if-error included, as no max-stale accepts one")
+	if rq.refusesStale() && !rq.maxStaleAny && !rq.maxStale.set {
+		why := reason(ReasonStaleRefused, rq.refusalSection(), "the request's max-age or min-fresh refuses a stale response, stale-while-revalidate and stale-if-error included, as no max-stale accepts one")
 		e.RequestRefusesStale = &why
 	}
 	e.Ranges = explainRanges(&resp)
-	e.Validators = validatorLines(resp.Header)
+	e.Validators = validatorLines(req, resp)
 	e.Vary = varyNames(resp.Header["Vary"])
 	if e.Storable {
 		e.Expires = horizon(o, &resp, &pol, &f, now)
@@ -127,31 +121,18 @@ func Explain(req Request, resp Response, opts Options) Explanation {
 	return e
 }
 
-// validatorLines are the validator fields conditionalRequest would send to
-// revalidate a response with header h alone (§4.3.1): If-None-Match with
-// its entity tag, If-Modified-Since with its Last-Modified.
-func validatorLines(h http.Header) []string {
-	inm := first(h["Etag"])
-	var ims string
-	if lm := h["Last-Modified"]; len(lm) > 0 {
-		ims = lm[0]
-	}
-	n := 0
-	if inm != "" {
-		n++
-	}
-	if ims != "" {
-		n++
-	}
-	if n == 0 {
-		return nil
-	}
-	v := make([]string, 0, n)
-	if inm != "" {
-		v = append(v, "If-None-Match: "+inm)
-	}
-	if ims != "" {
-		v = append(v, "If-Modified-Since: "+ims)
+// validatorLines are the validator fields of the request conditionalRequest
+// builds to revalidate resp alone (§4.3.1), for a request without
+// conditionals of its own: If-None-Match with its entity tag,
+// If-Modified-Since with its Last-Modified.
+func validatorLines(req Request, resp Response) []string {
+	req.Header = http.Header{}
+	fwd, _, _ := conditionalRequest(req, []Pair{{Request: req, Response: resp}}, 0)
+	var v []string
+	for _, k := range [...]string{"If-None-Match", "If-Modified-Since"} {
+		for _, line := range fwd.Header[k] {
+			v = append(v, k+": "+line)
+		}
 	}
 	return v
 }
@@ -178,13 +159,13 @@ func varyNames(vary []string) []string {
 // for a stale response when the cache is disconnected (§4.2.4, §5.2.2.2).
 func explainDisconnected(o *Options, cc *directives) (Reason, time.Duration) {
 	if forbid, prohibited := staleProhibited(o, cc); prohibited {
-		return reason("stale-forbidden", forbid.Section, forbid.Text+": when the origin cannot be reached, the cache answers 504"), 0
+		return reason(ReasonStaleForbidden, forbid.Section, forbid.Text+": when the origin cannot be reached, the cache answers 504"), 0
 	}
 	budget := o.staleBudget()
 	if budget <= 0 {
-		return reason("stale-budget-exceeded", "RFC 9111 §4.2.4", "the stale budget is off: when the origin cannot be reached, the cache answers 504 unless stale-if-error allows serving it"), 0
+		return reason(ReasonStaleBudgetExceeded, "RFC 9111 §4.2.4", "the stale budget is off: when the origin cannot be reached, the cache answers 504 unless stale-if-error allows serving it"), 0
 	}
-	return reason("stale-budget", "RFC 9111 §4.2.4", "when the origin cannot be reached (refused, reset, closed or timed out), it is served stale up to the stale budget past its lifetime; stale-if-error applies to 500, 502, 503 and 504 only (RFC 5861 §4)"), budget
+	return reason(ReasonStaleBudget, "RFC 9111 §4.2.4", "when the origin cannot be reached (refused, reset, closed or timed out), it is served stale up to the stale budget past its lifetime; stale-if-error applies to 500, 502, 503 and 504 only (RFC 5861 §4)"), budget
 }
 
 // explainRanges says how the response answers Range requests.
@@ -192,16 +173,16 @@ func explainRanges(r *Response) Reason {
 	if r.Status == http.StatusPartialContent {
 		have, _, ok := partRange(r.Header)
 		if !ok {
-			return reason("partial-unusable", "RFC 9111 §3.3", "a 206 without a single byte range of known complete length answers no later request")
+			return reason(ReasonPartialUnusable, "RFC 9111 §3.3", "a 206 without a single byte range of known complete length answers no later request")
 		}
 		text := "a stored part holding bytes " + strconv.FormatInt(have.Start, 10) + "-" + strconv.FormatInt(have.Start+have.Length-1, 10) + ": ranges within it are served from it, and conditionals answered 304 (§4.3.2)"
 		if t, ok := parseETag(first(r.Header["Etag"])); ok && !t.weak {
 			text += "; a range it starts is completed by asking the origin for the rest alone, then combined (§3.4)"
 		}
-		return reason("partial", "RFC 9111 §3.3", text)
+		return reason(ReasonPartial, "RFC 9111 §3.3", text)
 	}
 	if _, ok := contentLength(r.Header); !ok {
-		return reason("ranges-length-unknown", "RFC 9110 §14.2", "no Content-Length: Range requests get the whole response until its length is known")
+		return reason(ReasonRangesLengthUnknown, "RFC 9110 §14.2", "no Content-Length: Range requests get the whole response until its length is known")
 	}
-	return reason("ranges", "RFC 9110 §14.2", "Range requests are answered from it: overlapping and adjacent ranges are coalesced, and more than 16 parts get the whole representation (§17.15)")
+	return reason(ReasonRanges, "RFC 9110 §14.2", "Range requests are answered from it: overlapping and adjacent ranges are coalesced, and more than 16 parts get the whole representation (§17.15)")
 }

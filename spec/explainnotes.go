@@ -26,10 +26,10 @@ func ExplainNotes(req Request, resp Response, opts Options) []Reason {
 		notes = append(notes, notModifiedNote(resp))
 	case req.Method == http.MethodHead && resp.Status == http.StatusOK:
 		if !hasValidator(resp.Header) && len(resp.Header["Content-Length"]) == 0 {
-			notes = append(notes, reason("head-freshens-nothing", "RFC 9111 §4.3.5",
+			notes = append(notes, reason(ReasonHeadFreshensNothing, "RFC 9111 §4.3.5",
 				"as the answer to a HEAD validation it has no validator nor Content-Length to compare, so it freshens no stored response"))
 		} else {
-			notes = append(notes, reason("head-compares", "RFC 9111 §4.3.5",
+			notes = append(notes, reason(ReasonHeadCompares, "RFC 9111 §4.3.5",
 				"as the answer to a HEAD validation it freshens the stored GET responses whose ETag (compared as entity tags), Last-Modified and Content-Length agree with it, and marks the others stale"))
 		}
 	}
@@ -45,7 +45,7 @@ func ExplainNotes(req Request, resp Response, opts Options) []Reason {
 			continue
 		}
 		if t, ok := parseHTTPDate(v); ok && formatHTTPDate(t) != lexTrimOWS(v) {
-			notes = append(notes, reason("lenient-date", "RFC 9110 §5.6.7",
+			notes = append(notes, reason(ReasonLenientDate, "RFC 9110 §5.6.7",
 				k+" is not written as an IMF-fixdate but is read as "+formatHTTPDate(t)+" (RFC 9111 §4.2: dates match case-insensitively)"))
 		}
 	}
@@ -56,13 +56,13 @@ func invalidationNote(o *Options, req Request, resp Response) Reason {
 	inv := newInvalidate(o, req)
 	keys := inv.Keys(resp)
 	if len(keys) == 0 {
-		return reason("no-invalidation", "RFC 9111 §4.4", "an error response to "+req.Method+" invalidates nothing")
+		return reason(ReasonNoInvalidation, "RFC 9111 §4.4", "an error response to "+req.Method+" invalidates nothing")
 	}
 	text := req.Method + " invalidates every stored response for " + strings.Join(keys, ", ")
 	if len(inv.Prefixes(resp)) > 0 {
 		text += ", those of other cached methods and body-hashed keys included"
 	}
-	return reason("invalidates", "RFC 9111 §4.4", text)
+	return reason(ReasonInvalidates, "RFC 9111 §4.4", text)
 }
 
 func notModifiedNote(resp Response) Reason {
@@ -71,20 +71,20 @@ func notModifiedNote(resp Response) Reason {
 	lm := first(h["Last-Modified"])
 	switch {
 	case hasTag && !tag.weak:
-		return reason("304-strong-etag", "RFC 9111 §4.3.4", "its strong entity tag selects every stored response that has it for update")
+		return reason(Reason304StrongETag, "RFC 9111 §4.3.4", "its strong entity tag selects every stored response that has it for update")
 	case hasTag:
-		return reason("304-weak-etag", "RFC 9111 §4.3.4", "its weak entity tag selects the most recent stored response that has it for update")
+		return reason(Reason304WeakETag, "RFC 9111 §4.3.4", "its weak entity tag selects the most recent stored response that has it for update")
 	case lm != "":
 		against := "its Date"
 		if len(h["Date"]) == 0 {
 			against = "the time it was received (no Date)"
 		}
 		if lastModifiedStrong(lm, dateOf(&resp)) {
-			return reason("304-strong-last-modified", "RFC 9110 §8.8.2.2", "its Last-Modified, a second or more before "+against+", is a strong validator: it selects every stored response with it (RFC 9111 §4.3.4)")
+			return reason(Reason304StrongLastModified, "RFC 9110 §8.8.2.2", "its Last-Modified, a second or more before "+against+", is a strong validator: it selects every stored response with it (RFC 9111 §4.3.4)")
 		}
-		return reason("304-weak-last-modified", "RFC 9110 §8.8.2.2", "its Last-Modified is within a second of "+against+", so weak: it selects the most recent stored response with it (RFC 9111 §4.3.4)")
+		return reason(Reason304WeakLastModified, "RFC 9110 §8.8.2.2", "its Last-Modified is within a second of "+against+", so weak: it selects the most recent stored response with it (RFC 9111 §4.3.4)")
 	}
-	return reason("304-no-validator", "RFC 9111 §4.3.4",
+	return reason(Reason304NoValidator, "RFC 9111 §4.3.4",
 		"it carries no validator: it updates the one stored response whose validators the request carried, if only one did and none of the client's were sent; a 304 with one of the client's own tags goes to the client (RFC 9110 §15.4.5); otherwise the request is sent again without conditionals")
 }
 
@@ -100,7 +100,7 @@ func varyNote(h http.Header) (Reason, bool) {
 	valid, n := true, 0
 	forEachListMember(vary, func(name string) bool {
 		n++
-		if !isToken(name) {
+		if !IsToken(name) {
 			valid = false
 		}
 		switch varyCmpRuleFor(name).weighted {
@@ -112,7 +112,7 @@ func varyNote(h http.Header) (Reason, bool) {
 		return true
 	})
 	if !valid || n == 0 {
-		return reason("vary-invalid", "RFC 9111 §4.1", "its Vary is not a valid list of field names, so an older stored response with a valid Vary is chosen before it"), true
+		return reason(ReasonVaryInvalid, "RFC 9111 §4.1", "its Vary is not a valid list of field names, so an older stored response with a valid Vary is chosen before it"), true
 	}
 	if len(set)+len(ranked) == 0 {
 		return Reason{}, false
@@ -124,15 +124,15 @@ func varyNote(h http.Header) (Reason, bool) {
 	if len(ranked) > 0 {
 		parts = append(parts, strings.Join(ranked, ", ")+" ranked by weight, ties in the order written")
 	}
-	return reason("vary-normalized", "RFC 9111 §4.1, RFC 9110 §12.4.2", "request fields normalized before matching: weights read as numbers, q=1 dropped; "+strings.Join(parts, "; ")), true
+	return reason(ReasonVaryNormalized, "RFC 9111 §4.1, RFC 9110 §12.4.2", "request fields normalized before matching: weights read as numbers, q=1 dropped; "+strings.Join(parts, "; ")), true
 }
 
 func modifiedSinceNote(resp Response) Reason {
 	if _, ok := headerTime(resp.Header, "Last-Modified"); ok {
-		return reason("ims-last-modified", "RFC 9111 §4.3.2", "a client's If-Modified-Since is answered from storage by comparing it with Last-Modified")
+		return reason(ReasonIMSLastModified, "RFC 9111 §4.3.2", "a client's If-Modified-Since is answered from storage by comparing it with Last-Modified")
 	}
 	if _, ok := headerTime(resp.Header, "Date"); ok {
-		return reason("ims-date", "RFC 9111 §4.3.2", "without Last-Modified, a client's If-Modified-Since is answered from storage by comparing it with the Date")
+		return reason(ReasonIMSDate, "RFC 9111 §4.3.2", "without Last-Modified, a client's If-Modified-Since is answered from storage by comparing it with the Date")
 	}
-	return reason("ims-received", "RFC 9111 §4.3.2", "without Last-Modified nor Date, a client's If-Modified-Since is answered from storage by comparing it with the time the response was received")
+	return reason(ReasonIMSReceived, "RFC 9111 §4.3.2", "without Last-Modified nor Date, a client's If-Modified-Since is answered from storage by comparing it with the time the response was received")
 }

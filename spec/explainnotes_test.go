@@ -41,7 +41,7 @@ func TestExplain_RFC9111_Notes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
 			for _, r := range ExplainNotes(tc.req, tc.resp, tc.opts) {
-				got = append(got, r.Code)
+				got = append(got, string(r.Code))
 				if r.Section == "" || r.Text == "" {
 					t.Errorf("note %q without section or text", r.Code)
 				}

@@ -23,18 +23,25 @@ func canonicalIs(name, k string) bool {
 	}
 	upper := true
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if upper && 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		} else if !upper && 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
+		c := canonicalByte(name[i], upper)
 		if c != k[i] {
 			return false
 		}
 		upper = c == '-'
 	}
 	return true
+}
+
+// canonicalByte is c as http.CanonicalHeaderKey writes it: upper case at
+// the start of the name and after a hyphen (upper), lower case elsewhere.
+func canonicalByte(c byte, upper bool) byte {
+	if upper && 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	if !upper && 'A' <= c && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
 }
 
 // isCanonical reports whether http.CanonicalHeaderKey(name) == name.
@@ -59,12 +66,7 @@ func canonicalGet(h http.Header, name string) (key string, vals []string, ok boo
 	b := buf[:len(name)]
 	upper := true
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if upper && 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		} else if !upper && 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
+		c := canonicalByte(name[i], upper)
 		b[i] = c
 		upper = c == '-'
 	}
@@ -105,23 +107,21 @@ func listNamesField(values []string, k string) bool {
 	return false
 }
 
-// unstoredNames holds the names of the fields a response's header names as
-// never to be stored (§3.1: its Connection members; §5.2.2.7: a qualified
-// private's, in a shared cache), split once for the checks of every field.
-// Past len(buf) names, has reads the lists again.
+// unstoredNames holds what a response's header says is never to be stored
+// (§3.1: its Connection members, through HopByHop; §5.2.2.7: the names a
+// qualified private lists, in a shared cache), the private list split once
+// for the checks of every field. Past len(buf) names, has reads the list
+// again.
 type unstoredNames struct {
 	buf     [8]string
 	n       int
-	conn    []string // when the names overflowed buf
-	private string
+	conn    []string // the Connection field lines
+	private string   // when the names overflowed buf
 	over    bool
 }
 
 func (u *unstoredNames) init(conn []string, private string) {
-	it := fieldListIter{sep: ',', quotes: true}
-	for m, ok := it.next(conn); ok; m, ok = it.next(conn) {
-		u.add(m)
-	}
+	u.conn = conn
 	for list := private; list != ""; {
 		i := 0
 		for i < len(list) && list[i] != ',' {
@@ -136,7 +136,7 @@ func (u *unstoredNames) init(conn []string, private string) {
 		list = list[i+1:]
 	}
 	if u.over {
-		u.conn, u.private = conn, private
+		u.private = private
 	}
 }
 
@@ -149,14 +149,14 @@ func (u *unstoredNames) add(name string) {
 	u.n++
 }
 
-// has reports whether header key k is never stored: a hop-by-hop or proxy
-// authentication field, or one of the names.
+// has reports whether header key k is never stored: a field HopByHop
+// names, or one of the private names.
 func (u *unstoredNames) has(k string) bool {
-	if hopByHop(k) {
+	if HopByHop(k, u.conn) {
 		return true
 	}
 	if u.over {
-		return listNamesField(u.conn, k) || namesField(u.private, k)
+		return namesField(u.private, k)
 	}
 	for _, n := range u.buf[:u.n] {
 		if canonicalIs(n, k) {

@@ -1,43 +1,6 @@
 package spec
 
-import (
-	"net/http"
-	"time"
-)
-
-// policy is what the core reads from one response's header: its effective
-// cache directives (RFC 9213 targeted field or Cache-Control) and where they
-// came from.
-type policy struct {
-	cc       directives
-	source   string // the field the directives came from
-	targeted bool   // from a targeted field: Expires is ignored (RFC 9213 §2.2)
-}
-
-// responsePolicy selects the directives governing h. A shared cache uses the
-// first valid, non-empty field of its target list (the configured field, then
-// CDN-Cache-Control) and then ignores Cache-Control and Expires (RFC 9213
-// §2.2); a private cache always uses Cache-Control.
-//
-// The directives are parsed in place, not returned from the parsers, to
-// keep the frame of the lookup small.
-func responsePolicy(o *Options, h http.Header) (p policy) {
-	if o.Shared && !o.IgnoreTargeted {
-		if o.TargetedField != "" && p.cc.parseTargeted(h[o.TargetedField]) {
-			p.source, p.targeted = o.TargetedField, true
-			return p
-		}
-		if p.cc.parseTargeted(h["Cdn-Cache-Control"]) {
-			p.source, p.targeted = "CDN-Cache-Control", true
-			return p
-		}
-	}
-	for _, s := range h["Cache-Control"] {
-		p.cc.parseLine(s)
-	}
-	p.source = "Cache-Control"
-	return p
-}
+import "time"
 
 // freshness is a response's freshness lifetime and current age, and the rule
 // that gave the lifetime; date is the response's date_value (dateOf), kept
@@ -85,22 +48,22 @@ func lifetime(o *Options, r *Response, p *policy, date time.Time) (time.Duration
 	cc := &p.cc
 	if o.Shared && cc.sMaxAge.set {
 		if cc.sMaxAge.invalid {
-			return 0, false, reason("invalid-s-maxage", "RFC 9111 §4.2.1", "s-maxage has an invalid value, so the response is treated as stale")
+			return 0, false, reason(ReasonInvalidSMaxage, "RFC 9111 §4.2.1", "s-maxage has an invalid value, so the response is treated as stale")
 		}
-		return secs(cc.sMaxAge.secs), false, reason("s-maxage", "RFC 9111 §5.2.2.10", "s-maxage gives the freshness lifetime in a shared cache")
+		return secs(cc.sMaxAge.secs), false, reason(ReasonSMaxage, "RFC 9111 §5.2.2.10", "s-maxage gives the freshness lifetime in a shared cache")
 	}
 	if cc.maxAge.set {
 		if cc.maxAge.invalid {
-			return 0, false, reason("invalid-max-age", "RFC 9111 §4.2.1", "max-age has an invalid value, so the response is treated as stale")
+			return 0, false, reason(ReasonInvalidMaxAge, "RFC 9111 §4.2.1", "max-age has an invalid value, so the response is treated as stale")
 		}
-		return secs(cc.maxAge.secs), false, reason("max-age", "RFC 9111 §5.2.2.1", "max-age gives the freshness lifetime")
+		return secs(cc.maxAge.secs), false, reason(ReasonMaxAge, "RFC 9111 §5.2.2.1", "max-age gives the freshness lifetime")
 	}
 	if v := r.Header["Expires"]; len(v) > 0 && !p.targeted {
 		exp, ok := parseHTTPDate(v[0])
 		if !ok {
-			return 0, false, reason("invalid-expires", "RFC 9111 §5.3", "Expires is not a valid HTTP-date, so the response is already expired")
+			return 0, false, reason(ReasonInvalidExpires, "RFC 9111 §5.3", "Expires is not a valid HTTP-date, so the response is already expired")
 		}
-		return max(0, exp.Sub(date)), false, reason("expires", "RFC 9111 §4.2.1", "Expires minus Date gives the freshness lifetime")
+		return max(0, exp.Sub(date)), false, reason(ReasonExpires, "RFC 9111 §4.2.1", "Expires minus Date gives the freshness lifetime")
 	}
 	return heuristicLifetime(o, r, p, date)
 }
@@ -113,21 +76,21 @@ func secs(s int64) time.Duration { return time.Duration(s) * time.Second }
 func heuristicLifetime(o *Options, r *Response, p *policy, date time.Time) (time.Duration, bool, Reason) {
 	frac := o.heuristicFraction()
 	if frac < 0 {
-		return 0, false, reason("no-explicit-freshness", "RFC 9111 §4.2.2", "no explicit expiration and heuristic freshness is turned off")
+		return 0, false, reason(ReasonNoExplicitFreshness, "RFC 9111 §4.2.2", "no explicit expiration and heuristic freshness is turned off")
 	}
 	if !heuristicallyCacheable(r.Status) && !p.cc.public {
-		return 0, false, reason("no-explicit-freshness", "RFC 9111 §4.2.2", "no explicit expiration and the status is not heuristically cacheable")
+		return 0, false, reason(ReasonNoExplicitFreshness, "RFC 9111 §4.2.2", "no explicit expiration and the status is not heuristically cacheable")
 	}
 	lm, ok := headerTime(r.Header, "Last-Modified")
 	if !ok {
-		return 0, false, reason("no-explicit-freshness", "RFC 9111 §4.2.2", "no explicit expiration and no Last-Modified to base a heuristic on")
+		return 0, false, reason(ReasonNoExplicitFreshness, "RFC 9111 §4.2.2", "no explicit expiration and no Last-Modified to base a heuristic on")
 	}
 	since := date.Sub(lm)
 	if since <= 0 {
-		return 0, false, reason("no-explicit-freshness", "RFC 9111 §4.2.2", "Last-Modified is not before Date, so the heuristic gives no freshness")
+		return 0, false, reason(ReasonNoExplicitFreshness, "RFC 9111 §4.2.2", "Last-Modified is not before Date, so the heuristic gives no freshness")
 	}
 	d := min(time.Duration(float64(since)*frac), o.heuristicCap())
-	return d, true, reason("heuristic", "RFC 9111 §4.2.2", "no explicit expiration: a fraction of the time since Last-Modified")
+	return d, true, reason(ReasonHeuristic, "RFC 9111 §4.2.2", "no explicit expiration: a fraction of the time since Last-Modified")
 }
 
 // heuristicallyCacheable reports whether RFC 9110 §15.1 defines status as
@@ -138,40 +101,4 @@ func heuristicallyCacheable(status int) bool {
 		return true
 	}
 	return false
-}
-
-// staleProhibited reports why a stale response must not be served without
-// validation (RFC 9111 §4.2.4), or ok=false when it may be.
-func staleProhibited(o *Options, cc *directives) (Reason, bool) {
-	switch {
-	case cc.noCache && cc.noCacheFields == "":
-		return reason("no-cache", "RFC 9111 §5.2.2.4", "no-cache requires validation before every use"), true
-	case cc.mustRevalidate:
-		return reason("must-revalidate", "RFC 9111 §5.2.2.2", "must-revalidate forbids serving it stale"), true
-	case o.Shared && cc.proxyRevalidate:
-		return reason("proxy-revalidate", "RFC 9111 §5.2.2.8", "proxy-revalidate forbids a shared cache serving it stale"), true
-	case o.Shared && cc.sMaxAge.set:
-		return reason("s-maxage", "RFC 9111 §5.2.2.10", "s-maxage forbids a shared cache serving it stale"), true
-	}
-	return Reason{}, false
-}
-
-// refusesStale reports whether request directives rq refuse a stale
-// response: max-age (§5.2.1.1, "unless the max-stale request directive is
-// also present, the client does not wish to receive a stale response") and
-// min-fresh (§5.2.1.3: it wants a response that will still be fresh).
-func (rq *directives) refusesStale() bool { return rq.maxAge.set || rq.minFresh.set }
-
-// acceptsStaleness reports whether the request's max-stale accepts a
-// response stale by d (§5.2.1.2).
-func (rq *directives) acceptsStaleness(d time.Duration) bool {
-	return rq.maxStaleAny || rq.maxStale.set && !rq.maxStale.invalid && d <= secs(rq.maxStale.secs)
-}
-
-// refusalSection is the section of the directive refusesStale found.
-func (rq *directives) refusalSection() string {
-	if rq.maxAge.set {
-		return "RFC 9111 §5.2.1.1"
-	}
-	return "RFC 9111 §5.2.1.3"
 }

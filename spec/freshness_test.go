@@ -50,7 +50,7 @@ func runFresh(t *testing.T, cases []freshCase) {
 				t.Errorf("state = %s (%s), want %s", s.StateName(), reasonOf(s), wantState)
 			}
 			if tc.code != "" {
-				if got := Explain(get(), tc.resp, tc.opts).LifetimeReason.Code; got != tc.code {
+				if got := Explain(get(), tc.resp, tc.opts).LifetimeReason.Code; string(got) != tc.code {
 					t.Errorf("lifetime rule = %q, want %q", got, tc.code)
 				}
 			}

@@ -158,7 +158,7 @@ func parts(s State) (r Reason, sv *Serve, fwd *Request, p *Pair) {
 
 func reasonOf(s State) string {
 	r, _, _, _ := parts(s)
-	return r.Code + ": " + r.String()
+	return string(r.Code) + ": " + r.String()
 }
 
 func joined(h http.Header, k string) string {
@@ -179,7 +179,7 @@ func check(t *testing.T, s State, w want) {
 	if w.state != "" && s.StateName() != w.state {
 		t.Fatalf("state = %s (%s), want %s", s.StateName(), reasonOf(s), w.state)
 	}
-	if w.code != "" && r.Code != w.code {
+	if w.code != "" && string(r.Code) != w.code {
 		t.Errorf("Reason.Code = %q (%s), want %q", r.Code, r, w.code)
 	}
 	if w.status != 0 || w.body != nil || w.header != nil || w.cs != "" {

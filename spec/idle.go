@@ -2,7 +2,6 @@ package spec
 
 import (
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -16,11 +15,7 @@ type IdleClient struct {
 // NewIdleClient returns the starting state for lookups with opts
 // (Options.Shared chooses the shared or private role).
 func NewIdleClient(opts Options) IdleClient {
-	o := opts
-	if o.TargetedField != "" {
-		o.TargetedField = http.CanonicalHeaderKey(o.TargetedField)
-	}
-	return IdleClient{o: &o}
+	return IdleClient{o: canonicalTargeted(&opts)}
 }
 
 // Options returns the options this machine runs with.
@@ -64,8 +59,9 @@ func (s IdleClient) Collapsed(req Request, stored []Pair) IdleNext {
 		return uncacheableMethod(o, req)
 	}
 	rq := requestPolicy(o, req.Header)
-	rq.noCache, rq.maxAge = false, deltaSeconds{}
-	return lookupWith(o, &req, &rq, stored, true)
+	look := rq
+	look.noCache, look.maxAge = false, deltaSeconds{}
+	return withRequestPolicy(lookupWith(o, &req, &look, stored, true), &rq)
 }
 
 // uncacheableMethod answers a request whose responses are not stored: an
@@ -76,7 +72,8 @@ func uncacheableMethod(o *Options, req Request) IdleNext {
 	if !safeMethod(req.Method) {
 		return newInvalidate(o, req)
 	}
-	return newMiss(o, req, FwdMethod, reason("method-not-cacheable", "RFC 9111 §3",
+	rq := requestPolicy(o, req.Header)
+	return newMiss(o, req, &rq, FwdMethod, reason("method-not-cacheable", "RFC 9111 §3",
 		"the cache does not store responses to "+req.Method))
 }
 
@@ -88,27 +85,6 @@ func safeMethod(m string) bool {
 		return true
 	}
 	return false
-}
-
-// requestPolicy reads a request's directives: Cache-Control, or Pragma:
-// no-cache when Cache-Control is absent (RFC 9111 §5.4). With
-// Options.IgnoreRequestDirectives the request has none.
-func requestPolicy(o *Options, h http.Header) directives {
-	if o.IgnoreRequestDirectives {
-		return directives{}
-	}
-	if cc := h["Cache-Control"]; len(cc) > 0 {
-		return parseDirectives(cc)
-	}
-	var d directives
-	forEachListMember(h["Pragma"], func(m string) bool {
-		if len(m) == 8 && strings.EqualFold(m, "no-cache") {
-			d.noCache, d.present = true, true
-			return false
-		}
-		return true
-	})
-	return d
 }
 
 // selection is the outcome of choosing among stored pairs (§4.1). The
@@ -226,7 +202,7 @@ func noneSelected(o *Options, req *Request, rq *directives, stored []Pair, sel *
 	} else if sel.anyURI {
 		fwd, why = FwdVaryMiss, reason("vary-miss", "RFC 9111 §4.1", "stored responses exist but none matches this request's Vary fields")
 	}
-	return newMiss(o, *req, fwd, why)
+	return newMiss(o, *req, rq, fwd, why)
 }
 
 // decide chooses between serving the selected response, serving it stale
@@ -264,13 +240,13 @@ func validateFirst(o *Options, req *Request, rq *directives, stored []Pair, sel 
 	// RFC 9211 §2.2: "request" is for a fresh response the request
 	// would not take; a stale one is "stale" whatever else applies.
 	fwd := FwdRequest
-	if why.Code == "no-cache" || !f.fresh() {
+	if why.Code == ReasonNoCache || !f.fresh() {
 		fwd = FwdStale
 	}
 	if rq.onlyIfCached {
 		return gatewayTimeout()
 	}
-	return newRevalidation(o, *req, stored, *sel, *f, fwd, why)
+	return newRevalidation(o, *req, rq, stored, *sel, *f, fwd, why)
 }
 
 // decideStale answers from a stale selected response: served stale when
@@ -280,11 +256,11 @@ func validateFirst(o *Options, req *Request, rq *directives, stored []Pair, sel 
 //go:noinline
 func decideStale(o *Options, req *Request, rq *directives, stored []Pair, sel *selection, pol *policy, f *freshness) IdleNext {
 	if why, ok := staleAllowed(o, rq, &pol.cc, f); ok {
-		fc := serveStored(o, req, &stored[sel.best], pol, f, why.Code, why)
+		fc := serveStored(o, req, &stored[sel.best], pol, f, string(why.Code), why)
 		// No background refresh for a request whose content the key
 		// ignores: its response could not be stored anyway.
-		if why.Code == "stale-while-revalidate" && !req.unkeyedContent() {
-			rv := newRevalidation(o, *req, stored, *sel, *f, FwdStale, why)
+		if why.Code == ReasonStaleWhileRevalidate && !req.unkeyedContent() {
+			rv := newRevalidation(o, *req, rq, stored, *sel, *f, FwdStale, why)
 			rv.Forward.Header.Del("Range")
 			fc.Refresh = &rv
 		}
@@ -293,7 +269,7 @@ func decideStale(o *Options, req *Request, rq *directives, stored []Pair, sel *s
 	if rq.onlyIfCached {
 		return gatewayTimeout()
 	}
-	return newRevalidation(o, *req, stored, *sel, *f, FwdStale,
+	return newRevalidation(o, *req, rq, stored, *sel, *f, FwdStale,
 		reason("stale", "RFC 9111 §4.2.4", "the stored response is stale and must be validated"))
 }
 
@@ -313,31 +289,6 @@ func mustValidate(rq, cc *directives, f *freshness) (Reason, bool) {
 		return reason("request-max-age", "RFC 9111 §5.2.1.1", "the stored response is older than the request's max-age"), true
 	case rq.minFresh.set && f.fresh() && !rq.minFresh.invalid && f.ttl() < secs(rq.minFresh.secs):
 		return reason("request-min-fresh", "RFC 9111 §5.2.1.3", "the stored response will not stay fresh for the request's min-fresh"), true
-	}
-	return Reason{}, false
-}
-
-// staleAllowed reports whether a stale response may be served without
-// validation (RFC 9111 §4.2.4): when no directive prohibits it and either the
-// request's max-stale (§5.2.1.2) accepts the staleness or the response's
-// stale-while-revalidate (RFC 5861 §3) window still covers it and the
-// request's max-age or min-fresh does not refuse stale responses
-// (§5.2.1.1, §5.2.1.3).
-func staleAllowed(o *Options, rq, cc *directives, f *freshness) (Reason, bool) {
-	if _, prohibited := staleProhibited(o, cc); prohibited {
-		return Reason{}, false
-	}
-	stale := f.staleness()
-	if rq.acceptsStaleness(stale) {
-		return reason("max-stale", "RFC 9111 §5.2.1.2", "the request's max-stale accepts this much staleness"), true
-	}
-	if rq.refusesStale() {
-		// §5.2.1.1, §5.2.1.3: the client does not wish a stale response,
-		// not even one being refreshed (RFC 5861 §3).
-		return Reason{}, false
-	}
-	if cc.staleWhileRevalidate.set && !cc.staleWhileRevalidate.invalid && stale <= secs(cc.staleWhileRevalidate.secs) {
-		return reason("stale-while-revalidate", "RFC 5861 §3", "stale-while-revalidate allows serving it stale while it is refreshed in the background"), true
 	}
 	return Reason{}, false
 }

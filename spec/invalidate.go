@@ -18,7 +18,7 @@ type InvalidateEntries struct {
 }
 
 func newInvalidate(o *Options, req Request) InvalidateEntries {
-	return InvalidateEntries{o: o, req: req, Forward: req, Reason: reason("unsafe-method", "RFC 9111 §4.4",
+	return InvalidateEntries{o: o, req: req, Forward: req, Reason: reason(ReasonUnsafeMethod, "RFC 9111 §4.4",
 		req.Method+" may change the resource, so stored responses for it are invalidated after a non-error response")}
 }
 
@@ -97,16 +97,17 @@ func (s InvalidateEntries) Store(resp Response) (StoreAndUse, bool) {
 	}
 	get := s.req
 	get.Method = http.MethodGet
-	sa, ok := newMiss(s.o, get, FwdMethod, s.Reason).Next(resp).(StoreAndUse)
+	rq := requestPolicy(s.o, get.Header)
+	sa, ok := newMiss(s.o, get, &rq, FwdMethod, s.Reason).Next(resp).(StoreAndUse)
 	if !ok {
 		return StoreAndUse{}, false
 	}
 	switch sa.Reason.Code {
-	case "s-maxage", "max-age", "expires":
+	case ReasonSMaxage, ReasonMaxAge, ReasonExpires:
 	default: // public, private or a heuristic: no explicit freshness
 		return StoreAndUse{}, false
 	}
-	sa.Reason = reason("post-content-location", "RFC 9110 §9.3.3",
+	sa.Reason = reason(ReasonPostContentLocation, "RFC 9110 §9.3.3",
 		"the POST response has explicit freshness and a Content-Location equal to its target URI, so it is stored to answer a later GET")
 	return sa, true
 }

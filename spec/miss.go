@@ -34,7 +34,8 @@ type CacheMiss struct {
 	// again after a 304 that identified nothing (§4.3.4): its stale
 	// response may still be served if the second request fails.
 	rv     *NeedRevalidation
-	fwd    string
+	rq     directives // the request's directives, parsed once by the lookup
+	fwd    Fwd
 	Reason Reason
 }
 
@@ -68,8 +69,8 @@ func (s CacheMiss) StaleOnError(resp Response) (NeedToBeUpdated, bool) {
 	return s.rv.errorStale(resp)
 }
 
-func newMiss(o *Options, req Request, fwd string, why Reason) CacheMiss {
-	return CacheMiss{o: o, req: req, Forward: req, fwd: fwd, Reason: why}
+func newMiss(o *Options, req Request, rq *directives, fwd Fwd, why Reason) CacheMiss {
+	return CacheMiss{o: o, req: req, Forward: req, rq: *rq, fwd: fwd, Reason: why}
 }
 
 // StoreAndUse means the response may be stored (RFC 9111 §3): store Pair
@@ -109,16 +110,16 @@ func (s CacheMiss) Next(resp Response) MissNext {
 	o := s.o
 	pol := responsePolicy(o, resp.Header)
 	serve := upstreamServe(&s, &resp)
-	why, ok := storable(o, s.req, &resp, &pol)
+	why, ok := storable(o, s.req, &s.rq, &resp, &pol)
 	if !ok {
-		serve.CacheStatus.Detail = why.Code
+		serve.CacheStatus.Detail = string(why.Code)
 		return CouldNotBeStored{Serve: serve, Reason: why, ByRequest: byRequest(why.Code)}
 	}
 	now := o.now()
 	stored := cleanForStorage(o, &s.req, &resp, &pol)
 	f := computeFreshness(o, &stored.Response, &pol, now)
 	if why, ok := reusableLater(o, &stored.Response, &pol, f.ttl()); !ok {
-		serve.CacheStatus.Detail = why.Code
+		serve.CacheStatus.Detail = string(why.Code)
 		return CouldNotBeStored{Serve: serve, Reason: why}
 	}
 	serve.CacheStatus.Stored = true
@@ -143,9 +144,9 @@ func (s CacheMiss) Next(resp Response) MissNext {
 }
 
 // byRequest reports whether the storable Reason code blames the request.
-func byRequest(code string) bool {
+func byRequest(code ReasonCode) bool {
 	switch code {
-	case "method-not-cacheable", "head-response", "request-content", "request-no-store", "authorization", "cookie-heuristic":
+	case ReasonMethodNotCacheable, ReasonHeadResponse, ReasonRequestContent, ReasonRequestNoStore, ReasonAuthorization, ReasonCookieHeuristic:
 		return true
 	}
 	return false

@@ -20,7 +20,7 @@ func OverrideFreshness(o Options, h http.Header, ttl time.Duration) {
 	delete(h, "Expires")
 	delete(h, "Pragma")
 	delete(h, "Cdn-Cache-Control")
-	if o.TargetedField != "" {
-		delete(h, http.CanonicalHeaderKey(o.TargetedField))
+	if t := canonicalTargeted(&o).TargetedField; t != "" {
+		delete(h, t)
 	}
 }

@@ -57,7 +57,7 @@ func fromPartial(o *Options, req Request, rq *directives, stored []Pair, sel sel
 		return nil, false
 	}
 	for _, i := range sel.partial {
-		if fc, ok := servePartial(o, req, &stored[i], now); ok {
+		if fc, ok := servePartial(o, req, rq, &stored[i], now); ok {
 			return fc, true
 		}
 	}
@@ -71,22 +71,21 @@ func fromPartial(o *Options, req Request, rq *directives, stored []Pair, sel sel
 // range a fresh stored 206 holds (§3.3), or a 304 when the client's
 // conditional matches it (§4.3.2: If-None-Match is evaluated before Range,
 // RFC 9110 §13.2.2, so a stored part answers it as a stored 200 would).
-func servePartial(o *Options, req Request, p *Pair, now time.Time) (FromCache, bool) {
+func servePartial(o *Options, req Request, rq *directives, p *Pair, now time.Time) (FromCache, bool) {
 	have, size, ok := partRange(p.Response.Header)
 	if !ok {
 		return FromCache{}, false
 	}
 	pol := responsePolicy(o, p.Response.Header)
 	f := computeFreshness(o, &p.Response, &pol, now)
-	rq := requestPolicy(o, req.Header)
-	if _, must := mustValidate(&rq, &pol.cc, &f); must || !f.fresh() {
+	if _, must := mustValidate(rq, &pol.cc, &f); must || !f.fresh() {
 		return FromCache{}, false
 	}
 	s := Serve{Status: http.StatusPartialContent, base: p.Response.Header, age: ageSeconds(f.age), hasAge: true, noCache: pol.cc.noCacheFields}
 	s.CacheStatus = CacheStatus{Hit: true, TTL: f.ttlSeconds(), HasTTL: true, Detail: "partial"}
 	if notModified(req.Header, p.Response.Header, f.date) {
 		notModifiedServe(&s)
-		return FromCache{Pair: p, Serve: s, Reason: reason("partial-not-modified", "RFC 9111 §4.3.2",
+		return FromCache{Pair: p, Serve: s, Reason: reason(ReasonPartialNotModified, "RFC 9111 §4.3.2",
 			"the client's conditional matches a fresh stored partial response, which answers it with 304")}, true
 	}
 	rv := req.Header["Range"]
@@ -103,7 +102,7 @@ func servePartial(o *Options, req Request, p *Pair, now time.Time) (FromCache, b
 	s.Body, s.Ranges = BodyRanges, []ByteRange{{Start: w.Start - have.Start, Length: w.Length}}
 	s.setField("Content-Range", contentRange(w, size))
 	s.setField("Content-Length", strconv.FormatInt(w.Length, 10))
-	return FromCache{Pair: p, Serve: s, Reason: reason("partial-hit", "RFC 9111 §3.3",
+	return FromCache{Pair: p, Serve: s, Reason: reason(ReasonPartialHit, "RFC 9111 §3.3",
 		"the requested range lies wholly within a stored partial response")}, true
 }
 
@@ -139,7 +138,7 @@ func combinable(o *Options, req Request, rq *directives, stored []Pair, partial 
 		if len(group) < 2 {
 			continue
 		}
-		pu := PartialUpdate{o: o, req: req, rq: *rq, Key: Key(req), Reason: reason("combine-partial", "RFC 9111 §3.4",
+		pu := PartialUpdate{o: o, req: req, rq: *rq, Key: Key(req), Reason: reason(ReasonCombinePartial, "RFC 9111 §3.4",
 			"stored partial responses share a strong validator and adjacent ranges, so they combine into one")}
 		in := map[int]bool{}
 		for _, g := range group {
@@ -201,5 +200,5 @@ func (s PartialUpdate) Next(combined Pair) PartialNext {
 	case PartialUpdate, InvalidateEntries:
 		// Unreachable: combining is off and the method was cacheable.
 	}
-	return newMiss(s.o, s.req, FwdPartial, reason("partial", "RFC 9111 §3.4", "the combined response does not answer the request"))
+	return newMiss(s.o, s.req, &s.rq, FwdPartial, reason(ReasonPartial, "RFC 9111 §3.4", "the combined response does not answer the request"))
 }

@@ -93,11 +93,7 @@ func contentLength(h http.Header) (int64, bool) {
 	if len(v) == 0 {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(v[0], 10, 64)
-	if err != nil || n < 0 || v[0][0] == '+' {
-		return 0, false
-	}
-	return n, true
+	return ParseContentLength(v[0])
 }
 
 // contentRange formats "bytes first-last/complete" (RFC 9110 §14.4).

@@ -3,9 +3,9 @@ package spec
 // Reason says why the core decided what it did: a stable code for machines,
 // a sentence for people and the RFC section that decided it.
 type Reason struct {
-	Code    string // stable, kebab-case, e.g. "response-no-store"
-	Text    string // a human sentence
-	Section string // e.g. "RFC 9111 §3"
+	Code    ReasonCode // stable, kebab-case, e.g. "no-store": see the Reason constants
+	Text    string     // a human sentence
+	Section string     // e.g. "RFC 9111 §3"
 }
 
 // String renders r as "text (section)".
@@ -16,6 +16,6 @@ func (r Reason) String() string {
 	return r.Text + " (" + r.Section + ")"
 }
 
-func reason(code, section, text string) Reason {
+func reason(code ReasonCode, section, text string) Reason {
 	return Reason{Code: code, Text: text, Section: section}
 }

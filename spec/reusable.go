@@ -42,7 +42,7 @@ func reusableLater(o *Options, resp *Response, pol *policy, ttl time.Duration) (
 	if ttl > 0 && !(pol.cc.noCache && pol.cc.noCacheFields == "") {
 		return Reason{}, true
 	}
-	return reason("not-reusable", "RFC 9111 §3, §4.2.4",
+	return reason(ReasonNotReusable, "RFC 9111 §3, §4.2.4",
 		"no freshness left, no validator (ETag, Last-Modified) and no stale window: the cache could neither serve nor validate it later"), false
 }
 

@@ -27,8 +27,9 @@ type NeedRevalidation struct {
 	// 304 without a validator is read with them (see Next).
 	ValidatorsFrom []int
 	ClientMerged   bool
-	fresh          freshness // of the selected pair when the walk started
-	fwd            string
+	fresh          freshness  // of the selected pair when the walk started
+	rq             directives // the request's directives, parsed once by the lookup
+	fwd            Fwd
 	Reason         Reason
 }
 
@@ -57,13 +58,13 @@ type NeedToBeUpdated struct {
 // and can be stored.
 var validatorFields = []string{"If-None-Match", "If-Modified-Since", "If-Range", "Range"}
 
-func newRevalidation(o *Options, req Request, stored []Pair, sel selection, f freshness, fwd string, why Reason) NeedRevalidation {
+func newRevalidation(o *Options, req Request, rq *directives, stored []Pair, sel selection, f freshness, fwd Fwd, why Reason) NeedRevalidation {
 	cands, selected := sel.candidates(&req, stored)
 	fwdReq, from, merged := conditionalRequest(req, cands, selected)
 	return NeedRevalidation{
 		o: o, req: req, Forward: fwdReq,
 		Candidates: cands, Selected: selected, ValidatorsFrom: from, ClientMerged: merged,
-		fresh: f, fwd: fwd, Reason: why,
+		fresh: f, rq: *rq, fwd: fwd, Reason: why,
 	}
 }
 
@@ -120,81 +121,16 @@ func (s NeedRevalidation) Next(resp Response) RevalidationNext {
 		}
 	}
 	// §4.3.3: a full response replaces the stored ones for this request.
-	m := newMiss(s.o, s.req, s.fwd, reason("validation-full-response", "RFC 9111 §4.3.3",
+	m := newMiss(s.o, s.req, &s.rq, s.fwd, reason(ReasonValidationFullResponse, "RFC 9111 §4.3.3",
 		"the validation request got a full response, which is used instead"))
 	m.Forward, m.Received, m.evalClient = s.Forward, true, true
 	return m
-}
-
-// errorStale is the stale response to serve instead of resp when resp is an
-// error that allows it (RFC 5861 §4).
-func (s NeedRevalidation) errorStale(resp Response) (NeedToBeUpdated, bool) {
-	if staleIfErrorStatus(resp.Status) {
-		return s.staleOnError(resp.Status, false)
-	}
-	return NeedToBeUpdated{}, false
 }
 
 // UpstreamFailed is called when the validation request got no response at
 // all: it is UpstreamFailedWith(FailureDisconnected).
 func (s NeedRevalidation) UpstreamFailed() (NeedToBeUpdated, bool) {
 	return s.UpstreamFailedWith(FailureDisconnected)
-}
-
-// staleIfErrorStatus reports whether an upstream status is an error that
-// stale-if-error answers: "any situation that would result in a 500, 502,
-// 503, or 504 HTTP response status code being returned" (RFC 5861 §4).
-// Other 5xx (501, 505, 511, ...) are the origin's answer and are passed on.
-func staleIfErrorStatus(status int) bool {
-	switch status {
-	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
-}
-
-// staleOnError serves the selected stale response when the origin failed
-// with an error status or no response (status 0), if allowed;
-// disconnected says the origin could not be reached at all.
-func (s NeedRevalidation) staleOnError(status int, disconnected bool) (NeedToBeUpdated, bool) {
-	o := s.o
-	p := &s.Candidates[s.Selected]
-	pol := responsePolicy(o, p.Response.Header)
-	if _, prohibited := staleProhibited(o, &pol.cc); prohibited {
-		return NeedToBeUpdated{}, false
-	}
-	f := computeFreshness(o, &p.Response, &pol, o.now())
-	rq := requestPolicy(o, s.req.Header)
-	why, ok := staleIfError(o, &rq, &pol.cc, f, disconnected)
-	if !ok {
-		return NeedToBeUpdated{}, false
-	}
-	sv := storedServe(&s.req, p, &pol, &f)
-	sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: status, TTL: f.ttlSeconds(), HasTTL: true, Detail: why.Code}
-	return NeedToBeUpdated{Pair: p, Serve: sv, Reason: why}, true
-}
-
-// staleIfError reports whether the staleness of f is within a
-// stale-if-error window of the response or the request (RFC 5861 §4), or
-// within the stale budget when the origin could not be reached at all
-// (RFC 9111 §4.2.4). A request whose max-age or min-fresh refuses stale
-// responses (§5.2.1.1, §5.2.1.3) gets one only through its own
-// stale-if-error or a max-stale that accepts it.
-func staleIfError(o *Options, rq, cc *directives, f freshness, disconnected bool) (Reason, bool) {
-	stale := f.staleness()
-	if d := rq.staleIfError; d.set && !d.invalid && stale <= secs(d.secs) {
-		return reason("stale-if-error", "RFC 5861 §4", "the origin failed and the request's stale-if-error allows serving the stored response stale"), true
-	}
-	if rq.refusesStale() && !rq.acceptsStaleness(stale) {
-		return Reason{}, false
-	}
-	if d := cc.staleIfError; d.set && !d.invalid && stale <= secs(d.secs) {
-		return reason("stale-if-error", "RFC 5861 §4", "the origin failed and stale-if-error allows serving the stored response stale"), true
-	}
-	if budget := o.staleBudget(); disconnected && budget > 0 && stale <= budget {
-		return reason("stale-budget", "RFC 9111 §4.2.4", "the origin cannot be reached and the stale budget allows serving the stored response stale"), true
-	}
-	return Reason{}, false
 }
 
 // notModified freshens the stored responses a 304 identifies (§4.3.4) and
@@ -215,21 +151,21 @@ func staleIfError(o *Options, rq, cc *directives, f freshness, disconnected bool
 func (s NeedRevalidation) notModified(resp Response) RevalidationNext {
 	idx := freshenSelection(s.Candidates, resp)
 	if len(idx) > 0 {
-		return s.update(idx, resp, reason("not-modified", "RFC 9111 §4.3.4", "the origin confirmed the stored response (304), whose header is updated"))
+		return s.update(idx, resp, reason(ReasonNotModified, "RFC 9111 §4.3.4", "the origin confirmed the stored response (304), whose header is updated"))
 	}
 	if !hasValidator(resp.Header) && len(s.ValidatorsFrom) == 1 && !s.ClientMerged {
-		return s.update(s.ValidatorsFrom, resp, reason("304-no-validator", "RFC 9111 §4.3.4",
+		return s.update(s.ValidatorsFrom, resp, reason(Reason304NoValidator, "RFC 9111 §4.3.4",
 			"the 304 carries no validator, and the request carried the validators of one stored response only, which is updated"))
 	}
 	if s.ClientMerged {
 		if t, ok := parseETag(first(resp.Header["Etag"])); ok && etagListMatches(s.req.Header["If-None-Match"], t, true) {
-			m := newMiss(s.o, s.req, s.fwd, reason("304-client-tag", "RFC 9110 §15.4.5",
+			m := newMiss(s.o, s.req, &s.rq, s.fwd, reason(Reason304ClientTag, "RFC 9110 §15.4.5",
 				"the 304 carries one of the client's own entity tags, so it answers the client's conditional and is passed on"))
 			m.Forward, m.Received = s.Forward, true
 			return m
 		}
 	}
-	m := newMiss(s.o, s.req, s.fwd, reason("304-unmatched", "RFC 9111 §4.3.4",
+	m := newMiss(s.o, s.req, &s.rq, s.fwd, reason(Reason304Unmatched, "RFC 9111 §4.3.4",
 		"the 304 identifies no stored response, so the request is sent again without conditionals"))
 	m.Forward = s.req
 	m.Forward.Header = s.Forward.Header.Clone()
@@ -267,7 +203,7 @@ func (s NeedRevalidation) update(idx []int, resp Response, why Reason) NeedToBeU
 		sv.setField(k, resp.Header[k]...)
 	}
 	sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: resp.Status, TTL: f.ttlSeconds(), HasTTL: true}
-	if forbid, ok := updateForbidden(o, s.req, resp, p.Response.Header); ok {
+	if forbid, ok := updateForbidden(o, s.req, &s.rq, resp, p.Response.Header); ok {
 		// The merged response still answers this request; storage keeps
 		// what it had.
 		return NeedToBeUpdated{Pair: p, Serve: sv, Reason: forbid}
@@ -291,9 +227,9 @@ func (s NeedRevalidation) update(idx []int, resp Response, why Reason) NeedToBeU
 // (RFC 9110 §9.3.1: its fields may be shaped by that content), nor one to a
 // request with Cookie in a shared cache when merged, the stored header it
 // would become, has no explicit freshness (the Cookie rule of storable).
-func updateForbidden(o *Options, req Request, resp Response, merged http.Header) (Reason, bool) {
-	if requestPolicy(o, req.Header).noStore {
-		return reason("request-no-store", "RFC 9111 §5.2.1.5", "the request's no-store forbids storing any part of the response, so the stored response is not updated"), true
+func updateForbidden(o *Options, req Request, rq *directives, resp Response, merged http.Header) (Reason, bool) {
+	if rq.noStore {
+		return reason(ReasonRequestNoStore, "RFC 9111 §5.2.1.5", "the request's no-store forbids storing any part of the response, so the stored response is not updated"), true
 	}
 	if req.unkeyedContent() {
 		return reasonRequestContent, true
@@ -306,9 +242,9 @@ func updateForbidden(o *Options, req Request, resp Response, merged http.Header)
 	cc := responsePolicy(o, resp.Header).cc
 	switch {
 	case cc.noStore && !cc.mustUnderstand:
-		return reason("no-store", "RFC 9111 §5.2.2.5", "the validation response's no-store forbids storing it, so the stored response is not updated"), true
+		return reason(ReasonNoStore, "RFC 9111 §5.2.2.5", "the validation response's no-store forbids storing it, so the stored response is not updated"), true
 	case o.Shared && cc.private && cc.privateFields == "":
-		return reason("private", "RFC 9111 §5.2.2.7", "the validation response is private, so a shared cache does not update the stored response with it"), true
+		return reason(ReasonPrivate, "RFC 9111 §5.2.2.7", "the validation response is private, so a shared cache does not update the stored response with it"), true
 	}
 	return Reason{}, false
 }
@@ -393,12 +329,12 @@ func (s NeedRevalidation) freshenFromHead(resp Response) (NeedToBeUpdated, bool)
 	}
 	var up NeedToBeUpdated
 	if len(agree) > 0 {
-		up = s.update(agree, resp, reason("head-freshened", "RFC 9111 §4.3.5", "a HEAD response with matching validators freshened the stored response"))
+		up = s.update(agree, resp, reason(ReasonHeadFreshened, "RFC 9111 §4.3.5", "a HEAD response with matching validators freshened the stored response"))
 	} else {
 		sv := Serve{Status: resp.Status, base: resp.Header, conn: true}
 		applyClient(&sv, &s.req, resp.Header, dateOf(&resp), false)
 		sv.CacheStatus = CacheStatus{Fwd: s.fwd, FwdStatus: resp.Status}
-		up = NeedToBeUpdated{Serve: sv, Reason: reason("head-disagrees", "RFC 9111 §4.3.5",
+		up = NeedToBeUpdated{Serve: sv, Reason: reason(ReasonHeadDisagrees, "RFC 9111 §4.3.5",
 			"the HEAD response's validators or Content-Length differ from the stored response's, which is marked stale")}
 	}
 	now := s.o.now()
@@ -436,19 +372,15 @@ func markStale(p Pair) Pair {
 // headAgrees reports whether a stored GET response and a HEAD response have
 // matching values for every validator the HEAD response carries, and the
 // same Content-Length if it has one (§4.3.5). Entity tags compare as entity
-// tags (RFC 9110 §8.8.3.2): strongly when the HEAD response's is strong,
-// weakly when it is weak; Last-Modified and Content-Length compare as the
-// date and the number they stand for.
+// tags (RFC 9110 §8.8.3.2), through parseETag: strongly when the HEAD
+// response's is strong, weakly when it is weak, and a value that is not an
+// entity-tag matches nothing; Last-Modified and Content-Length compare as
+// the date and the number they stand for.
 func headAgrees(stored, head http.Header) bool {
 	if v := first(head["Etag"]); v != "" {
 		ht, ok1 := parseETag(v)
 		st, ok2 := parseETag(first(stored["Etag"]))
-		switch {
-		case !ok1 || !ok2:
-			if v != first(stored["Etag"]) {
-				return false
-			}
-		case ht.weak && !weakMatch(st, ht), !ht.weak && !strongMatch(st, ht):
+		if !ok1 || !ok2 || ht.weak && !weakMatch(st, ht) || !ht.weak && !strongMatch(st, ht) {
 			return false
 		}
 	}
@@ -469,9 +401,27 @@ func headAgrees(stored, head http.Header) bool {
 	return true
 }
 
-// Stale reports whether s serves a stale response because the origin failed
-// (stale-if-error, RFC 5861 §4, or the stale budget, §4.2.4), rather than one
-// the origin just confirmed.
-func (s NeedToBeUpdated) Stale() bool {
-	return s.Reason.Code == "stale-if-error" || s.Reason.Code == "stale-budget"
+// withRequestPolicy gives the states a collapsed lookup returned (see
+// IdleClient.Collapsed) the request's directives as it sent them, rq:
+// the lookup read them without the no-cache and max-age the collapsed
+// exchange satisfied, but what follows (storing, serving stale when the
+// origin fails) reads them all.
+func withRequestPolicy(next IdleNext, rq *directives) IdleNext {
+	switch n := next.(type) {
+	case CacheMiss:
+		n.rq = *rq
+		return n
+	case NeedRevalidation:
+		n.rq = *rq
+		return n
+	case FromCache:
+		if n.Refresh != nil {
+			r := *n.Refresh
+			r.rq = *rq
+			n.Refresh = &r
+		}
+		return n
+	default:
+		return next
+	}
 }

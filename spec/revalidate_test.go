@@ -294,6 +294,7 @@ func TestRevalidate_RFC9111_4_3_5_FreshenFromHEAD(t *testing.T) {
 		{"weak HEAD tag matches a strong stored one weakly", stored, headResp("ETag", `W/"a"`), "head-freshened"},
 		{"strong HEAD tag does not match a weak stored one", old("w", 0, "ETag", `W/"a"`), headResp("ETag", `"a"`), "head-disagrees"},
 		{"weak tags with the same opaque tag", old("w", 0, "ETag", `W/"a"`), headResp("ETag", `W/"a"`), "head-freshened"},
+		{"the same unquoted value is no entity-tag: matches nothing (RFC 9110 §8.8.3)", old("u", 0, "ETag", "abc"), headResp("ETag", "abc"), "head-disagrees"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -494,5 +495,32 @@ func TestRevalidate_RFC9110_8_8_2_2_LastModifiedWithoutDate(t *testing.T) {
 				t.Errorf("Updates = %v, want %v", got, tc.updates)
 			}
 		})
+	}
+}
+
+// TestCollapsedRevalidationKeepsRequestDirectives (RFC 9111 §5.2.1.1, RFC
+// 5861 §4): a collapsed lookup reads the request without the max-age its
+// collapsed exchange satisfied, but the revalidation it returns, parsed
+// once, keeps the request's max-age for what follows: the origin failing,
+// the stale response is refused as it is to the same request not
+// collapsed; and the request's no-store still keeps the response out of
+// storage.
+func TestCollapsedRevalidationKeepsRequestDirectives(t *testing.T) {
+	st := storedGET("p", ok200("Cache-Control", "max-age=100, stale-if-error=600", "ETag", `"a"`))
+	req := get("Cache-Control", "max-age=0, no-store")
+	o := private(at(150))
+	for name, next := range map[string]IdleNext{
+		"looked up": NewIdleClient(o).Next(req, []Pair{st}),
+		"collapsed": NewIdleClient(o).Collapsed(req, []Pair{st}),
+	} {
+		rv := as[NeedRevalidation](t, next)
+		if up, ok := rv.UpstreamFailedWith(FailureOther); ok {
+			t.Errorf("%s: served stale on failure (%s), though the request's max-age=0 refuses it", name, up.Reason.Code)
+		}
+		full := rsp(200, at(150), "Date", hd(at(150)), "Cache-Control", "max-age=60", "ETag", `"b"`)
+		m := as[CacheMiss](t, rv.Next(full))
+		if _, ok := m.Next(full).(CouldNotBeStored); !ok {
+			t.Errorf("%s: the response to a no-store request was stored", name)
+		}
 	}
 }

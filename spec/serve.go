@@ -90,7 +90,7 @@ func (s *Serve) connection() []string {
 // dropped reports whether field k of base is left out: a hop-by-hop field,
 // one named by conn (s.connection()) or by a qualified no-cache.
 func (s *Serve) dropped(k string, conn []string) bool {
-	return hopByHop(k) || s.noCache != "" && namesField(s.noCache, k) || len(conn) > 0 && listNamesField(conn, k)
+	return HopByHop(k, conn) || s.noCache != "" && namesField(s.noCache, k)
 }
 
 // setField sets a field to add or replace; an empty value removes it.
@@ -116,26 +116,4 @@ func (s *Serve) ContentLength(size int64) int64 {
 		}
 	}
 	return size
-}
-
-// hopByHop reports whether canonical field k is a hop-by-hop field that
-// RFC 9110 §7.6.1 requires removing before forwarding (and so, by RFC 9111
-// §3.1, is never stored nor served from storage), or one of the proxy
-// authentication fields §3.1 forbids storing.
-func hopByHop(k string) bool {
-	switch k {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Te", "Transfer-Encoding",
-		"Upgrade", "Trailer", "Proxy-Authenticate", "Proxy-Authentication-Info",
-		"Proxy-Authorization":
-		return true
-	}
-	return false
-}
-
-// HopByHop reports whether a field named k (canonical) of a message whose
-// Connection field lines are connection must not be forwarded: a
-// hop-by-hop field or one Connection names (RFC 9110 §7.6.1). Engines use
-// it for what they pass on without the core, such as interim responses.
-func HopByHop(k string, connection []string) bool {
-	return hopByHop(k) || len(connection) > 0 && listNamesField(connection, k)
 }

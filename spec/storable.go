@@ -7,52 +7,52 @@ import (
 )
 
 // storable decides whether resp to req may be stored (RFC 9111 §3), and why.
-func storable(o *Options, req Request, resp *Response, pol *policy) (Reason, bool) {
+// rq is the request's directives (requestPolicy), parsed once per request.
+func storable(o *Options, req Request, rq *directives, resp *Response, pol *policy) (Reason, bool) {
 	cc := &pol.cc
-	rq := requestPolicy(o, req.Header)
 	switch {
 	case !o.cacheableMethod(req.Method):
-		return reason("method-not-cacheable", "RFC 9111 §3", "the cache does not store responses to "+req.Method), false
+		return reason(ReasonMethodNotCacheable, "RFC 9111 §3", "the cache does not store responses to "+req.Method), false
 	case req.Method == http.MethodHead:
-		return reason("head-response", "RFC 9111 §3", "a HEAD response has no content to reuse; it only freshens stored GET responses (§4.3.5)"), false
+		return reason(ReasonHeadResponse, "RFC 9111 §3", "a HEAD response has no content to reuse; it only freshens stored GET responses (§4.3.5)"), false
 	case req.unkeyedContent():
 		return reasonRequestContent, false
 	case resp.Status < 200:
-		return reason("status-not-final", "RFC 9111 §3", "the status code is not final"), false
+		return reason(ReasonStatusNotFinal, "RFC 9111 §3", "the status code is not final"), false
 	case resp.Status == http.StatusNotModified:
-		return reason("not-modified", "RFC 9111 §3", "a 304 only updates stored responses; this one answered the client's own conditional request"), false
+		return reason(ReasonNotModified, "RFC 9111 §3", "a 304 only updates stored responses; this one answered the client's own conditional request"), false
 	case !understoodStatus(resp.Status) && (cc.mustUnderstand || resp.Status == http.StatusPartialContent):
-		return reason("must-understand", "RFC 9111 §5.2.2.3", "must-understand is present and the cache does not understand status "+strconv.Itoa(resp.Status)), false
+		return reason(ReasonMustUnderstand, "RFC 9111 §5.2.2.3", "must-understand is present and the cache does not understand status "+strconv.Itoa(resp.Status)), false
 	case rq.noStore:
-		return reason("request-no-store", "RFC 9111 §5.2.1.5", "the request's no-store forbids storing the response"), false
+		return reason(ReasonRequestNoStore, "RFC 9111 §5.2.1.5", "the request's no-store forbids storing the response"), false
 	case cc.noStore && !(cc.mustUnderstand && understoodStatus(resp.Status)):
-		return reason("no-store", "RFC 9111 §5.2.2.5", "the response's no-store forbids storing it"), false
+		return reason(ReasonNoStore, "RFC 9111 §5.2.2.5", "the response's no-store forbids storing it"), false
 	case o.Shared && cc.private && cc.privateFields == "":
-		return reason("private", "RFC 9111 §5.2.2.7", "private forbids a shared cache storing the response"), false
+		return reason(ReasonPrivate, "RFC 9111 §5.2.2.7", "private forbids a shared cache storing the response"), false
 	case o.Shared && len(req.Header["Authorization"]) > 0 && !(cc.public || cc.mustRevalidate || cc.sMaxAge.set):
-		return reason("authorization", "RFC 9111 §3.5", "the request has Authorization and no public, must-revalidate or s-maxage allows a shared cache to store the response"), false
+		return reason(ReasonAuthorization, "RFC 9111 §3.5", "the request has Authorization and no public, must-revalidate or s-maxage allows a shared cache to store the response"), false
 	case o.Shared && len(resp.Header["Set-Cookie"]) > 0 && !o.StoreSetCookie:
-		return reason("set-cookie", "RFC 9111 §7.3", "a shared cache does not store responses with Set-Cookie (Options.StoreSetCookie)"), false
+		return reason(ReasonSetCookie, "RFC 9111 §7.3", "a shared cache does not store responses with Set-Cookie (Options.StoreSetCookie)"), false
 	case varyStar(resp.Header):
-		return reason("vary-star", "RFC 9111 §4.1", "Vary: * never matches a later request, so storing the response is of no use"), false
+		return reason(ReasonVaryStar, "RFC 9111 §4.1", "Vary: * never matches a later request, so storing the response is of no use"), false
 	case resp.Status == http.StatusPartialContent && !storablePartial(resp.Header):
-		return reason("partial-unusable", "RFC 9111 §3.3", "the 206 response has no single byte Content-Range with a complete length"), false
+		return reason(ReasonPartialUnusable, "RFC 9111 §3.3", "the 206 response has no single byte Content-Range with a complete length"), false
 	case cookieNeedsExplicit(o, req, resp.Header, pol):
 		return reasonCookieHeuristic, false
 	case resp.Status == http.StatusPartialContent && !partLengthAgrees(resp.Header):
-		return reason("partial-length-mismatch", "RFC 9111 §3.3", "the 206 response's Content-Length disagrees with the length of its Content-Range (RFC 9110 §14.4), so its content cannot be trusted"), false
+		return reason(ReasonPartialLengthMismatch, "RFC 9111 §3.3", "the 206 response's Content-Length disagrees with the length of its Content-Range (RFC 9110 §14.4), so its content cannot be trusted"), false
 	}
 	return explicitlyCacheable(o, resp, pol)
 }
 
 // reasonRequestContent: the fat GET rule (issue 12 item 1).
-var reasonRequestContent = reason("request-content", "RFC 9110 §9.3.1",
+var reasonRequestContent = reason(ReasonRequestContent, "RFC 9110 §9.3.1",
 	"the request has content that is not part of the cache key: content in a GET has no defined semantics, "+
 		"yet an origin may shape its response by it, so that response must not be stored (nor update a stored one) "+
 		"for requests without that content (RFC 9111 §2, §7.1)")
 
 // reasonCookieHeuristic: the Cookie rule of a shared cache (issue 12 item 5).
-var reasonCookieHeuristic = reason("cookie-heuristic", "RFC 9111 §4.2.2",
+var reasonCookieHeuristic = reason(ReasonCookieHeuristic, "RFC 9111 §4.2.2",
 	"the request has Cookie and the response no explicit freshness (max-age, s-maxage, Expires or a targeted field) "+
 		"and no Vary: Cookie; a shared cache does not store it with heuristic freshness, "+
 		"since it may be personal to that cookie")
@@ -96,19 +96,19 @@ func explicitlyCacheable(o *Options, resp *Response, pol *policy) (Reason, bool)
 	cc := &pol.cc
 	switch {
 	case o.Shared && cc.sMaxAge.set:
-		return reason("s-maxage", "RFC 9111 §3", "s-maxage allows a shared cache to store it"), true
+		return reason(ReasonSMaxage, "RFC 9111 §3", "s-maxage allows a shared cache to store it"), true
 	case cc.maxAge.set:
-		return reason("max-age", "RFC 9111 §3", "max-age allows storing it"), true
+		return reason(ReasonMaxAge, "RFC 9111 §3", "max-age allows storing it"), true
 	case len(resp.Header["Expires"]) > 0 && !pol.targeted:
-		return reason("expires", "RFC 9111 §3", "Expires allows storing it"), true
+		return reason(ReasonExpires, "RFC 9111 §3", "Expires allows storing it"), true
 	case cc.public:
-		return reason("public", "RFC 9111 §3", "public allows storing it"), true
+		return reason(ReasonPublic, "RFC 9111 §3", "public allows storing it"), true
 	case !o.Shared && cc.private:
-		return reason("private-cache", "RFC 9111 §3", "private allows a private cache to store it"), true
+		return reason(ReasonPrivateCache, "RFC 9111 §3", "private allows a private cache to store it"), true
 	case heuristicallyCacheable(resp.Status):
-		return reason("heuristic", "RFC 9111 §3", heuristicText(resp.Status)), true
+		return reason(ReasonHeuristic, "RFC 9111 §3", heuristicText(resp.Status)), true
 	}
-	return reason("not-cacheable", "RFC 9111 §3", "no explicit freshness, no public and status "+strconv.Itoa(resp.Status)+" is not heuristically cacheable"), false
+	return reason(ReasonNotCacheable, "RFC 9111 §3", "no explicit freshness, no public and status "+strconv.Itoa(resp.Status)+" is not heuristically cacheable"), false
 }
 
 // heuristicText is the Reason text of a heuristically cacheable status,

@@ -46,15 +46,15 @@ func (s NeedRevalidation) UpstreamError(f Failure) FromCache {
 	}
 	p := &s.Candidates[s.Selected]
 	pol := responsePolicy(s.o, p.Response.Header)
-	why := reason("stale-budget-exceeded", "RFC 9111 §4.2.4",
+	why := reason(ReasonStaleBudgetExceeded, "RFC 9111 §4.2.4",
 		"the origin cannot be reached and the stored response is staler than the stale budget allows, so the cache answers 504")
 	if forbid, prohibited := staleProhibited(s.o, &pol.cc); prohibited {
-		why = reason("stale-forbidden", forbid.Section,
+		why = reason(ReasonStaleForbidden, forbid.Section,
 			"the origin cannot be reached and "+forbid.Text+", so the cache answers 504")
-	} else if rq := requestPolicy(s.o, s.req.Header); rq.refusesStale() {
+	} else if rq := &s.rq; rq.refusesStale() {
 		f := computeFreshness(s.o, &p.Response, &pol, s.o.now())
 		if !rq.acceptsStaleness(f.staleness()) {
-			why = reason("stale-refused", rq.refusalSection(),
+			why = reason(ReasonStaleRefused, rq.refusalSection(),
 				"the origin cannot be reached and the request's max-age or min-fresh refuses a stale response, so the cache answers 504")
 		}
 	}
@@ -67,22 +67,22 @@ func (s NeedRevalidation) UpstreamError(f Failure) FromCache {
 func UpstreamError(f Failure) FromCache {
 	switch f {
 	case FailureTimeout:
-		return generated(http.StatusGatewayTimeout, FwdMiss, reason("upstream-timeout", "RFC 9110 §15.6.5",
+		return generated(http.StatusGatewayTimeout, FwdMiss, reason(ReasonUpstreamTimeout, "RFC 9110 §15.6.5",
 			"the origin did not answer in time"))
 	case FailureDisconnected:
-		return generated(http.StatusBadGateway, FwdMiss, reason("upstream-unreachable", "RFC 9110 §15.6.3",
+		return generated(http.StatusBadGateway, FwdMiss, reason(ReasonUpstreamUnreachable, "RFC 9110 §15.6.3",
 			"the origin cannot be reached"))
 	case FailureOther:
 	}
-	return generated(http.StatusBadGateway, FwdMiss, reason("upstream-error", "RFC 9110 §15.6.3",
+	return generated(http.StatusBadGateway, FwdMiss, reason(ReasonUpstreamError, "RFC 9110 §15.6.3",
 		"the origin gave no valid response"))
 }
 
 // generated is an error response the cache makes itself, without content.
-func generated(status int, fwd string, why Reason) FromCache {
+func generated(status int, fwd Fwd, why Reason) FromCache {
 	s := Serve{Status: status, Body: BodyNone}
 	s.setField("Content-Length", "0")
 	s.setField("Cache-Control", "no-store")
-	s.CacheStatus = CacheStatus{Fwd: fwd, Detail: why.Code}
+	s.CacheStatus = CacheStatus{Fwd: fwd, Detail: string(why.Code)}
 	return FromCache{Serve: s, Reason: why}
 }

@@ -19,13 +19,9 @@ func mergeHeader(o *Options, p Pair, resp Response) (merged Pair, withheld []str
 	if h == nil {
 		h = http.Header{}
 	}
-	skip := map[string]bool{}
-	forEachListMember(resp.Header["Connection"], func(m string) bool {
-		skip[http.CanonicalHeaderKey(m)] = true
-		return true
-	})
+	conn := resp.Header["Connection"]
 	for k, vv := range resp.Header {
-		if hopByHop(k) || skip[k] || k == "Content-Length" || k == "Content-Range" {
+		if HopByHop(k, conn) || k == "Content-Length" || k == "Content-Range" {
 			continue
 		}
 		// Options.StoreSetCookie (RFC 9111 §7.3): a shared cache that does

@@ -32,7 +32,7 @@ func varyMatches(req *Request, p *Pair, c *varyLookup) (match, valid bool) {
 			return false, false
 		}
 		n++
-		if valid && !isToken(name) {
+		if valid && !IsToken(name) {
 			valid = false
 		}
 		k, v := c.get(req, name)
@@ -41,19 +41,6 @@ func varyMatches(req *Request, p *Pair, c *varyLookup) (match, valid bool) {
 		}
 	}
 	return true, valid && n > 0
-}
-
-// isToken reports whether s is a non-empty token (RFC 9110 §5.6.2).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !lexIsTchar(s[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // varyLookup remembers the request's values of the last field a Vary

@@ -24,18 +24,14 @@ type Verdict struct {
 // builds for a store; it reads no clock and allocates nothing unless
 // opts.TargetedField needs canonicalizing.
 func Judge(req Request, resp *Response, opts *Options) Verdict {
-	o := opts
-	if o.TargetedField != "" && http.CanonicalHeaderKey(o.TargetedField) != o.TargetedField {
-		c := *o
-		c.TargetedField = http.CanonicalHeaderKey(c.TargetedField)
-		o = &c
-	}
+	o := canonicalTargeted(opts)
 	if req.Method == "" {
 		req.Method = http.MethodGet
 	}
 	pol := responsePolicy(o, resp.Header)
 	var v Verdict
-	v.Reason, v.Storable = storable(o, req, resp, &pol)
+	rq := requestPolicy(o, req.Header)
+	v.Reason, v.Storable = storable(o, req, &rq, resp, &pol)
 	v.Lifetime, v.Heuristic, v.LifetimeReason = lifetime(o, resp, &pol, dateOf(resp))
 	if v.Storable {
 		// Without a clock, the lifetime stands for the freshness left: a

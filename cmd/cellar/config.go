@@ -268,13 +268,13 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 			return nil
 		},
 		func() error {
-			if !validToken(c.Name) {
+			if !spec.IsToken(c.Name) {
 				return usagef("--name %q is not an HTTP token (RFC 9110 §5.6.2): use letters, digits and !#$%%&'*+-.^_`|~", c.Name)
 			}
 			return nil
 		},
 		func() error {
-			if c.Targeted != "" && !validToken(c.Targeted) {
+			if c.Targeted != "" && !spec.IsToken(c.Targeted) {
 				return usagef("--targeted-field %q is not a field name (RFC 9110 §5.1)", c.Targeted)
 			}
 			return nil
@@ -323,7 +323,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		},
 		func() error {
 			for _, f := range append(append([]string(nil), c.DropRequestFields...), c.PassRequestFields...) {
-				if !validToken(f) {
+				if !spec.IsToken(f) {
 					return usagef("--drop-request-fields/--pass-request-fields: %q is not a field name (RFC 9110 §5.1)", f)
 				}
 			}
@@ -449,7 +449,7 @@ func (c *serveConfig) setBodyKey(raw string) error {
 		switch {
 		case m == "":
 			continue
-		case !validToken(m):
+		case !spec.IsToken(m):
 			return usagef("--body-key: %q is not a method token (RFC 9110 §9.1)", m)
 		case m == http.MethodConnect || m == http.MethodOptions || m == http.MethodTrace:
 			return usagef("--body-key: responses to %s are not cached", m)
@@ -552,21 +552,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// validToken reports whether s is an RFC 9110 §5.6.2 token.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -60,15 +60,15 @@ func parseExplainConfig(args []string, getenv func(string) string, stderr io.Wri
 		return nil, usagef("want exactly one URL, or - to read a response from stdin (as curl -si prints it); got %d arguments", len(positional))
 	}
 	c := &explainConfig{Target: positional[0], Method: strings.ToUpper(*method), Header: http.Header{}, JSON: *asJSON, Targeted: *targeted, Timeout: *timeout, Content: *content}
-	if !validToken(c.Method) {
+	if !spec.IsToken(c.Method) {
 		return nil, usagef("--method %q is not a method token", *method)
 	}
-	if c.Targeted != "" && !validToken(c.Targeted) {
+	if c.Targeted != "" && !spec.IsToken(c.Targeted) {
 		return nil, usagef("--targeted-field %q is not a field name", c.Targeted)
 	}
 	for _, h := range headers {
 		k, v, ok := strings.Cut(h, ":")
-		if !ok || !validToken(strings.TrimSpace(k)) {
+		if !ok || !spec.IsToken(strings.TrimSpace(k)) {
 			return nil, usagef("-H %q: want \"Field: value\"", h)
 		}
 		c.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
@@ -131,7 +131,7 @@ func pastedRequest(data []byte) (target string, rest []byte) {
 				continue
 			}
 			f := strings.Fields(line)
-			if len(f) != 3 || !validToken(f[0]) || !strings.HasPrefix(f[2], "HTTP/") {
+			if len(f) != 3 || !spec.IsToken(f[0]) || !strings.HasPrefix(f[2], "HTTP/") {
 				return "", data
 			}
 			method, path = f[0], f[1]
@@ -363,7 +363,7 @@ type ageJSON struct {
 }
 
 func toReason(r spec.Reason) reasonJSON {
-	return reasonJSON{Code: r.Code, Text: r.Text, Section: r.Section}
+	return reasonJSON{Code: string(r.Code), Text: r.Text, Section: r.Section}
 }
 
 func explain(c *explainConfig, resp spec.Response) *report {
@@ -463,13 +463,13 @@ func lifetimeArithmetic(e spec.Explanation, resp *spec.Response) string {
 		date = "response_time (no Date)"
 	}
 	switch e.LifetimeReason.Code {
-	case "s-maxage", "max-age", "invalid-s-maxage", "invalid-max-age":
+	case spec.ReasonSMaxage, spec.ReasonMaxAge, spec.ReasonInvalidSMaxage, spec.ReasonInvalidMaxAge:
 		return field(policyField(e.Policy)) + " → " + fmtDur(e.Lifetime)
-	case "expires":
+	case spec.ReasonExpires:
 		return "Expires " + h.Get("Expires") + " − " + date + " = " + fmtDur(e.Lifetime)
-	case "invalid-expires":
+	case spec.ReasonInvalidExpires:
 		return field("Expires") + " (not an HTTP-date) → 0s"
-	case "heuristic":
+	case spec.ReasonHeuristic:
 		return strconv.FormatFloat(100*e.HeuristicFraction, 'g', -1, 64) + "% × (" + date + " − Last-Modified " +
 			h.Get("Last-Modified") + "), at most " + fmtCap(e.HeuristicCap) + " = " + fmtDur(e.Lifetime)
 	}
@@ -593,7 +593,7 @@ func writeExplained(b *strings.Builder, title string, x *explained, rep *report)
 	default:
 		line("stale:", "only when the origin cannot be reached (origin down, below) or a request's max-stale accepts it (RFC 9111 §4.2.4, §5.2.1.2)")
 	}
-	if e.Disconnected.Code == "stale-budget" {
+	if e.Disconnected.Code == spec.ReasonStaleBudget {
 		line("origin down:", "served stale for up to %s past its lifetime — %s", fmtDur(e.StaleBudget), reasonText(e.Disconnected))
 	} else {
 		line("origin down:", "%s", reasonText(e.Disconnected))
@@ -631,7 +631,7 @@ func writeExplained(b *strings.Builder, title string, x *explained, rep *report)
 		if i == 0 {
 			label = "also:"
 		}
-		line(label, "%s", reasonText(spec.Reason{Code: n.Code, Text: n.Text, Section: n.Section}))
+		line(label, "%s", reasonText(spec.Reason{Code: spec.ReasonCode(n.Code), Text: n.Text, Section: n.Section}))
 	}
 }
 
@@ -641,7 +641,7 @@ func reasonText(r spec.Reason) string {
 		s += " (" + r.Section + ")"
 	}
 	if r.Code != "" {
-		s += " [" + r.Code + "]"
+		s += " [" + string(r.Code) + "]"
 	}
 	return s
 }

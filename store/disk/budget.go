@@ -3,10 +3,10 @@ package disk
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store"
 )
 
@@ -33,8 +33,8 @@ func declaredLength(e store.Entry) int64 {
 	if len(v) != 1 {
 		return -1
 	}
-	n, err := strconv.ParseInt(v[0], 10, 64)
-	if err != nil || n < 0 || v[0][0] == '+' {
+	n, ok := spec.ParseContentLength(v[0])
+	if !ok {
 		return -1
 	}
 	return n

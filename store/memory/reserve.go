@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"time"
 
+	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store"
 )
 
@@ -65,8 +65,8 @@ func declaredLength(e *store.Entry) int64 {
 	if len(v) != 1 {
 		return -1
 	}
-	n, err := strconv.ParseInt(v[0], 10, 64)
-	if err != nil || n < 0 {
+	n, ok := spec.ParseContentLength(v[0])
+	if !ok {
 		return -1
 	}
 	return n

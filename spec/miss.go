@@ -107,6 +107,9 @@ type CouldNotBeStored struct {
 // Next judges resp, the upstream response to Forward, for storage (§3).
 func (s CacheMiss) Next(resp Response) MissNext {
 	o := s.o
+	if o == nil {
+		return invalidMiss(&resp)
+	}
 	pol := responsePolicy(o, resp.Header)
 	serve := upstreamServe(&s, &resp)
 	why, ok := storable(o, s.req, &resp, &pol)

@@ -107,6 +107,9 @@ func conditionalRequest(req Request, cands []Pair, selected int) (fwd Request, f
 
 // Next handles the response to the validation request (§4.3.3).
 func (s NeedRevalidation) Next(resp Response) RevalidationNext {
+	if !s.valid() {
+		return s.invalidUpdate()
+	}
 	switch {
 	case resp.Status == http.StatusNotModified:
 		return s.notModified(resp)

@@ -136,16 +136,17 @@ func FuzzPublicAPI(f *testing.F) {
 		wantInvalid(t, "CacheMiss{}.Next", CacheMiss{}.Next(up))
 		wantInvalid(t, "PartialUpdate{}.Next", PartialUpdate{}.Next(Pair{Response: up}).(State))
 		wantInvalid(t, "NeedRevalidation{}.Next", NeedRevalidation{}.Next(up).(State))
-		walkIdle(t, IdleClient{}.Next(req, stored), up)
+		(&fuzzWorld{t: t, req: req, elapsed: -1}).walkIdle(IdleClient{}.Next(req, stored), up)
+		w := &fuzzWorld{t: t, o: o, req: req, elapsed: -1}
 		fuzzPlan(t, Serve{Status: upStatus, Body: BodyPlan(knobs % 4), Ranges: []ByteRange{{Start: int64(selected), Length: int64(from)}}})
 
 		// A state the machine made, then edited.
 		switch s := NewIdleClient(o).Next(req, stored).(type) {
 		case NeedRevalidation:
-			fuzzEditedRevalidation(t, s, up, selected, from, keep)
+			fuzzEditedRevalidation(w, s, up, selected, from, keep)
 		case FromCache:
 			if s.Refresh != nil {
-				fuzzEditedRevalidation(t, *s.Refresh, up, selected, from, keep)
+				fuzzEditedRevalidation(w, *s.Refresh, up, selected, from, keep)
 			}
 			s.Refresh = &NeedRevalidation{}
 			wantInvalid(t, "Refresh: &NeedRevalidation{}", s.Refresh.Next(up).(State))
@@ -154,13 +155,13 @@ func FuzzPublicAPI(f *testing.F) {
 		case PartialUpdate:
 			s.Parts = s.Parts[:min(max(keep, 0), len(s.Parts))]
 			s.Ranges = nil
-			walkIdle(t, s.Next(Pair{Response: up}).(IdleNext), up)
+			w.walkIdle(s.Next(Pair{Response: up}).(IdleNext), up)
 		case CacheMiss:
 			s.Completes = &ByteRange{Start: int64(selected), Length: int64(from)}
 			_ = s.Completed(up)
-			walkMiss(t, s.WithoutCompletion(), up)
+			w.walkMiss(s.WithoutCompletion(), up)
 			s.Forward = Request{}
-			walkMiss(t, s, up)
+			w.walkMiss(s, up)
 		case InvalidateEntries:
 			s.Forward = Request{}
 			_, _ = s.Keys(up), s.Prefixes(up)
@@ -171,7 +172,8 @@ func FuzzPublicAPI(f *testing.F) {
 
 // fuzzEditedRevalidation edits a NeedRevalidation as a caller could and
 // follows it: out of range, it answers the error state; else it walks on.
-func fuzzEditedRevalidation(t *testing.T, s NeedRevalidation, up Response, selected, from, keep int) {
+func fuzzEditedRevalidation(w *fuzzWorld, s NeedRevalidation, up Response, selected, from, keep int) {
+	t := w.t
 	t.Helper()
 	s.Candidates = s.Candidates[:min(max(keep, 0), len(s.Candidates))]
 	s.Selected = selected
@@ -185,7 +187,7 @@ func fuzzEditedRevalidation(t *testing.T, s NeedRevalidation, up Response, selec
 		}
 		return
 	}
-	walkRevalidation(t, s, up)
+	w.walkRevalidation(s, up)
 	fuzzCheck(t, s.UpstreamError(FailureTimeout))
 }
 

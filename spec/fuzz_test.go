@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"net/http"
 	"slices"
 	"strconv"
@@ -199,14 +200,14 @@ func (w *fuzzWorld) fromCache(fc FromCache) {
 	if !w.stale(fc.Pair, &fc.Serve) {
 		return
 	}
-	rq, ok := w.requestDirectives()
+	rq, ok1 := w.requestDirectives()
+	cc, ok2 := w.responseDirectives(fc.Pair.Response.Header)
+	d, known := w.staleness(fc.Pair)
 	switch {
-	case !ok:
-	case fc.Reason.Code == "max-stale" && rq.has("max-stale"):
-	case fc.Reason.Code == "stale-while-revalidate" && fc.Refresh != nil:
-		if cc, ok := w.responseDirectives(fc.Pair.Response.Header); ok && !cc.has("stale-while-revalidate") {
-			w.t.Fatalf("served stale under stale-while-revalidate without the directive: %v", fc.Pair.Response.Header)
-		}
+	case !ok1 || !ok2:
+	case fc.Reason.Code == "max-stale" && rq.has("max-stale") && within(d, known, rq["max-stale"], true):
+	case fc.Reason.Code == "stale-while-revalidate" && fc.Refresh != nil && cc.has("stale-while-revalidate") &&
+		within(d, known, cc["stale-while-revalidate"], false):
 	default:
 		w.t.Fatalf("FromCache serves a stale response (TTL %d, elapsed %ds) without a rule that allows it: %s (%v)",
 			fc.Serve.CacheStatus.TTL, w.elapsed, fc.Reason, fc.Pair.Response.Header)
@@ -226,10 +227,13 @@ func (w *fuzzWorld) staleOnFailure(what string, n NeedToBeUpdated, disconnected 
 	w.unvalidated(what, n.Pair, &n.Serve, true)
 	cc, ok1 := w.responseDirectives(n.Pair.Response.Header)
 	rq, ok2 := w.requestDirectives()
+	d, known := w.staleness(n.Pair)
 	switch {
 	case !ok1 || !ok2:
-	case n.Reason.Code == "stale-if-error" && (cc.has("stale-if-error") || rq.has("stale-if-error")):
-	case n.Reason.Code == "stale-budget" && disconnected && w.o.StaleBudget >= 0:
+	case n.Reason.Code == "stale-if-error" && (cc.has("stale-if-error") && within(d, known, cc["stale-if-error"], false) ||
+		rq.has("stale-if-error") && within(d, known, rq["stale-if-error"], false)):
+	case n.Reason.Code == "stale-budget" && disconnected && w.o.StaleBudget >= 0 &&
+		within(d, known, []string{strconv.FormatInt(int64(cmp.Or(w.o.StaleBudget, DefaultStaleBudget)/time.Second), 10)}, false):
 	default:
 		t.Fatalf("%s serves stale without the rule that allows it: %s (%v)", what, n.Reason, n.Pair.Response.Header)
 	}
@@ -268,22 +272,52 @@ func (w *fuzzWorld) unvalidated(what string, p *Pair, sv *Serve, failed bool) {
 }
 
 // stale reports whether p, served as sv, is stale: by the oracle's own
-// arithmetic when the response is simple enough (one max-age, no Date,
-// Age or Expires: its age is elapsed plus the one second between
-// request_time and response_time, RFC 9111 §4.2.3), else by the TTL the
-// core reported.
+// arithmetic when it can (staleness), else by the TTL the core reported.
 func (w *fuzzWorld) stale(p *Pair, sv *Serve) bool {
-	h := p.Response.Header
-	cc, ok := w.responseDirectives(h)
-	simple := ok && w.elapsed >= 0 && len(cc["max-age"]) == 1 && len(h["Date"]) == 0 && len(h["Age"]) == 0 && len(h["Expires"]) == 0 &&
-		!(w.o.Shared && cc.has("s-maxage")) && p.Response.ResponseTime.Equal(t0) && p.Response.RequestTime.Equal(t0.Add(-time.Second))
-	if simple {
-		v := cc["max-age"][0]
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && len(v) < 10 && v[0] != '+' {
-			return n <= w.elapsed+1
-		}
+	if d, ok := w.staleness(p); ok {
+		return d >= 0
 	}
 	return sv.CacheStatus.HasTTL && sv.CacheStatus.TTL < 0
+}
+
+// staleness is how many seconds p is past its freshness lifetime (0 and
+// more: stale, RFC 9111 §4.2), computed by the oracle for a response
+// simple enough: one max-age, no Date, Age or Expires, so that its age is
+// elapsed plus the one second between request_time and response_time
+// (§4.2.3).
+func (w *fuzzWorld) staleness(p *Pair) (int64, bool) {
+	h := p.Response.Header
+	cc, ok := w.responseDirectives(h)
+	if !ok || w.elapsed < 0 || len(cc["max-age"]) != 1 || len(h["Date"]) > 0 || len(h["Age"]) > 0 || len(h["Expires"]) > 0 ||
+		w.o.Shared && cc.has("s-maxage") || !p.Response.ResponseTime.Equal(t0) || !p.Response.RequestTime.Equal(t0.Add(-time.Second)) {
+		return 0, false
+	}
+	n, ok := naiveSeconds(cc["max-age"][0])
+	return w.elapsed + 1 - n, ok
+}
+
+// within reports whether staleness d is within the window of a directive
+// whose values are vs (max-stale, stale-while-revalidate, stale-if-error);
+// a bare max-stale accepts any. Without a staleness, or with the directive
+// repeated, it cannot say, and agrees.
+func within(d int64, known bool, vs []string, bareAny bool) bool {
+	if len(vs) != 1 {
+		return len(vs) > 1
+	}
+	v := vs[0]
+	if v == "" {
+		return bareAny
+	}
+	n, ok := naiveSeconds(v)
+	return !known || !ok || d <= n
+}
+
+func naiveSeconds(v string) (int64, bool) {
+	if v == "" || len(v) > 9 || strings.Trim(v, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil
 }
 
 // bytesServed checks that the Content-Length sent is the number of bytes

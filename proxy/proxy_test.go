@@ -300,7 +300,11 @@ func TestAdminPurge(t *testing.T) {
 // version it replaced (which allocated for every request).
 func FuzzCacheStatusLabel(f *testing.F) {
 	for _, s := range []string{"Cellar; hit; ttl=30", "Cellar; hit; ttl=-5; detail=x", "Origin; hit, Cellar; fwd=URI-miss; stored",
-		`Cellar; fwd=miss; key="a, b"; detail="x, Cellar; hit"`, "cellar; fwd=Stale; fwd-status=304", `"Cellar"; HIT=?1`, "Cellar;", ",,Cellar"} {
+		`Cellar; fwd=miss; key="a, b"; detail="x, Cellar; hit"`, "cellar; fwd=Stale; fwd-status=304", `"Cellar"; HIT=?1`, "Cellar;", ",,Cellar",
+		// Quoted values hold the delimiters (issue 11): a ';' inside a
+		// string starts no parameter, a ',' no member.
+		`Cellar; fwd=uri-miss; detail="a; hit"`, `Cellar; fwd=stale; detail="x;fwd-status=304"`, `Cellar; key="k;ttl=-1"; hit`,
+		`Cellar; detail="\"; hit"; fwd=miss`, `"Cel;lar"; hit`, `Cellar; fwd=miss; detail="a, Cellar; hit"`} {
 		f.Add(s, "Cellar")
 	}
 	f.Fuzz(func(t *testing.T, v, name string) {
@@ -311,8 +315,11 @@ func FuzzCacheStatusLabel(f *testing.F) {
 	})
 }
 
+// referenceLabel is CacheStatusLabel written plainly: members and
+// parameters split where RFC 9651 puts the delimiters, outside sf-strings
+// (§4.2.5), however a quoted value looks.
 func referenceLabel(values []string, name string) string {
-	splitList := func(v string) []string {
+	split := func(v string, sep byte) []string {
 		var out []string
 		quoted, escaped, start := false, false, 0
 		for i := 0; i < len(v); i++ {
@@ -324,17 +331,18 @@ func referenceLabel(values []string, name string) string {
 				escaped = true
 			case c == '"':
 				quoted = !quoted
-			case c == ',' && !quoted:
+			case c == sep && !quoted:
 				out = append(out, strings.TrimSpace(v[start:i]))
 				start = i + 1
 			}
 		}
 		return append(out, strings.TrimSpace(v[start:]))
 	}
+	splitList := func(v string) []string { return split(v, ',') }
 	var member string
 	for _, v := range values {
 		for _, m := range splitList(v) {
-			item, _, _ := strings.Cut(m, ";")
+			item := split(m, ';')[0]
 			if strings.EqualFold(strings.Trim(strings.TrimSpace(item), `"`), name) {
 				member = m
 			}
@@ -345,7 +353,7 @@ func referenceLabel(values []string, name string) string {
 	}
 	var hit, negTTL bool
 	var fwd, fwdStatus string
-	for _, p := range strings.Split(member, ";")[1:] {
+	for _, p := range split(member, ';')[1:] {
 		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
 		switch strings.ToLower(k) {
 		case "hit":

@@ -158,7 +158,7 @@ func CacheStatusLabel(values []string, name string) string {
 		for rest := v; rest != ""; {
 			var m string
 			m, rest = nextMember(rest)
-			item, _, _ := strings.Cut(m, ";")
+			item, _, _ := cutUnquoted(m, ';')
 			if strings.EqualFold(strings.Trim(strings.TrimSpace(item), `"`), name) {
 				member = m
 			}
@@ -169,10 +169,10 @@ func CacheStatusLabel(values []string, name string) string {
 	}
 	var hit, negTTL bool
 	var fwd, fwdStatus string
-	_, params, more := strings.Cut(member, ";")
+	_, params, more := cutUnquoted(member, ';')
 	for more {
 		var p string
-		p, params, more = strings.Cut(params, ";")
+		p, params, more = cutUnquoted(params, ';')
 		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
 		switch {
 		case lowerIs(k, "hit"):
@@ -233,6 +233,14 @@ var fwdReasons = [...]string{"bypass", "method", "uri-miss", "vary-miss", "miss"
 // nextMember returns the first member of the list v, trimmed, and the rest
 // after its comma; commas inside quoted strings do not split.
 func nextMember(v string) (member, rest string) {
+	m, rest, _ := cutUnquoted(v, ',')
+	return strings.TrimSpace(m), rest
+}
+
+// cutUnquoted is strings.Cut at the first sep outside an RFC 9651
+// sf-string: a ';' or ',' inside a quoted detail or key is text, not a
+// delimiter.
+func cutUnquoted(v string, sep byte) (before, after string, found bool) {
 	quoted, escaped := false, false
 	for i := 0; i < len(v); i++ {
 		c := v[i]
@@ -243,9 +251,9 @@ func nextMember(v string) (member, rest string) {
 			escaped = true
 		case c == '"':
 			quoted = !quoted
-		case c == ',' && !quoted:
-			return strings.TrimSpace(v[:i]), v[i+1:]
+		case c == sep && !quoted:
+			return v[:i], v[i+1:], true
 		}
 	}
-	return strings.TrimSpace(v), ""
+	return v, "", false
 }

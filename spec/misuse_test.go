@@ -132,6 +132,7 @@ func FuzzPublicAPI(f *testing.F) {
 		_ = Explain(req, up, o)
 		_ = ExplainNotes(req, up, o)
 		_ = Key(req)
+		OverrideFreshness(o, up.Header, time.Duration(elapsed)*time.Second)
 		// The zero states and the zero IdleClient.
 		wantInvalid(t, "CacheMiss{}.Next", CacheMiss{}.Next(up))
 		wantInvalid(t, "PartialUpdate{}.Next", PartialUpdate{}.Next(Pair{Response: up}).(State))

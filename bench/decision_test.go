@@ -48,7 +48,7 @@ func BenchmarkDecision(b *testing.B) {
 			return e.Storable && e.TTL > 0
 		}},
 		{"cellar-judge", func(b *testing.B, s *sample) bool {
-			v := spec.Judge(s.sreq, &s.sresp, &opts)
+			v := spec.Judge(s.sreq, s.sresp, opts)
 			return v.Storable && v.Lifetime > 0
 		}},
 		{"cachecontrol", func(b *testing.B, s *sample) bool {

@@ -9,6 +9,13 @@ import (
 // forward (RFC 9111 §4). Serve it as Serve says: the status may be 200, a
 // 304 for the client's own conditional request (§4.3.2), a 206 or 416 for a
 // Range request (RFC 9110 §14), or a generated 504 for only-if-cached.
+//
+// A FromCache may carry a second walk: when Refresh is not nil (a stale
+// response served under stale-while-revalidate, RFC 5861 §3), serving it
+// is not the end. The caller follows Refresh like any NeedRevalidation
+// (Next, UpstreamFailedWith, and the CacheMiss it may lead to) once the
+// stale body is open, detached from the client's request, and stores what
+// that walk says; the client has already been answered.
 type FromCache struct {
 	// Pair is the stored pair whose body to read; nil for a generated 504.
 	Pair *Pair

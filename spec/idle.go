@@ -7,7 +7,9 @@ import (
 
 // IdleClient is the state of a cache about to answer a request: it wants to
 // reuse a stored response when it may (RFC 9111 §4). It holds only options,
-// so one IdleClient can serve any number of lookups concurrently.
+// so one IdleClient can serve any number of lookups concurrently. The zero
+// IdleClient is a private cache with the default Options, as
+// NewIdleClient(Options{}).
 type IdleClient struct {
 	o *Options
 }
@@ -19,13 +21,21 @@ func NewIdleClient(opts Options) IdleClient {
 }
 
 // Options returns the options this machine runs with.
-func (s IdleClient) Options() Options { return *s.o }
+func (s IdleClient) Options() Options { return *s.opts() }
+
+// opts returns the options, the defaults for the zero IdleClient.
+func (s IdleClient) opts() *Options {
+	if s.o == nil {
+		return &defaultOptions
+	}
+	return s.o
+}
 
 // Next chooses what to do with req given the pairs stored under its key
 // (Key(req)); stored may hold pairs of other variants, partial responses and
 // pairs already expired.
 func (s IdleClient) Next(req Request, stored []Pair) IdleNext {
-	o := s.o
+	o := s.opts()
 	if req.Method == "" {
 		// net/http's convention, which Key and methodServes follow too: an
 		// empty method is GET. Taken as an unknown method it would have
@@ -51,7 +61,7 @@ func (s IdleClient) Next(req Request, stored []Pair) IdleNext {
 // collapses concurrent client-forced refreshes (a reload, an attacker's
 // Pragma: no-cache) of one key into one upstream request.
 func (s IdleClient) Collapsed(req Request, stored []Pair) IdleNext {
-	o := s.o
+	o := s.opts()
 	if req.Method == "" {
 		req.Method = http.MethodGet
 	}

@@ -71,7 +71,7 @@ func invalidationKeys(keys []string, u *url.URL) []string {
 // responses are stored, as by default, so that an unsafe request then
 // costs no prefix scan.
 func (s InvalidateEntries) Prefixes(resp Response) []string {
-	if !s.o.cachesOtherMethods() {
+	if s.o == nil || !s.o.cachesOtherMethods() {
 		return nil
 	}
 	keys := s.Keys(resp)

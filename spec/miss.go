@@ -9,6 +9,27 @@ import (
 // request goes upstream and the response is judged for storage (RFC 9111
 // §3). Send Forward (unless Received says the response is already at hand),
 // then call Next with the response.
+//
+// A CacheMiss comes from one of three places, which Received and Reason.Code
+// tell apart:
+//
+//   - IdleClient.Next or PartialUpdate.Next: Received is false; send
+//     Forward, the client's request (or with Completes, a request for the
+//     missing range of a stored part, §3.4).
+//   - NeedRevalidation.Next with Received true: the validation's response
+//     is the answer and nothing is sent. It is either a full response
+//     (Reason.Code "validation-full-response", §4.3.3), judged for storage
+//     and answering the client's own conditionals, or a 304 carrying one of
+//     the client's entity tags ("304-client-tag", RFC 9110 §15.4.5), passed
+//     on to the client unstored.
+//   - NeedRevalidation.Next with Received false ("304-unmatched", §4.3.4):
+//     the 304 identified no stored response, so Forward is the request
+//     again without the cache's conditionals. This miss still holds the
+//     revalidation: UpstreamFailedWith and StaleOnError may serve its stale
+//     response when the second request fails.
+//
+// The zero CacheMiss was not made by the machine: its Next passes the
+// response on unstored, with ReasonInvalidState.
 type CacheMiss struct {
 	o   *Options
 	req Request // the client's request
@@ -16,9 +37,9 @@ type CacheMiss struct {
 	// with the client's conditionals and Range left in place: a cache with no
 	// stored response must not evaluate them itself (§4.3.2).
 	Forward Request
-	// Received is true when the upstream response is already at hand (a
-	// validation answered with a full response, §4.3.3): pass that response
-	// to Next without sending anything.
+	// Received is true when the upstream response is already at hand (the
+	// validation's response, see above): pass that response to Next
+	// without sending anything.
 	Received bool
 	// Completes, when not nil, means Forward asks only for this missing
 	// range of a stored partial response (§3.4): store the response if
@@ -108,6 +129,9 @@ type CouldNotBeStored struct {
 // Next judges resp, the upstream response to Forward, for storage (§3).
 func (s CacheMiss) Next(resp Response) MissNext {
 	o := s.o
+	if o == nil {
+		return invalidMiss(&resp)
+	}
 	pol := responsePolicy(o, resp.Header)
 	serve := upstreamServe(&s, &resp)
 	why, ok := storable(o, s.req, &s.rq, &resp, &pol)

@@ -189,6 +189,9 @@ func combinedResponse(o *Options, parts []Pair, union ByteRange, size int64) (Re
 
 // Next goes on answering the request once the combined pair is stored.
 func (s PartialUpdate) Next(combined Pair) PartialNext {
+	if s.o == nil {
+		return invalidState(FwdPartial)
+	}
 	stored := append(append([]Pair(nil), s.rest...), combined)
 	switch n := lookupWith(s.o, &s.req, &s.rq, stored, false).(type) {
 	case CacheMiss:

@@ -29,7 +29,7 @@ func TestStore_RFC9110_9_3_1_RequestContent(t *testing.T) {
 		{"cacheable POST keyed on its content is stored", post, fat(rq(http.MethodPost, testURL), true), maxAge, want{state: "StoreAndUse", code: "max-age"}},
 	})
 	// Judge and Explain run the same rule.
-	if v := Judge(fat(get(), false), &maxAge, &s); v.Storable || v.Reason.Code != "request-content" {
+	if v := Judge(fat(get(), false), maxAge, s); v.Storable || v.Reason.Code != "request-content" {
 		t.Errorf("Judge = %+v", v)
 	}
 	if e := Explain(fat(get(), false), maxAge, s); e.Storable || e.Store.Code != "request-content" {

@@ -30,6 +30,7 @@ const (
 	ReasonInvalidExpires         ReasonCode = "invalid-expires"          // RFC 9111 §5.3
 	ReasonInvalidMaxAge          ReasonCode = "invalid-max-age"          // RFC 9111 §4.2.1
 	ReasonInvalidSMaxage         ReasonCode = "invalid-s-maxage"         // RFC 9111 §4.2.1
+	ReasonInvalidState           ReasonCode = "invalid-state"            // RFC 9110 §15.6.1
 	ReasonInvalidates            ReasonCode = "invalidates"              // RFC 9111 §4.4
 	ReasonLenientDate            ReasonCode = "lenient-date"             // RFC 9110 §5.6.7
 	ReasonMaxAge                 ReasonCode = "max-age"                  // RFC 9111 §3, RFC 9111 §5.2.2.1

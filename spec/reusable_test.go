@@ -42,7 +42,7 @@ func TestStore_RFC9111_3_4_2_4_NotReusable(t *testing.T) {
 func TestStore_RFC9111_3_NotReusable_JudgeAndExplain(t *testing.T) {
 	o := shared(t0)
 	resp := ok200("Cache-Control", "max-age=0")
-	if v := Judge(get(), &resp, &o); v.Storable || v.Reason.Code != "not-reusable" {
+	if v := Judge(get(), resp, o); v.Storable || v.Reason.Code != "not-reusable" {
 		t.Errorf("Judge: storable=%v %q, want not-reusable", v.Storable, v.Reason.Code)
 	}
 	if e := Explain(get(), resp, o); e.Storable || e.Store.Code != "not-reusable" {

@@ -11,6 +11,16 @@ import (
 // origin confirms them (RFC 9111 §4.3): send Forward, a conditional request
 // the core built (§4.3.1), then call Next with the response, or
 // UpstreamFailed if no response came.
+//
+// Besides Next, the state has a second way out, for a validation that got
+// no response at all: UpstreamFailedWith returns the stale response to
+// serve (a NeedToBeUpdated whose Stale is true: stale-if-error, RFC 5861
+// §4, or the stale budget, §4.2.4), and when it returns false, UpstreamError
+// is the generated 502 or 504 (a FromCache without Pair) to answer instead.
+// Next itself may serve stale too, for a 500, 502, 503 or 504 under
+// stale-if-error. Candidates, Selected, ValidatorsFrom and ClientMerged are
+// the machine's to set: edited out of range, the methods answer the
+// error state (ReasonInvalidState).
 type NeedRevalidation struct {
 	o   *Options
 	req Request
@@ -108,6 +118,9 @@ func conditionalRequest(req Request, cands []Pair, selected int) (fwd Request, f
 
 // Next handles the response to the validation request (§4.3.3).
 func (s NeedRevalidation) Next(resp Response) RevalidationNext {
+	if !s.valid() {
+		return s.invalidUpdate()
+	}
 	switch {
 	case resp.Status == http.StatusNotModified:
 		return s.notModified(resp)

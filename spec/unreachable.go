@@ -30,6 +30,9 @@ func (f Failure) disconnected() bool { return f == FailureDisconnected || f == F
 // (§4.2.4), the stale budget (Options.StaleBudget); else ok=false, and
 // UpstreamError says what to answer instead.
 func (s NeedRevalidation) UpstreamFailedWith(f Failure) (NeedToBeUpdated, bool) {
+	if !s.valid() {
+		return NeedToBeUpdated{}, false
+	}
 	return s.staleOnError(0, f.disconnected())
 }
 
@@ -41,6 +44,9 @@ func (s NeedRevalidation) UpstreamFailedWith(f Failure) (NeedToBeUpdated, bool) 
 // failure other than a disconnection is the origin's: 502 (RFC 9110
 // §15.6.3).
 func (s NeedRevalidation) UpstreamError(f Failure) FromCache {
+	if !s.valid() {
+		return invalidState(s.fwd)
+	}
 	if !f.disconnected() {
 		return UpstreamError(f)
 	}

@@ -22,22 +22,23 @@ type Verdict struct {
 // for how long it is fresh. It is the same decision CacheMiss.Next makes, by
 // the same code, without the stored pair, key and variant CacheMiss.Next
 // builds for a store; it reads no clock and allocates nothing unless
-// opts.TargetedField needs canonicalizing.
-func Judge(req Request, resp *Response, opts *Options) Verdict {
-	o := canonicalTargeted(opts)
+// opts.TargetedField needs canonicalizing. Like NewIdleClient and Explain,
+// it takes its arguments by value: there is no nil to pass.
+func Judge(req Request, resp Response, opts Options) Verdict {
+	o := canonicalTargeted(&opts)
 	if req.Method == "" {
 		req.Method = http.MethodGet
 	}
 	pol := responsePolicy(o, resp.Header)
 	var v Verdict
 	rq := requestPolicy(o, req.Header)
-	v.Reason, v.Storable = storable(o, req, &rq, resp, &pol)
-	v.Lifetime, v.Heuristic, v.LifetimeReason = lifetime(o, resp, &pol, dateOf(resp))
+	v.Reason, v.Storable = storable(o, req, &rq, &resp, &pol)
+	v.Lifetime, v.Heuristic, v.LifetimeReason = lifetime(o, &resp, &pol, dateOf(&resp))
 	if v.Storable {
 		// Without a clock, the lifetime stands for the freshness left: a
 		// response that arrives already stale (Age past its lifetime) is
 		// judged storable here, though CacheMiss.Next would not store it.
-		if why, ok := reusableLater(o, resp, &pol, v.Lifetime); !ok {
+		if why, ok := reusableLater(o, &resp, &pol, v.Lifetime); !ok {
 			v.Reason, v.Storable = why, false
 		}
 	}

@@ -22,7 +22,7 @@ func TestJudge_AgreesWithCacheMiss(t *testing.T) {
 	for _, o := range []Options{shared(t0), private(t0)} {
 		for _, kv := range responses {
 			resp := ok200(kv...)
-			v := Judge(get(), &resp, &o)
+			v := Judge(get(), resp, o)
 			next := missFor(t, o, get()).Next(resp)
 			sa, stored := next.(StoreAndUse)
 			if v.Storable != stored {
@@ -40,7 +40,7 @@ func TestJudge_NoAllocations(t *testing.T) {
 	o := shared(t0)
 	req := get()
 	resp := ok200("Cache-Control", "public, max-age=3600", "ETag", `"x"`, "Content-Type", "text/html")
-	if n := testing.AllocsPerRun(100, func() { Judge(req, &resp, &o) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { Judge(req, resp, o) }); n != 0 {
 		t.Errorf("Judge allocates %v times", n)
 	}
 }

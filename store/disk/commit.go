@@ -39,7 +39,7 @@ type commitReq struct {
 	oldID     string // the version replaced, if any
 	oldInline bool   // that version's body was in its record: no file to remove
 	victims   []*node
-	err     error
+	err       error
 
 	// signal receives exactly once: true to lead the next batch, false
 	// once the request's batch is done.

@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -122,6 +123,17 @@ func (c *conn) Read(b []byte) (int, error) {
 		c.scan.feed(b[:n])
 	}
 	return n, err
+}
+
+// ReadFrom hands a response body to the connection's own ReadFrom: on a
+// *net.TCPConn, sendfile(2) from a file (the disk store's verified bodies)
+// or splice from a socket. net/http's ResponseWriter uses it only when the
+// connection offers it; without it every body is copied through user space.
+func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(c.Conn, r)
 }
 
 // CloseWrite half-closes the connection, when it can.

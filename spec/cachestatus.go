@@ -63,7 +63,8 @@ func (c CacheStatus) Value(name string) string {
 	}
 	if c.HasTTL {
 		b.WriteString("; ttl=")
-		b.WriteString(strconv.FormatInt(c.TTL, 10))
+		var n [20]byte // FormatInt would allocate a string for a TTL of 100 s or more
+		b.Write(strconv.AppendInt(n[:0], c.TTL, 10))
 	}
 	if c.Fwd != "" && !c.Hit {
 		if c.Stored {

@@ -76,8 +76,6 @@ func (s IdleClient) Collapsed(req Request, stored []Pair) IdleNext {
 
 // uncacheableMethod answers a request whose responses are not stored: an
 // invalidation for an unsafe method (§4.4), else a miss.
-//
-//go:noinline
 func uncacheableMethod(o *Options, req Request) IdleNext {
 	if !safeMethod(req.Method) {
 		return newInvalidate(o, req)
@@ -195,8 +193,6 @@ func lookupWith(o *Options, req *Request, rq *directives, stored []Pair, combine
 // noneSelected answers when no complete stored response was selected: from
 // stored partial responses, or upstream. Out of line, so that the frame of
 // a hit does not hold a CacheMiss.
-//
-//go:noinline
 func noneSelected(o *Options, req *Request, rq *directives, stored []Pair, sel *selection, combine bool) IdleNext {
 	if len(sel.partial) > 0 {
 		if next, ok := fromPartial(o, *req, rq, stored, *sel, o.now(), combine); ok {
@@ -234,7 +230,9 @@ func decide(o *Options, req *Request, rq *directives, stored []Pair, sel *select
 }
 
 // freshHit serves the selected fresh response. It is serveStored, written
-// out so that the FromCache is built once, in the frame it is boxed from.
+// out so that the FromCache is built once, in the frame it is boxed from:
+// calling serveStored, decide's frame holds the returned FromCache too
+// (968 bytes instead of 576 with go1.26, go build -gcflags=-S ./spec).
 func freshHit(req *Request, p *Pair, pol *policy, f *freshness) IdleNext {
 	fc := FromCache{Pair: p, Reason: reason("fresh", "RFC 9111 §4.2", "the stored response is fresh")}
 	initStoredServe(&fc.Serve, req, p, pol, f)
@@ -244,8 +242,6 @@ func freshHit(req *Request, p *Pair, pol *policy, f *freshness) IdleNext {
 
 // validateFirst answers a request whose directives require validating the
 // selected response (mustValidate said why).
-//
-//go:noinline
 func validateFirst(o *Options, req *Request, rq *directives, stored []Pair, sel *selection, f *freshness, why Reason) IdleNext {
 	// RFC 9211 §2.2: "request" is for a fresh response the request
 	// would not take; a stale one is "stale" whatever else applies.
@@ -262,8 +258,6 @@ func validateFirst(o *Options, req *Request, rq *directives, stored []Pair, sel 
 // decideStale answers from a stale selected response: served stale when
 // allowed (§4.2.4), with a background revalidation under
 // stale-while-revalidate, else validated.
-//
-//go:noinline
 func decideStale(o *Options, req *Request, rq *directives, stored []Pair, sel *selection, pol *policy, f *freshness) IdleNext {
 	if why, ok := staleAllowed(o, rq, &pol.cc, f); ok {
 		fc := serveStored(o, req, &stored[sel.best], pol, f, string(why.Code), why)
@@ -305,8 +299,6 @@ func mustValidate(rq, cc *directives, f *freshness) (Reason, bool) {
 
 // gatewayTimeout answers an only-if-cached request that nothing stored can
 // satisfy with 504 (RFC 9111 §5.2.1.7).
-//
-//go:noinline
 func gatewayTimeout() FromCache {
 	s := Serve{Status: http.StatusGatewayTimeout, Body: BodyNone}
 	s.setField("Content-Length", "0")

@@ -14,8 +14,15 @@
 #   miss-10k   GET /miss/N, N random in [0, 10000), cold at the start;
 #              /miss/ responses live one second and carry no validator, so
 #              each key is fetched in full again once a second
+#   mixed      GET /mix/K of 8 KiB, fresh for an hour: 90% of requests draw K
+#              from a Zipf distribution (s=1) over MIX_KEYS keys (16,000 by
+#              default: 125 MiB of bodies, more than cellar serve's 64 MiB
+#              memory tier, less than the memory store's 256 MiB), 10% ask
+#              for a key never asked before (a miss); one unrecorded run of
+#              DURATION warms every server first
 # The table gives requests/s, p50 and p99 latency, the share of requests
-# that reached the origin during the run, and each cache's requests/s as a
+# that reached the origin during the run (the hit ratio is one minus it),
+# the server's CPU time per request, and each cache's requests/s as a
 # ratio to nginx's, Varnish's and the bare origin's in the same workload.
 #
 # Writes bench/results/proxy.md (the table), bench/results/proxy-raw.txt
@@ -23,7 +30,7 @@
 #   DURATION=4s ROUNDS=3 CONNS=64 THREADS=2 PORT_BASE=18700 bench/proxy/run.sh
 #   WORKLOADS="hit-1k miss-10k" bench/proxy/run.sh   a subset of the workloads
 #   PROFILE=1 bench/proxy/run.sh   also saves CPU profiles of cellar serve
-#                                  (hit runs) in bench/results/pprof/
+#                                  (first round of each workload) in bench/results/pprof/
 set -euo pipefail
 
 DURATION=${DURATION:-4s}
@@ -32,6 +39,7 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 PORT_BASE=${PORT_BASE:-18700}
 MISS_KEYS=10000
+MIX_KEYS=${MIX_KEYS:-16000}
 
 here=$(cd "$(dirname "$0")" && pwd)
 bench=$(cd "$here/.." && pwd)
@@ -217,6 +225,36 @@ function request()
 end
 EOF
 
+# mixed: Zipf (s=1) over $MIX_KEYS keys by inverse transform on the
+# cumulative weights (a binary search), and a tenth of the requests for keys
+# no thread asked before.
+cat >"$tmp/mix.lua" <<EOF
+local counter = 0
+function setup(thread)
+    counter = counter + 1
+    thread:set("seed", counter)
+end
+local cdf, n, fresh = {}, $MIX_KEYS, 0
+function init(args)
+    math.randomseed(os.time() * 1000 + (seed or 0))
+    local total = 0
+    for k = 1, n do total = total + 1 / k; cdf[k] = total end
+    for k = 1, n do cdf[k] = cdf[k] / total end
+end
+function request()
+    if math.random() < 0.1 then
+        fresh = fresh + 1
+        return wrk.format(nil, "/mix/new-" .. (seed or 0) .. "-" .. os.time() .. "-" .. fresh)
+    end
+    local u, lo, hi = math.random(), 1, n
+    while lo < hi do
+        local mid = math.floor((lo + hi) / 2)
+        if cdf[mid] < u then lo = mid + 1 else hi = mid end
+    end
+    return wrk.format(nil, "/mix/" .. lo)
+end
+EOF
+
 origin_requests() { curl -fsS --max-time 2 "http://127.0.0.1:$origin_port/stats" | awk '{print $2}'; }
 
 for s in "${servers[@]}"; do
@@ -248,10 +286,16 @@ to_ms() {
 }
 
 declare -A rps p50 p99 share errs cpu all
-read -ra workloads <<<"${WORKLOADS:-hit-1k hit-100k hit-1m hit-16m miss-10k}"
+read -ra workloads <<<"${WORKLOADS:-hit-1k hit-100k hit-1m hit-16m miss-10k mixed}"
 raw=$results/proxy-raw.txt
 echo "# workload server round req/s p50ms p99ms to-origin cpu-us/req errors" >"$raw"
 for w in "${workloads[@]}"; do
+	if [[ $w == mixed ]]; then
+		for s in "${servers[@]}"; do
+			log "mixed $s: warming"
+			timeout 120 wrk -t "$THREADS" -c "$CONNS" -d "$DURATION" -s "$tmp/mix.lua" "http://127.0.0.1:${port[$s]}" >/dev/null
+		done
+	fi
 	# Rounds go through every server in turn, so that a burst of other work on
 	# the machine hits one round of each rather than all of one server's; the
 	# best round is reported (other work only ever slows a run down).
@@ -265,9 +309,14 @@ for w in "${workloads[@]}"; do
 			hit-1m) args+=("$url/obj/1m") ;;
 			hit-16m) args+=("$url/obj/16m") ;;
 			miss-10k) args+=(-s "$tmp/miss.lua" "$url") ;;
+			mixed) args+=(-s "$tmp/mix.lua" "$url") ;;
+			*)
+				echo "run.sh: unknown workload $w" >&2
+				exit 1
+				;;
 			esac
 			prof_pid=
-			if [[ -n ${PROFILE:-} && -n ${admin[$s]:-} && $w == hit-* && $round == 1 ]]; then
+			if [[ -n ${PROFILE:-} && -n ${admin[$s]:-} && $round == 1 ]]; then
 				mkdir -p "$results/pprof"
 				secs=$(($(to_ms "$DURATION" | cut -d. -f1) / 1000 - 1))
 				secs=$((secs > 1 ? secs : 1))
@@ -319,20 +368,22 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $cpu, $(nproc) cores; $nginx_v, $varnish_v, $wrk_v, $go_v, Cellar built from the working tree at $commit."
 	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency on loopback, sharing the cores with the server measured; $ROUNDS rounds in which the servers take turns, the best round shown (req/s of every round in the last column, all figures in \`bench/results/proxy-raw.txt\`)."
 	echo "Load average (1, 5, 15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
-	echo "Workloads: hit-1k, hit-100k, hit-1m and hit-16m repeat GET /obj/1k, /obj/100k, /obj/1m or /obj/16m (public, max-age=3600, warmed first); miss-10k asks for /miss/N with N random in [0, 10000), cold at the start, responses fresh for 1 s with no validator, so each key is fetched in full again once a second (a faster cache answers more of them from storage: see \"to origin\")."
+	echo "Workloads: hit-1k, hit-100k, hit-1m and hit-16m repeat GET /obj/1k, /obj/100k, /obj/1m or /obj/16m (public, max-age=3600, warmed first); miss-10k asks for /miss/N with N random in [0, 10000), cold at the start, responses fresh for 1 s with no validator, so each key is fetched in full again once a second (a faster cache answers more of them from storage: see \"to origin\"); mixed asks for 8 KiB /mix/K (fresh for an hour), 90% with K Zipf-distributed (s=1) over $MIX_KEYS keys ($((MIX_KEYS * 8 / 1024)) MiB of bodies, more than the 64 MiB memory tier of cellar-tiered), 10% for a key never asked before, after one unrecorded warming run; its hit ratio is 1 − \"to origin\"."
 	echo "\"origin\" is the Go origin measured bare, serving the bytes from memory: the limit of a Go server."
 	echo "\"to origin\" is the share of requests that reached the origin during the run (requests still in flight when wrk stops count at the origin, not in wrk's total, so a slow server can show a little over 1)."
 	echo "\"CPU µs/req\" is the user+system CPU time of the server's processes (nginx's workers, Varnish's cache process included; the origin's excluded) over the run, per request wrk completed: less sensitive than req/s to whatever else runs on the machine."
 	echo "nginx: proxy_cache (keys_zone 64m, on disk), proxy_cache_lock, upstream keepalive 64, access_log off, workers = cores."
 	echo "Varnish: -s malloc,256m, built-in VCL, default_grace=0. cellar serve: --store memory --max-size 256MiB (cellar-memory), --store disk:DIR --hot-size 0 (cellar-disk: the disk store alone), or --store disk:DIR with the default 64 MiB memory tier (cellar-tiered: what \`cellar serve\` runs by default); access log off."
 	echo
-	echo "| workload | server | req/s | p50 ms | p99 ms | to origin | CPU µs/req | errors | × nginx | × Varnish | × origin | req/s of each round |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+	echo "| workload | server | req/s | p50 ms | p99 ms | to origin | hit ratio | CPU µs/req | errors | × nginx | × Varnish | × origin | req/s of each round |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 	for w in "${workloads[@]}"; do
 		for s in "${servers[@]}"; do
 			r=${rps[$w,$s]}
-			printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$w" "$s" "$r" \
-				"${p50[$w,$s]}" "${p99[$w,$s]}" "${share[$w,$s]}" "${cpu[$w,$s]}" "${errs[$w,$s]}" \
+			hr=-
+			if [[ $s != origin ]]; then hr=$(awk -v s="${share[$w,$s]}" 'BEGIN { printf "%.3f", s < 1 ? 1 - s : 0 }'); fi
+			printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$w" "$s" "$r" \
+				"${p50[$w,$s]}" "${p99[$w,$s]}" "${share[$w,$s]}" "$hr" "${cpu[$w,$s]}" "${errs[$w,$s]}" \
 				"$(ratio "$r" "${rps[$w,nginx]}")" "$(ratio "$r" "${rps[$w,varnish]}")" "$(ratio "$r" "${rps[$w,origin]}")" "${all[$w,$s]% }"
 		done
 	done

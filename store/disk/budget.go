@@ -108,10 +108,12 @@ func (s *Store) evictOver(slack int64) error {
 		s.wmu.Unlock()
 		return fmt.Errorf("disk store: evicting to budget: %w", err)
 	}
-	ids := make([]string, len(victims))
-	for i, v := range victims {
+	var ids []string
+	for _, v := range victims {
 		s.idx.remove(v.id)
-		ids[i] = v.id
+		if !v.inline { // an inline body went with its record
+			ids = append(ids, v.id)
+		}
 	}
 	s.wmu.Unlock()
 	s.evictions.Add(int64(len(victims)))

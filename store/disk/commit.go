@@ -36,9 +36,10 @@ type commitReq struct {
 	reserved int64
 
 	// Set by the leader of the batch.
-	oldID   string // the version replaced, if any
-	victims []*node
-	err     error
+	oldID     string // the version replaced, if any
+	oldInline bool   // that version's body was in its record: no file to remove
+	victims   []*node
+	err       error
 
 	// signal receives exactly once: true to lead the next batch, false
 	// once the request's batch is done.
@@ -132,12 +133,17 @@ func (s *Store) finishCommit(r *commitReq) error {
 		s.unreserve(r.reserved)
 		return r.err
 	}
-	gone := make([]string, 0, len(r.victims)+1)
-	if r.oldID != "" {
+	// A body kept inline went with its record: removing a file that
+	// was never created costs a path lookup per miss (an unlinkat that
+	// fails), which every refetch of a small response would pay.
+	var gone []string
+	if r.oldID != "" && !r.oldInline {
 		gone = append(gone, r.oldID)
 	}
 	for _, v := range r.victims {
-		gone = append(gone, v.id)
+		if !v.inline {
+			gone = append(gone, v.id)
+		}
 	}
 	s.evictions.Add(int64(len(r.victims)))
 	s.unlinkBodies(gone)
@@ -189,10 +195,10 @@ func (s *Store) applyBatch(tx *bolt.Tx, batch []*commitReq) error {
 	byID := map[string]*node{}   // the same, by ID
 	removed := map[string]bool{} // IDs this batch has dropped
 	for _, r := range batch {
-		r.oldID, r.victims = "", nil
+		r.oldID, r.oldInline, r.victims = "", false, nil
 		if old := b.Get(r.ik); old != nil {
 			if h, _, err := parseHeader(old); err == nil {
-				r.oldID = h.id
+				r.oldID, r.oldInline = h.id, h.inline
 				removed[h.id] = true
 				if n := byID[h.id]; n != nil {
 					total -= n.cost

@@ -14,9 +14,11 @@ import (
 
 // chunkSize is the size of the chunks a body is kept in. Every chunk but
 // the last is full, so ReadAt finds a byte's chunk by division. A body's
-// first chunk starts small and grows, so that small bodies take little
-// more than their size.
-const chunkSize = 64 << 10
+// first chunk is sized by its announced length, or starts small and grows,
+// so that small bodies take little more than their size. WriteTo makes one
+// Write per chunk: at 256 KiB a body up to that size reaches the connection
+// in one write (at 64 KiB a 100 KiB hit took two, and a third syscall).
+const chunkSize = 256 << 10
 
 const firstChunk = 512
 

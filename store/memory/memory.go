@@ -343,6 +343,11 @@ func (s *Store) Create(ctx context.Context, e store.Entry) (store.Writer, error)
 		return nil, s.errBudgetHeld(e.Key, need)
 	}
 	w.held = need
+	if n := declaredLength(&w.e); n > 0 {
+		// The announced length, reserved above, sizes the first chunk:
+		// the body is written without growing (copying) it.
+		w.cur = make([]byte, 0, min(n, chunkSize))
+	}
 	return w, nil
 }
 

@@ -9,6 +9,9 @@
 //	/miss/N             1 KiB for any N, public, max-age=-miss-max-age and no
 //	                    validator, so an expired key is fetched again in full
 //	                    (the miss-heavy workload)
+//	/mix/K              8 KiB for any K, public, max-age=3600 with an ETag
+//	                    (the mixed workload: Zipf-distributed keys, and a
+//	                    tenth never asked before)
 //	/stats              "requests N" (requests answered, /stats excluded)
 package main
 
@@ -52,6 +55,9 @@ func main() {
 	missCC := "public, max-age=" + strconv.Itoa(*missMaxAge)
 	missSize := strconv.Itoa(len(missBody))
 
+	mixBody := bytes.Repeat([]byte("mixture\n"), 8<<10/8)
+	mixSize := strconv.Itoa(len(mixBody))
+
 	var requests atomic.Int64
 	mux := http.NewServeMux()
 	mux.HandleFunc("/obj/", func(w http.ResponseWriter, r *http.Request) {
@@ -80,6 +86,15 @@ func main() {
 		h["Content-Type"] = []string{"application/octet-stream"}
 		h["Content-Length"] = []string{missSize}
 		w.Write(missBody)
+	})
+	mux.HandleFunc("/mix/", func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		h := w.Header()
+		h["Cache-Control"] = []string{"public, max-age=3600"}
+		h["Content-Type"] = []string{"application/octet-stream"}
+		h["Etag"] = []string{`"mix"`}
+		h["Content-Length"] = []string{mixSize}
+		w.Write(mixBody)
 	})
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "requests %d\n", requests.Load())

@@ -400,9 +400,15 @@ func (dd *decisions) explain(d *decision) (string, spec.Explanation) {
 func shortExplain(e *spec.Explanation) string {
 	var b strings.Builder
 	line := func(label, value string, r spec.Reason) {
-		b.WriteString(label + " " + value)
+		b.WriteString(label)
+		if value != "" {
+			b.WriteString(" " + value)
+		}
 		if r.Text != "" {
-			b.WriteString(" — " + r.Text)
+			if value != "" {
+				b.WriteString(" —")
+			}
+			b.WriteString(" " + r.Text)
 		}
 		if r.Section != "" {
 			b.WriteString(" (" + r.Section + ")")

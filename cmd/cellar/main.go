@@ -6,6 +6,7 @@
 //	cellar serve --upstream URL [flags]   run the caching reverse proxy
 //	cellar explain URL|- [flags]          say how a cache treats a response, and why
 //	cellar demo-origin [--listen ADDR]    run a small origin to try the cache on
+//	cellar top [--admin URL] [--once]     watch a running cellar serve's status page in a terminal
 //	cellar version                        print the version
 //
 // Every flag can also be set from the environment: the flags of serve as
@@ -36,6 +37,7 @@ Usage:
   cellar serve --upstream URL [flags]   run the caching reverse proxy
   cellar explain URL|- [flags]          say how a cache treats a response, and why
   cellar demo-origin [--listen ADDR]    run a small origin to try the cache on
+  cellar top [--admin URL] [--once]     watch a running cellar serve's status page in a terminal
   cellar version                        print the version
 
 Run 'cellar COMMAND -h' for a command's flags and the environment variable
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runExplain(ctx, rest, stdin, stdout, stderr)
 	case "demo-origin":
 		err = runDemoOrigin(ctx, rest, stdout, stderr)
+	case "top":
+		err = runTop(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		err = runVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

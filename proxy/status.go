@@ -2,6 +2,7 @@ package proxy
 
 import (
 	_ "embed"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -273,9 +274,11 @@ func (s *Status) Snapshot() StatusSnapshot {
 	return snap
 }
 
-// serveJSON answers /status.json.
+// serveJSON answers /status.json, compact: the page polls it every second.
 func (s *Status) serveJSON(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.Snapshot())
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(s.Snapshot())
 }
 
 // servePage answers / with the status page: one HTML document, its CSS and

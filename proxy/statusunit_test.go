@@ -210,3 +210,32 @@ func TestRecordWithoutSubscriberAllocatesNothing(t *testing.T) {
 		t.Error("no trace asked for with a subscriber")
 	}
 }
+
+// FuzzDecisionFilter: any Cache-Status value and any ?status= filter are
+// matched without a panic, and a parameter this cache's member carries
+// (a token, RFC 9211 §2) is always found by its own name.
+func FuzzDecisionFilter(f *testing.F) {
+	f.Add(`Cellar; hit; ttl=30`, "hit")
+	f.Add(`Origin; fwd=miss, Cellar; fwd=uri-miss; detail="a, \"b\""; stored`, "fwd=uri-miss")
+	f.Add(`"Cellar"; hit,,`, "stale")
+	f.Fuzz(func(t *testing.T, value, want string) {
+		d := &decision{uri: "/", outcome: LabelNone, cacheStatus: []string{value}}
+		q := make(map[string][]string)
+		q["status"] = []string{want}
+		flt := parseFilter(q)
+		_ = flt.match(d, "Cellar")
+		tok := strings.ToLower(strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r == '-' {
+				return r
+			}
+			return -1
+		}, want))
+		if tok == "" {
+			return
+		}
+		d.cacheStatus = []string{"Other; x=\"" + strings.ReplaceAll(strings.ReplaceAll(value, `\`, ""), `"`, "") + "\", Cellar; " + tok}
+		if !statusHas(d.cacheStatus, "Cellar", tok) {
+			t.Errorf("%q not found in %q", tok, d.cacheStatus)
+		}
+	})
+}

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // discardWriter is a ResponseWriter that keeps only the header.
@@ -32,7 +34,13 @@ func BenchmarkStatusHitPath(b *testing.B) {
 				status = NewStatus(StatusConfig{Store: cache.Store(), Options: cache.Options()})
 				defer status.Close()
 			}
-			p, err := New(Config{Upstream: up, Cache: cache, Transport: rt, Status: status})
+			// As cellar serve runs: the proxy's Prometheus metrics on, so
+			// that every mode computes the outcome label.
+			m, err := NewMetrics(prometheus.NewRegistry())
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := New(Config{Upstream: up, Cache: cache, Transport: rt, Status: status, Metrics: m})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -13,7 +13,8 @@
 // CELLAR_<FLAG> (--max-size from CELLAR_MAX_SIZE, --upstream from
 // CELLAR_UPSTREAM), those of explain as CELLAR_EXPLAIN_<FLAG> and those of
 // demo-origin as CELLAR_DEMO_<FLAG>: the flag's name in upper case with dashes
-// as underscores. A flag on the command line wins over its variable. `cellar
+// as underscores. Those of top share serve's prefix, so that CELLAR_ADMIN and
+// CELLAR_ADMIN_TOKEN point it at the serve they configure. A flag on the command line wins over its variable. `cellar
 // COMMAND -h` lists each flag with its variable.
 //
 // Exit status: 0 on success, 2 when the configuration is refused (the

@@ -51,6 +51,9 @@ type AdminConfig struct {
 	// PurgeTimeout bounds one purge (prefix and tag purges walk the store);
 	// zero means 30s.
 	PurgeTimeout time.Duration
+	// Status, when set, serves the status page (/, /status.json,
+	// /decisions: see statusroutes.go), guarded as the profiles are.
+	Status *Status
 }
 
 // ErrAdminToken is returned by [CheckAdminAddr] when the admin listener is
@@ -91,6 +94,8 @@ func IsLoopback(addr string) bool {
 //	POST /purge?path=/PATH         drop PATH under every host the cache keyed it on
 //	                               (under AdminConfig.KeyHost when it is set)
 //	GET  /debug/pprof/...          runtime profiles, when AdminConfig.Pprof is set
+//	GET  /, /status.json           the status page and its figures, when AdminConfig.Status is set
+//	GET  /decisions                recent decisions as Server-Sent Events (idem)
 //
 // Purges answer {"purged": N} in JSON; several url, prefix and tag
 // parameters may be combined in one request, in the query, a form body or
@@ -130,6 +135,9 @@ func Admin(cfg AdminConfig) http.Handler {
 	purge := a.localOnly(http.NewCrossOriginProtection().Handler(a.auth(a.notSimple(http.HandlerFunc(a.purge)))))
 	mux.Handle("POST /purge", purge)
 	mux.Handle("PURGE /purge", purge)
+	if cfg.Status != nil {
+		a.mountStatus(mux, cfg.Status)
+	}
 	return mux
 }
 

@@ -72,7 +72,7 @@ func textResponse(r *http.Request, status int, body string, kv ...string) *http.
 		Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r}
 }
 
-func newTestCache(t *testing.T, clock func() time.Time) *cellar.Cache {
+func newTestCache(t testing.TB, clock func() time.Time) *cellar.Cache {
 	t.Helper()
 	st, err := memory.New(memory.Options{MaxBytes: 1 << 20})
 	if err != nil {

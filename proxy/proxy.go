@@ -64,6 +64,8 @@ type Config struct {
 	AccessLog bool
 	// Metrics records each request; nil records nothing.
 	Metrics Observer
+	// Status, when set, records each request for the status page.
+	Status *Status
 	// MaxBodyBytes bounds request bodies (413 past it); zero means no limit.
 	// Header size is bounded by the http.Server (MaxHeaderBytes).
 	MaxBodyBytes int64
@@ -246,6 +248,7 @@ type call struct {
 	body               noopCloseBody
 	xff, xfh, xfp, via [1]string
 	ua                 [1]string
+	traced             *tracedDecision // set while /decisions has a subscriber
 }
 
 // ServeHTTP proxies r through the cache.
@@ -254,7 +257,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{rec: recorder{ResponseWriter: w, client: r, flushInterval: p.cfg.FlushInterval != 0}}
 	rec := &c.rec
 	defer func() {
-		p.finish(rec, r, start)
+		p.finish(rec, r, start, c.traced)
 	}()
 	if !p.framingOK(rec, r) {
 		return
@@ -289,6 +292,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.cached, rec.via = true, p.respVia
 	out := p.outgoing(c, r)
+	out, c.traced = p.cfg.Status.trace(out, rec)
 	if out.Body != nil {
 		defer c.body.Close()
 	}
@@ -513,8 +517,8 @@ func (r *recorder) withDetail(detail, name string) []string {
 }
 
 // finish writes the access-log line and records metrics.
-func (p *Proxy) finish(rec *recorder, r *http.Request, start time.Time) {
-	if p.cfg.Metrics == nil && !p.cfg.AccessLog {
+func (p *Proxy) finish(rec *recorder, r *http.Request, start time.Time, traced *tracedDecision) {
+	if p.cfg.Metrics == nil && !p.cfg.AccessLog && p.cfg.Status == nil {
 		return
 	}
 	d := time.Since(start)
@@ -532,6 +536,8 @@ func (p *Proxy) finish(rec *recorder, r *http.Request, start time.Time) {
 	if p.cfg.Metrics != nil {
 		p.cfg.Metrics.ObserveRequest(r.Method, status, label, rec.bytes, d)
 	}
+	p.cfg.Status.record(finished{r: r, status: status, outcome: label, bytes: rec.bytes,
+		cacheStatus: rec.cacheStatus, end: start.Add(d), d: d, traced: traced})
 	if p.cfg.AccessLog {
 		p.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),

@@ -90,6 +90,9 @@ type serveConfig struct {
 	LogLevel  slog.Level
 	AccessLog bool
 	Pprof     bool
+	// StatusPage serves /, /status.json and /decisions on the admin
+	// listener (status.go).
+	StatusPage bool
 }
 
 // storeSpec is a parsed --store value.
@@ -165,6 +168,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.StringVar(&v.logLevel, "log-level", "info", "log level: debug | info | warn | error")
 	fs.BoolVar(&v.accessLog, "access-log", true, "log one line per request")
 	fs.BoolVar(&v.pprof, "pprof", false, "serve Go runtime profiles on the admin listener under /debug/pprof/")
+	fs.BoolVar(&v.statusPage, "status-page", true, "serve the status page on the admin listener: / (HTML), /status.json (for cellar top) and /decisions (live decisions, Server-Sent Events)")
 	return v, fs
 }
 
@@ -188,6 +192,7 @@ type serveFlagValues struct {
 
 	upstreamBodyTimeout time.Duration
 	storeSetCookie      bool
+	statusPage          bool
 }
 
 // parseServeConfig reads and validates the flags of `cellar serve`. Every
@@ -233,6 +238,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		LogFormat:         v.logFormat,
 		AccessLog:         v.accessLog,
 		Pprof:             v.pprof,
+		StatusPage:        v.statusPage,
 
 		DropRequestFields:         splitList(v.dropFields),
 		PassRequestFields:         splitList(v.passFields),

@@ -19,6 +19,8 @@ var envPrefixes = map[string]string{
 	"cellar explain":     "CELLAR_EXPLAIN_",
 	"cellar demo-origin": "CELLAR_DEMO_",
 	"cellar version":     "CELLAR_VERSION_",
+	// top reads serve's CELLAR_ADMIN and CELLAR_ADMIN_TOKEN.
+	"cellar top": "CELLAR_",
 }
 
 // envName returns the environment variable that sets a flag of fs:

@@ -6,13 +6,15 @@
 //	cellar serve --upstream URL [flags]   run the caching reverse proxy
 //	cellar explain URL|- [flags]          say how a cache treats a response, and why
 //	cellar demo-origin [--listen ADDR]    run a small origin to try the cache on
+//	cellar top [--admin URL] [--once]     watch a running cellar serve's status page in a terminal
 //	cellar version                        print the version
 //
 // Every flag can also be set from the environment: the flags of serve as
 // CELLAR_<FLAG> (--max-size from CELLAR_MAX_SIZE, --upstream from
 // CELLAR_UPSTREAM), those of explain as CELLAR_EXPLAIN_<FLAG> and those of
 // demo-origin as CELLAR_DEMO_<FLAG>: the flag's name in upper case with dashes
-// as underscores. A flag on the command line wins over its variable. `cellar
+// as underscores. Those of top share serve's prefix, so that CELLAR_ADMIN and
+// CELLAR_ADMIN_TOKEN point it at the serve they configure. A flag on the command line wins over its variable. `cellar
 // COMMAND -h` lists each flag with its variable.
 //
 // Exit status: 0 on success, 2 when the configuration is refused (the
@@ -36,6 +38,7 @@ Usage:
   cellar serve --upstream URL [flags]   run the caching reverse proxy
   cellar explain URL|- [flags]          say how a cache treats a response, and why
   cellar demo-origin [--listen ADDR]    run a small origin to try the cache on
+  cellar top [--admin URL] [--once]     watch a running cellar serve's status page in a terminal
   cellar version                        print the version
 
 Run 'cellar COMMAND -h' for a command's flags and the environment variable
@@ -65,6 +68,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runExplain(ctx, rest, stdin, stdout, stderr)
 	case "demo-origin":
 		err = runDemoOrigin(ctx, rest, stdout, stderr)
+	case "top":
+		err = runTop(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		err = runVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

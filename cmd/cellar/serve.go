@@ -92,10 +92,12 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 	if b, ok := st.(*breaker.Breaker); ok {
 		reg.MustRegister(prommetrics.NewBreakerCollector(b))
 	}
+	status := newStatus(cfg, st, cache)
 	p, err := proxy.New(proxy.Config{
 		Upstream:     cfg.Upstream,
 		Cache:        cache,
-		Transport:    upstream,
+		Transport:    status.Upstream(upstream),
+		Status:       status,
 		Name:         cfg.Name,
 		Logger:       log,
 		AccessLog:    cfg.AccessLog,
@@ -170,11 +172,13 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 				Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
 				Logger:   log.With("component", "admin"),
 				Pprof:    cfg.Pprof,
+				Status:   status,
 			})),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 			ConnState:         adminConns.state,
 		}
+		adminSrv.RegisterOnShutdown(status.Close) // ends the /decisions streams
 	}
 
 	errc := make(chan error, 2)

@@ -357,7 +357,7 @@ func (dd *decisions) build(d *decision) []byte {
 			}
 		}
 		for _, st := range t.trace.Steps {
-			ev.Trace = append(ev.Trace, traceStep{State: st.State, Code: st.Reason.Code, Text: st.Reason.Text, Section: st.Reason.Section})
+			ev.Trace = append(ev.Trace, traceStep{State: st.State, Code: string(st.Reason.Code), Text: st.Reason.Text, Section: st.Reason.Section})
 			cite(st.Reason)
 		}
 		ev.Events = t.trace.Events

@@ -34,20 +34,7 @@ func (s IdleClient) opts() *Options {
 // Next chooses what to do with req given the pairs stored under its key
 // (Key(req)); stored may hold pairs of other variants, partial responses and
 // pairs already expired.
-func (s IdleClient) Next(req Request, stored []Pair) IdleNext {
-	o := s.opts()
-	if req.Method == "" {
-		// net/http's convention, which Key and methodServes follow too: an
-		// empty method is GET. Taken as an unknown method it would have
-		// invalidated what a GET stored (§4.4).
-		req.Method = http.MethodGet
-	}
-	if !o.cacheableMethod(req.Method) {
-		return uncacheableMethod(o, req)
-	}
-	rq := requestPolicy(o, req.Header)
-	return lookupWith(o, &req, &rq, stored, true)
-}
+func (s IdleClient) Next(req Request, stored []Pair) IdleNext { return s.next(req, stored, false) }
 
 // Collapsed is Next for a request that waited for another's upstream
 // exchange (a collapsed request, RFC 9111 §4: "a cache can use a response
@@ -61,14 +48,25 @@ func (s IdleClient) Next(req Request, stored []Pair) IdleNext {
 // collapses concurrent client-forced refreshes (a reload, an attacker's
 // Pragma: no-cache) of one key into one upstream request.
 func (s IdleClient) Collapsed(req Request, stored []Pair) IdleNext {
+	return s.next(req, stored, true)
+}
+
+// next is Next, or Collapsed when collapsed is set.
+func (s IdleClient) next(req Request, stored []Pair, collapsed bool) IdleNext {
 	o := s.opts()
 	if req.Method == "" {
+		// net/http's convention, which Key and methodServes follow too: an
+		// empty method is GET. Taken as an unknown method it would have
+		// invalidated what a GET stored (§4.4).
 		req.Method = http.MethodGet
 	}
 	if !o.cacheableMethod(req.Method) {
 		return uncacheableMethod(o, req)
 	}
 	rq := requestPolicy(o, req.Header)
+	if !collapsed {
+		return lookupWith(o, &req, &rq, stored, true)
+	}
 	look := rq
 	look.noCache, look.maxAge = false, deltaSeconds{}
 	return withRequestPolicy(lookupWith(o, &req, &look, stored, true), &rq)

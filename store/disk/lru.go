@@ -198,11 +198,14 @@ func (l *lru) totals() (entries, bytes int64) {
 // and starts a new record.
 func (l *lru) takeUsed() map[string]int64 {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	u := l.used
-	if len(u) > 0 {
-		l.used = make(map[string]int64, len(u))
+	if len(u) == 0 {
+		// Not the map itself: touch goes on writing it, and the caller
+		// reads what it is given without the lock.
+		return nil
 	}
-	l.mu.Unlock()
+	l.used = make(map[string]int64, len(u))
 	return u
 }
 

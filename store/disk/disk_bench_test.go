@@ -127,6 +127,11 @@ func benchCommitParallel(b *testing.B, f Fsync, size int, inline bool) {
 	b.ReportAllocs()
 	b.SetParallelism(16)
 	b.ResetTimer() // not Open
+	batches := s.batches.Load()
+	defer func() {
+		// How many commits share a transaction: the lever of group commit.
+		b.ReportMetric(float64(b.N)/float64(s.batches.Load()-batches), "commits/tx")
+	}()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := next.Add(1)

@@ -78,14 +78,17 @@ type exchange struct {
 	storedHit bool
 
 	// Storage for what a hit needs, so that it costs no allocation of its
-	// own: the pairs of the first lookup, the response and its body. (The
-	// Cache-Status value is not here but shared, Cache.statusField: the
-	// header map that holds it outlives the exchange.)
-	pairBuf  [2]spec.Pair
-	pairUsed bool
-	respData http.Response
-	bodyData body
-	respUsed bool
+	// own: the entries and pairs of the first lookup, the response and its
+	// body. (The Cache-Status value is not here but shared,
+	// Cache.statusField: the header map that holds it outlives the
+	// exchange.)
+	pairBuf   [2]spec.Pair
+	pairUsed  bool
+	entryBuf  [1]store.Entry
+	entryUsed bool
+	respData  http.Response
+	bodyData  body
+	respUsed  bool
 }
 
 // reusable reports whether, once its response is written and its body
@@ -167,10 +170,24 @@ func (ex *exchange) start() (*http.Response, error) {
 	return ex.decide()
 }
 
+// entryAppender is a store that looks up into the caller's slice
+// (memory.Store).
+type entryAppender interface {
+	AppendLookup(ctx context.Context, dst []store.Entry, key string) ([]store.Entry, error)
+}
+
 // lookup reads the stored variants of the key.
 func (ex *exchange) lookup() error {
 	ex.gen = ex.c.flights.gen(ex.key)
-	entries, err := ex.c.store.Lookup(ex.ctx, ex.key)
+	var entries []store.Entry
+	var err error
+	if ea, ok := ex.c.store.(entryAppender); ok && !ex.entryUsed {
+		// The first lookup's entries go in the exchange, as its pairs do.
+		ex.entryUsed = true
+		entries, err = ea.AppendLookup(ex.ctx, ex.entryBuf[:0:len(ex.entryBuf)], ex.key)
+	} else {
+		entries, err = ex.c.store.Lookup(ex.ctx, ex.key)
+	}
 	if err != nil {
 		return err
 	}

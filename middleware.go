@@ -100,7 +100,7 @@ type handlerCall struct {
 }
 
 // handlerCalls recycles the handlerCalls of requests answered from
-// storage with nothing left holding them (exchange.reusable): about 1.7 KB
+// storage with nothing left holding them (exchange.reusable): about 2 KB
 // and one allocation less per hit (BenchmarkServeHit). A call goes back
 // zeroed, only after the response is written and its body closed, and
 // never from a path that may still hold it (a miss, a revalidation, a

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cellar-http/cellar/spec"
 )
 
 // recycleOrigin answers by path: /fresh/ stored for an hour, varying on
@@ -240,4 +242,25 @@ func raceRecycling(t *testing.T, base string, client *http.Client) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestStatusFieldShared: the Cache-Status field value (RFC 9211) is the
+// member rendered for cs, in a one-element slice that an append copies; a
+// member rendered before is shared, another is rendered anew, also when
+// it lands in the same slot.
+func TestStatusFieldShared(t *testing.T) {
+	c := newTestCache(t, nil, true, Config{Name: "Cellar"})
+	hit := func(ttl int64) spec.CacheStatus { return spec.CacheStatus{Hit: true, HasTTL: true, TTL: ttl} }
+	a, b := c.statusField(hit(60)), c.statusField(hit(60))
+	if len(a) != 1 || cap(a) != 1 || a[0] != hit(60).Value("Cellar") || &a[0] != &b[0] {
+		t.Fatalf("statusField(ttl=60) = %q (cap %d), shared %v", a, cap(a), &a[0] == &b[0])
+	}
+	for _, cs := range []spec.CacheStatus{hit(60 + int64(len(c.statusFields))), hit(-4), {Fwd: spec.FwdURIMiss, FwdStatus: 200, Stored: true}} {
+		if got := c.statusField(cs); len(got) != 1 || got[0] != cs.Value("Cellar") {
+			t.Errorf("statusField(%+v) = %q, want %q", cs, got, cs.Value("Cellar"))
+		}
+	}
+	if got := c.statusField(hit(60)); got[0] != a[0] {
+		t.Errorf("statusField(ttl=60) after others = %q", got)
+	}
 }

@@ -221,6 +221,9 @@ type Cache struct {
 
 	flights flightTable
 
+	// statusFields shares the Cache-Status values of hits (statusfield.go).
+	statusFields statusFields
+
 	// storeWarn rate-limits the warnings of store failures, which a
 	// store that is down produces on every request.
 	storeWarn warnLimiter

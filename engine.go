@@ -72,15 +72,35 @@ type exchange struct {
 	// the request's (a Handler's requests; RoundTrip's rarely differ).
 	keyURL *url.URL
 
+	// storedHit is set when the core's first decision served a stored
+	// response with nothing started besides (no background refresh): see
+	// reusable.
+	storedHit bool
+
 	// Storage for what a hit needs, so that it costs no allocation of its
-	// own: the pairs of the first lookup, the response, its body and its
-	// Cache-Status value.
-	pairBuf  [2]spec.Pair
-	pairUsed bool
-	respData http.Response
-	bodyData body
-	respUsed bool
-	csBuf    [1]string
+	// own: the entries and pairs of the first lookup, the response and its
+	// body. (The Cache-Status value is not here but shared,
+	// Cache.statusField: the header map that holds it outlives the
+	// exchange.)
+	pairBuf   [2]spec.Pair
+	pairUsed  bool
+	entryBuf  [1]store.Entry
+	entryUsed bool
+	respData  http.Response
+	bodyData  body
+	respUsed  bool
+}
+
+// reusable reports whether, once its response is written and its body
+// closed, nothing but the caller holds the exchange, its request (URL,
+// header map and values) or anything they point to: the request was
+// answered from storage as the core first decided, nothing went upstream
+// or into a flight, no background refresh took the request, and no trace
+// was handed out (WithTrace's Steps share the exchange's array). A
+// Handler then recycles the memory of the request (handlerCalls).
+func (ex *exchange) reusable() bool {
+	return ex.storedHit && ex.decides == 1 && ex.fwd == "" && !ex.bodyForwarded &&
+		ex.collapsed == nil && !ex.collapseFailed && ex.ov.trace == nil
 }
 
 // maxDecides bounds how many times one request asks the core again after a
@@ -150,10 +170,24 @@ func (ex *exchange) start() (*http.Response, error) {
 	return ex.decide()
 }
 
+// entryAppender is a store that looks up into the caller's slice
+// (memory.Store).
+type entryAppender interface {
+	AppendLookup(ctx context.Context, dst []store.Entry, key string) ([]store.Entry, error)
+}
+
 // lookup reads the stored variants of the key.
 func (ex *exchange) lookup() error {
 	ex.gen = ex.c.flights.gen(ex.key)
-	entries, err := ex.c.store.Lookup(ex.ctx, ex.key)
+	var entries []store.Entry
+	var err error
+	if ea, ok := ex.c.store.(entryAppender); ok && !ex.entryUsed {
+		// The first lookup's entries go in the exchange, as its pairs do.
+		ex.entryUsed = true
+		entries, err = ea.AppendLookup(ex.ctx, ex.entryBuf[:0:len(ex.entryBuf)], ex.key)
+	} else {
+		entries, err = ex.c.store.Lookup(ex.ctx, ex.key)
+	}
 	if err != nil {
 		return err
 	}
@@ -228,6 +262,9 @@ func (ex *exchange) fromCache(s spec.FromCache) (*http.Response, error) {
 		rv := *s.Refresh
 		then = func() { ex.c.refresh(ex, rv) }
 	}
+	// A refresh holds the request and the exchange's pairs after the
+	// response; a second decision (a stored body gone) may go upstream.
+	ex.storedHit = s.Refresh == nil && ex.decides == 1
 	return ex.serveStoredThen(&s.Serve, s.Pair, s.Serve.CacheStatus, o, then)
 }
 

@@ -99,6 +99,32 @@ type handlerCall struct {
 	interim interimSink
 }
 
+// handlerCalls recycles the handlerCalls of requests answered from
+// storage with nothing left holding them (exchange.reusable): about 2 KB
+// and one allocation less per hit (BenchmarkServeHit). A call goes back
+// zeroed, only after the response is written and its body closed, and
+// never from a path that may still hold it (a miss, a revalidation, a
+// background refresh, a collapsed request, a trace, an error, a panic).
+var handlerCalls sync.Pool
+
+// requestReleaser is a ResponseWriter that reuses the request it handed
+// the cache (the proxy's recorder): ReleaseCellarRequest is called as
+// ServeHTTP returns when nothing of the cache holds r any more
+// (exchange.reusable), and only then.
+type requestReleaser interface {
+	ReleaseCellarRequest(r *http.Request)
+}
+
+// release recycles call, whose request r the cache no longer holds, and
+// tells w.
+func (call *handlerCall) release(w http.ResponseWriter, r *http.Request) {
+	*call = handlerCall{}
+	handlerCalls.Put(call)
+	if rl, ok := w.(requestReleaser); ok {
+		rl.ReleaseCellarRequest(r)
+	}
+}
+
 // ServeHTTP answers r from the cache. The engine keys on the request's
 // Host (and URL scheme, if it has one) and sends next requests made from r:
 // path-only URL and RequestURI, as a server would.
@@ -112,7 +138,20 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	call := &handlerCall{proc: inProcess{h: h.next}}
+	call, _ := handlerCalls.Get().(*handlerCall)
+	if call == nil {
+		call = new(handlerCall)
+	}
+	// Set where nothing holds call any more; the deferred release runs
+	// after every other deferred call (the body's Close included), and
+	// not at all after a panic.
+	reuse := false
+	defer func() {
+		if reuse {
+			call.release(w, r)
+		}
+	}()
+	call.proc.h = h.next
 	ex := &call.ex
 	ex.init(c, r, ov)
 	call.interim.init(w)
@@ -173,6 +212,7 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	if r.Method == http.MethodHead {
+		reuse = ex.reusable()
 		return
 	}
 	if b, ok := resp.Body.(*body); ok && b.src.from == SourceCache {
@@ -182,6 +222,7 @@ func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if _, err := b.WriteTo(&call.out); err != nil && call.out.err == nil {
 			panic(http.ErrAbortHandler) // the stored body failed: do not end it as if complete
 		}
+		reuse = ex.reusable()
 		return
 	}
 	copyFlushing(w, resp.Body, &call.proc.flush)

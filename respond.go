@@ -99,7 +99,8 @@ func (ex *exchange) respond(sv *spec.Serve, cs spec.CacheStatus, src bodySource,
 		cs.CollapseFailed = true
 	}
 	ex.cs = cs
-	csv := cs.Value(c.name)
+	csField := c.statusField(cs)
+	csv := csField[0]
 
 	h := ex.dst
 	if h != nil {
@@ -116,8 +117,7 @@ func (ex *exchange) respond(sv *spec.Serve, cs spec.CacheStatus, src bodySource,
 	if prev := h["Cache-Status"]; len(prev) > 0 {
 		h["Cache-Status"] = append(prev[:len(prev):len(prev)], csv)
 	} else {
-		ex.csBuf[0] = csv
-		h["Cache-Status"] = ex.csBuf[:1:1]
+		h["Cache-Status"] = csField
 	}
 	if sv.Body == spec.BodyNone && ex.req.Method == http.MethodHead {
 		length = headerLength(h)

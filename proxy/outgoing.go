@@ -48,7 +48,11 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 	}
 
 	in := r.Header
-	h := make(http.Header, len(in)+5)
+	h := c.header // a recycled call's, cleared
+	if h == nil {
+		h = make(http.Header, len(in)+5)
+		c.header = h
+	}
 	conn := in["Connection"]
 	for k, vv := range in {
 		switch {

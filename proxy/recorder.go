@@ -28,9 +28,15 @@ type recorder struct {
 	cs    spec.CacheStatus
 	hasCS bool
 
-	// via, when set, is the Via member to add to the response.
-	via    string
-	viaBuf [1]string
+	// via, when set, is the Via field with the member to add to the
+	// response: the Proxy's, shared read-only by all responses (an array
+	// here would be pointed to by the client's header map, which the
+	// server reads after the handler returns, when the recorder may be
+	// recycled: see calls).
+	via []string
+	// released is set when the cache holds nothing of the request it was
+	// handed any more (ReleaseCellarRequest): the call may be recycled.
+	released bool
 	// pendingStatus is the Cache-Status of a bypass, to add after the
 	// upstream's.
 	pendingStatus []string
@@ -51,14 +57,13 @@ func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		r.status = code
 		h := r.Header()
-		if r.via != "" {
+		if len(r.via) > 0 {
 			// RFC 9110 §7.6.3: appended to what the message already has.
 			// The values may be a stored response's: never written to.
 			if prior := h["Via"]; len(prior) > 0 {
-				h["Via"] = append(prior[:len(prior):len(prior)], r.via)
+				h["Via"] = append(prior[:len(prior):len(prior)], r.via[0])
 			} else {
-				r.viaBuf[0] = r.via
-				h["Via"] = r.viaBuf[:]
+				h["Via"] = r.via
 			}
 		}
 		if _, ok := h["Content-Type"]; !ok {
@@ -139,6 +144,10 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	return c, brw, err
 }
+
+// ReleaseCellarRequest is how the cache's Handler says that it holds
+// nothing of the request it was handed (the call's out) any more.
+func (r *recorder) ReleaseCellarRequest(*http.Request) { r.released = true }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

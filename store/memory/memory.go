@@ -273,7 +273,15 @@ func (s *Store) reconcileTags(key string, tags []string) {
 
 // Lookup returns the live variants stored under key. The entries are
 // shared: see the package documentation.
-func (s *Store) Lookup(_ context.Context, key string) ([]store.Entry, error) {
+func (s *Store) Lookup(ctx context.Context, key string) ([]store.Entry, error) {
+	return s.AppendLookup(ctx, nil, key)
+}
+
+// AppendLookup is Lookup appending the entries to dst, which it returns
+// (nil when there are none): a caller with room for them allocates
+// nothing. The engine looks up into a buffer of its own, which spares a
+// hit one allocation of a few hundred bytes (BenchmarkServeHit).
+func (s *Store) AppendLookup(_ context.Context, dst []store.Entry, key string) ([]store.Entry, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
@@ -283,7 +291,10 @@ func (s *Store) Lookup(_ context.Context, key string) ([]store.Entry, error) {
 		return nil, nil
 	}
 	now := v.now(s.clock)
-	out := make([]store.Entry, 0, len(v.items))
+	out := dst[:0]
+	if cap(out) < len(v.items) {
+		out = make([]store.Entry, 0, len(v.items))
+	}
 	for _, it := range v.items {
 		if it.live(now) {
 			out = append(out, it.e)

@@ -210,3 +210,34 @@ func BenchmarkWrite1MiB(b *testing.B) {
 		}
 	}
 }
+
+// TestAppendLookup: AppendLookup finds what Lookup finds, in the caller's
+// array when it has room (no allocation), in a new one when it has not,
+// and nil when nothing is stored.
+func TestAppendLookup(t *testing.T) {
+	s := newStore(t, 64<<20)
+	defer s.Close()
+	ctx := context.Background()
+	one := commit(t, s, typical("https://example.com/one"), []byte("1"))
+	two := typical("https://example.com/two")
+	commit(t, s, two, []byte("a"))
+	two.Variant = "accept-encoding=br"
+	commit(t, s, two, []byte("b"))
+
+	var buf [1]store.Entry
+	es, err := s.AppendLookup(ctx, buf[:0], one.Key)
+	if err != nil || len(es) != 1 || es[0].ID != one.ID || &es[0] != &buf[0] {
+		t.Fatalf("AppendLookup(%s) = %d entries, %v; in the caller's array: %v", one.Key, len(es), err, len(es) > 0 && &es[0] == &buf[0])
+	}
+	if n := testing.AllocsPerRun(100, func() { s.AppendLookup(ctx, buf[:0], one.Key) }); n != 0 {
+		t.Errorf("AppendLookup into room for the entry: %v allocations", n)
+	}
+	want, _ := s.Lookup(ctx, two.Key)
+	es, err = s.AppendLookup(ctx, buf[:0], two.Key)
+	if err != nil || len(es) != 2 || len(want) != 2 || es[0].ID != want[0].ID || es[1].ID != want[1].ID {
+		t.Fatalf("AppendLookup of two variants into room for one = %d entries, %v (Lookup: %d)", len(es), err, len(want))
+	}
+	if es, err := s.AppendLookup(ctx, buf[:0], "https://example.com/none"); es != nil || err != nil {
+		t.Errorf("AppendLookup of nothing = %v, %v", es, err)
+	}
+}

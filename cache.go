@@ -167,12 +167,16 @@ type Config struct {
 	// header is what is stored and served. Rules that protect other users
 	// still hold: in a shared cache, responses with Set-Cookie or to
 	// requests with Authorization are not stored (RFC 9111 §3.5, §7.3).
+	// Like BodyKey and KeyHost, it must not keep the request past its
+	// return: the caller of a Handler may reuse the request's memory once
+	// it is answered (package proxy does, for hits).
 	ForceTTL func(*http.Request) (time.Duration, bool)
 	// BodyKey, outside the RFC and off by default, adds a SHA-256 hash of
 	// the request body to the key of the requests for which it returns true
 	// (POST APIs such as GraphQL). The method must also be listed in
 	// Spec.CacheableMethods, or spec treats it as unsafe. Bodies longer than
-	// BodyKeyLimit bypass the cache.
+	// BodyKeyLimit bypass the cache. It must not keep the request (see
+	// ForceTTL).
 	BodyKey func(*http.Request) bool
 	// BodyKeyLimit bounds the request body hashed for BodyKey; zero means
 	// 1 MiB.
@@ -194,7 +198,7 @@ type Config struct {
 	// is not. See KeyOnHost and KeyOnURLHost. Invalidation by Location
 	// and Content-Location (RFC 9111 §4.4) compares their host with the
 	// key's, so absolute URLs there under another name invalidate
-	// nothing.
+	// nothing. It must not keep the request (see ForceTTL).
 	KeyHost func(req *http.Request) string
 }
 

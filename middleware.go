@@ -43,6 +43,11 @@ func Middleware(cfg Config) (func(http.Handler) http.Handler, error) {
 // 502, or 504 after a timeout or when a stored response may not be served
 // stale (see [UpstreamError]). [Cache.HandlerWith] can answer those itself,
 // or forward over a RoundTripper rather than to next.
+//
+// The values of the response header are shared with other responses (a
+// stored response's fields, the Cache-Status of a hot object): a writer
+// wrapping the handler may replace or append to them, never write into
+// them in place.
 func (c *Cache) Handler(next http.Handler) http.Handler {
 	return c.HandlerWith(next, HandlerOptions{})
 }

@@ -102,11 +102,20 @@ func (s *Store) Cold() store.Store { return s.cold }
 // Lookup answers from memory when it holds key's variants and they are all
 // still live, and otherwise asks the durable store and keeps its answer.
 func (s *Store) Lookup(ctx context.Context, key string) ([]store.Entry, error) {
+	return s.AppendLookup(ctx, nil, key)
+}
+
+// AppendLookup is Lookup for a caller with room for the entries: a hit
+// from memory appends them to dst and, when they fit, allocates nothing
+// (the engine looks up into a buffer of its own, as over the memory
+// store); an answer of the durable store is its own slice. It returns nil
+// when there are none.
+func (s *Store) AppendLookup(ctx context.Context, dst []store.Entry, key string) ([]store.Entry, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
 	if es, ok := s.mem.meta(key); ok {
-		if out, ok := s.liveOf(key, es); ok {
+		if out, ok := s.liveOf(dst, key, es); ok {
 			if len(out) == 0 {
 				s.misses.Add(1)
 				return nil, nil
@@ -130,12 +139,15 @@ func (s *Store) Lookup(ctx context.Context, key string) ([]store.Entry, error) {
 	return es, nil
 }
 
-// liveOf returns the entries of es within their horizon, in a slice of the
-// caller's own. It reports false when the durable store no longer has one
-// of them.
-func (s *Store) liveOf(key string, es []store.Entry) ([]store.Entry, bool) {
+// liveOf returns the entries of es within their horizon, appended to dst
+// (a slice of the caller's own). It reports false when the durable store
+// no longer has one of them.
+func (s *Store) liveOf(dst []store.Entry, key string, es []store.Entry) ([]store.Entry, bool) {
 	now := s.now()
-	out := make([]store.Entry, 0, len(es))
+	out := dst[:0]
+	if cap(out) < len(es) {
+		out = make([]store.Entry, 0, len(es))
+	}
 	for i := range es {
 		e := &es[i]
 		if !e.Expires.IsZero() && !now.Before(e.Expires) {

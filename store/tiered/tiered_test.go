@@ -310,3 +310,23 @@ func TestMemoryTierBudget(t *testing.T) {
 		}
 	}
 }
+
+// Issue 14: a hot hit looked up into the caller's buffer allocates nothing
+// and gives the same entries as Lookup.
+func TestAppendLookupFromMemory(t *testing.T) {
+	s, _, _ := newTest(t, 1<<20, 1<<20)
+	want := put(t, s, entry("k", ""), "hot body")
+	get(t, s, "k") // the first lookup after a commit reads the durable index
+	var buf [1]store.Entry
+	es, err := s.AppendLookup(t.Context(), buf[:0], "k")
+	if err != nil || len(es) != 1 || es[0].ID != want.ID || &es[0] != &buf[0] {
+		t.Fatalf("AppendLookup = %d entries, %v; want %s in the caller's array", len(es), err, want.ID)
+	}
+	ctx := t.Context()
+	if n := testing.AllocsPerRun(100, func() { s.AppendLookup(ctx, buf[:0], "k") }); n != 0 {
+		t.Errorf("a hot AppendLookup with room: %v allocations, want 0", n)
+	}
+	if es, err := s.AppendLookup(ctx, buf[:0], "none"); es != nil || err != nil {
+		t.Errorf("AppendLookup of nothing = %v, %v", es, err)
+	}
+}

@@ -210,10 +210,12 @@ type Cache struct {
 	opts     spec.Options
 	store    store.Store
 	ownStore bool // created by New (Config.Store was nil): Close closes it
-	upstream http.RoundTripper
-	log      *slog.Logger
-	metrics  Metrics
-	name     string
+	// releaseStore ends the claim of a given store's role (storerole.go).
+	releaseStore func()
+	upstream     http.RoundTripper
+	log          *slog.Logger
+	metrics      Metrics
+	name         string
 
 	detachLimit  int64
 	bodyKeyLimit int64
@@ -276,6 +278,13 @@ func New(cfg Config) (*Cache, error) {
 			return nil, fmt.Errorf("cellar: the default memory store: %w", err)
 		}
 		c.store, c.ownStore = st, true
+		c.releaseStore = func() {}
+	} else {
+		release, err := claimStore(c.store, c.opts.Shared)
+		if err != nil {
+			return nil, err
+		}
+		c.releaseStore = release
 	}
 	if c.opts.Clock == nil {
 		c.opts.Clock = time.Now
@@ -329,7 +338,9 @@ func (c *Cache) Options() spec.Options { return c.opts }
 // not close a store given in Config.Store (it closes the memory store New
 // made when there was none), and requests still in progress are not
 // interrupted; requests made after Close are served but start no
-// background work.
+// background work. A store given in Config.Store may be used by a Cache
+// of the other role (shared or private) once Close has returned, not
+// before (ErrStoreRole).
 func (c *Cache) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -338,6 +349,9 @@ func (c *Cache) Close() error {
 	c.bgMu.Unlock()
 	c.bgCancel()
 	err := c.waitBackground(ctx)
+	if c.releaseStore != nil {
+		c.releaseStore()
+	}
 	if c.ownStore {
 		err = errors.Join(err, c.store.Close())
 	}
@@ -356,6 +370,9 @@ func (c *Cache) Shutdown(ctx context.Context) error {
 		wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err = c.waitBackground(wctx)
+	}
+	if c.releaseStore != nil {
+		c.releaseStore()
 	}
 	if c.ownStore {
 		err = errors.Join(err, c.store.Close())

@@ -1,0 +1,62 @@
+package cellar
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/cellar-http/cellar/spec"
+	"github.com/cellar-http/cellar/store/memory"
+)
+
+// RFC 9111 §3.5, §5.2.2.7, §7.3: a shared cache must not reuse what a
+// private cache stores, and a stored pair does not show it, so New refuses
+// a store that an open Cache of the other role uses; caches of one role
+// share a store freely, and Close ends the claim.
+func TestStoreRoleRFC9111_3_5(t *testing.T) {
+	st, err := memory.New(memory.Options{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	private, err := NewTransport(Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	private2, err := New(Config{Store: st})
+	if err != nil {
+		t.Fatalf("a second private cache on the store: %v", err)
+	}
+	if _, err := Middleware(Config{Store: st}); !errors.Is(err, ErrStoreRole) {
+		t.Fatalf("Middleware on a private cache's store: %v, want ErrStoreRole", err)
+	}
+	private.Close()
+	if _, err := New(Config{Store: st, Spec: spec.Options{Shared: true}}); !errors.Is(err, ErrStoreRole) {
+		t.Fatalf("a shared cache while one private cache is still open: %v, want ErrStoreRole", err)
+	}
+	private2.Close()
+	private2.Close() // a second Close releases nothing more
+	shared, err := New(Config{Store: st, Spec: spec.Options{Shared: true}})
+	if err != nil {
+		t.Fatalf("a shared cache once the private ones are closed: %v", err)
+	}
+	defer shared.Close()
+	shared2, err := New(Config{Store: st, Spec: spec.Options{Shared: true}})
+	if err != nil {
+		t.Fatalf("a second shared cache on the store: %v", err)
+	}
+	defer shared2.Close()
+	if _, err := NewTransport(Config{Store: st}); !errors.Is(err, ErrStoreRole) {
+		t.Fatalf("a private cache on a shared cache's store: %v, want ErrStoreRole", err)
+	}
+	// Other stores are not concerned.
+	other, err := memory.New(memory.Options{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	c, err := NewTransport(Config{Store: other})
+	if err != nil {
+		t.Fatalf("a private cache on another store: %v", err)
+	}
+	c.Close()
+}

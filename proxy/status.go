@@ -164,7 +164,8 @@ func outcomeCounter(outcome string) int {
 		return cStale
 	case LabelRevalidated:
 		return cRevalidated
-	case "uri-miss", "vary-miss", "miss", "stale", "partial", "request":
+	case string(spec.FwdURIMiss), string(spec.FwdVaryMiss), string(spec.FwdMiss),
+		string(spec.FwdStale), string(spec.FwdPartial), string(spec.FwdRequest):
 		return cMisses
 	}
 	return cPass

@@ -106,6 +106,9 @@
 //     [NeedRevalidation.UpstreamFailedWith], [CacheMiss.StaleOnError].
 //   - RFC 8246 §2 immutable: a fresh immutable response skips the
 //     validation a reload's max-age=0 asks for ([IdleClient.Next]).
+//   - RFC 9110 §12.5.3 Accept-Encoding: a stored response is selected only
+//     for a request that accepts its content codings, whether or not its
+//     Vary names Accept-Encoding ([IdleClient.Next]).
 //   - RFC 9110 §7.6.1 Connection: [HopByHop]; §9.3.3 POST:
 //     [InvalidateEntries.Store]; §13 Conditional Requests and §14 Range
 //     Requests answered from storage: [Serve], [BodyPlan], [ByteRange],

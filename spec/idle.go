@@ -117,7 +117,8 @@ type selection struct {
 }
 
 // selectStored applies RFC 9111 §4's requirements other than freshness:
-// method, Vary, and among several matches the most recent by Date (§4.1)
+// method, Vary, content codings the request accepts (RFC 9110 §12.5.3,
+// contentcoding.go), and among several matches the most recent by Date (§4.1)
 // of those with a valid Vary field value if any has one (§4.1's last rule:
 // a newer response that omits Vary does not displace an older one that
 // names its selecting fields; see varyMatches).
@@ -134,7 +135,7 @@ func selectStored(req *Request, stored []Pair) selection {
 			continue
 		}
 		match, valid := varyMatches(req, p, &vc)
-		if !match {
+		if !match || !codingsAccepted(req.Header, p.Response.Header) {
 			continue
 		}
 		if p.Response.Status == http.StatusPartialContent {
@@ -217,7 +218,7 @@ func noneSelected(o *Options, req *Request, rq *directives, stored []Pair, sel *
 	if len(sel.partial) > 0 {
 		fwd, why = FwdPartial, reason("partial", "RFC 9111 §3.3", "the stored partial responses do not cover the request")
 	} else if sel.anyURI {
-		fwd, why = FwdVaryMiss, reason("vary-miss", "RFC 9111 §4.1", "stored responses exist but none matches this request's Vary fields")
+		fwd, why = FwdVaryMiss, reason("vary-miss", "RFC 9111 §4.1", "stored responses exist but none matches this request's Vary fields and content codings (RFC 9110 §12.5.3)")
 	}
 	return newMiss(o, *req, rq, fwd, why)
 }

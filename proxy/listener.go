@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"container/list"
 	"context"
 	"crypto/tls"
 	"io"
@@ -36,7 +35,7 @@ type Listener struct {
 
 	mu    sync.Mutex
 	open  int
-	idle  *list.List // of *conn, longest idle first
+	idle  idleList
 	conns map[net.Conn]*conn
 
 	refused, closedIdle atomic.Int64
@@ -44,16 +43,18 @@ type Listener struct {
 
 // NewListener wraps ln.
 func NewListener(ln net.Listener, cfg ListenerConfig) *Listener {
-	return &Listener{Listener: ln, cfg: cfg, idle: list.New(), conns: map[net.Conn]*conn{}}
+	return &Listener{Listener: ln, cfg: cfg, conns: map[net.Conn]*conn{}}
 }
 
 // conn is one accepted connection.
 type conn struct {
 	net.Conn
-	l      *Listener
-	scan   *framingScanner // nil without CheckFraming
-	idleAt *list.Element   // in l.idle while idle
-	closed sync.Once
+	l    *Listener
+	scan *framingScanner // nil without CheckFraming
+	// In l.idle while idle (idlelist.go).
+	idle               bool
+	idlePrev, idleNext *conn
+	closed             sync.Once
 }
 
 // busyResponse answers a connection past MaxConns.
@@ -95,14 +96,12 @@ func (l *Listener) admit(c *conn) bool {
 	l.mu.Lock()
 	var victim *conn
 	if l.cfg.MaxConns > 0 && l.open >= l.cfg.MaxConns {
-		e := l.idle.Front()
-		if e == nil {
+		victim = l.idle.front
+		if victim == nil {
 			l.mu.Unlock()
 			return false
 		}
-		victim = e.Value.(*conn)
-		l.idle.Remove(e)
-		victim.idleAt = nil
+		l.idle.remove(victim)
 		l.open-- // counted out now: its slot is c's
 		delete(l.conns, victim.Conn)
 	}
@@ -162,10 +161,7 @@ func (l *Listener) forget(c *conn) {
 	}
 	delete(l.conns, c.Conn)
 	l.open--
-	if c.idleAt != nil {
-		l.idle.Remove(c.idleAt)
-		c.idleAt = nil
-	}
+	l.idle.remove(c)
 }
 
 // ConnState tracks which connections are idle; set it as the
@@ -182,14 +178,11 @@ func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 	}
 	switch state {
 	case http.StateIdle:
-		if c.idleAt == nil {
-			c.idleAt = l.idle.PushBack(c)
+		if !c.idle {
+			l.idle.pushBack(c)
 		}
 	default:
-		if c.idleAt != nil {
-			l.idle.Remove(c.idleAt)
-			c.idleAt = nil
-		}
+		l.idle.remove(c)
 	}
 }
 
@@ -226,5 +219,5 @@ type ListenerStats struct {
 func (l *Listener) Stats() ListenerStats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return ListenerStats{Open: l.open, Idle: l.idle.Len(), Refused: l.refused.Load(), ClosedIdle: l.closedIdle.Load()}
+	return ListenerStats{Open: l.open, Idle: l.idle.n, Refused: l.refused.Load(), ClosedIdle: l.closedIdle.Load()}
 }

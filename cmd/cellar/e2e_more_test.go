@@ -119,7 +119,7 @@ func TestE2EStreamingUpgradeLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	io.WriteString(conn, "GET /ws HTTP/1.1\r\nHost: ws.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 	br := bufio.NewReader(conn)
 	up, err := http.ReadResponse(br, nil)
@@ -310,7 +310,7 @@ func TestE2ECoalescingAndBackgroundRefresh(t *testing.T) {
 	if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, "hit") {
 		t.Errorf("stale-while-revalidate: Cache-Status %q", cs)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for o.count("/swr") < 2 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}

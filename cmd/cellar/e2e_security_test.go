@@ -275,7 +275,7 @@ func TestSecuritySmugglingRFC9112_6_3(t *testing.T) {
 		{"obs-fold", "GET /a HTTP/1.1\r\nHost: a\r\nX-Long: a\r\n b\r\n\r\n" + smuggled},
 		{"obs-fold hiding TE", "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: y\r\n\tTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled},
 	} {
-		out, closed := rawAll(t, in.addr, tc.raw, 5*time.Second)
+		out, closed := rawAll(t, in.addr, tc.raw, 30*time.Second)
 		if !strings.HasPrefix(out, "HTTP/1.1 400 ") || strings.Count(out, "HTTP/1.1 ") != 1 || !closed {
 			t.Errorf("%s: want one 400 and the connection closed, got closed=%v:\n%s", tc.what, closed, out)
 		}
@@ -340,7 +340,7 @@ func TestSecurityMaxConns(t *testing.T) {
 	if resp, body := rawRequest(t, in.addr, get); resp.StatusCode != 200 || body != "page /p" {
 		t.Fatalf("innocent client with 4 idle connections open: %d %q", resp.StatusCode, body)
 	}
-	_ = idle[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = idle[0].SetReadDeadline(time.Now().Add(30 * time.Second))
 	if n, err := idle[0].Read(make([]byte, 1)); n != 0 || err == nil {
 		t.Errorf("the longest-idle connection was not closed: %d %v", n, err)
 	}
@@ -356,7 +356,7 @@ func TestSecurityMaxConns(t *testing.T) {
 	}
 	in.waitMetric("cellar_proxy_connections_open", 4)
 	in.waitMetric("cellar_proxy_connections_idle", 0)
-	out, closed := rawAll(t, in.addr, get, 5*time.Second)
+	out, closed := rawAll(t, in.addr, get, 30*time.Second)
 	if !strings.HasPrefix(out, "HTTP/1.1 503 ") || !closed {
 		t.Errorf("past --max-conns with none idle: closed=%v %q", closed, out)
 	}

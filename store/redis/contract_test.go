@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cellar-http/cellar/store"
 	"github.com/cellar-http/cellar/store/redis/redistest"
@@ -23,6 +24,13 @@ func newTestStore(t testing.TB, addrs []string, opts Options) *Store {
 	opts.Addrs = addrs
 	if opts.Prefix == "" {
 		opts.Prefix = uniquePrefix()
+	}
+	if opts.CommandTimeout == 0 {
+		// The default 500ms is a production bound; a -race run of a
+		// three-node cluster on two loaded cores has passed it
+		// ("context deadline exceeded" in Contract/Reopen). Tests of
+		// the timeout itself set their own.
+		opts.CommandTimeout = 10 * time.Second
 	}
 	s, err := New(opts)
 	if err != nil {

@@ -49,7 +49,7 @@ func waitRecovered(t *testing.T, s *Store, key string) {
 // the same address.
 func TestServerKilled(t *testing.T) {
 	srv := redistest.Start(t)
-	s := newTestStore(t, []string{srv.Addr}, Options{})
+	s := newTestStore(t, []string{srv.Addr}, Options{CommandTimeout: DefaultCommandTimeout}) // the production bound: it must fail fast
 	ctx := context.Background()
 	const key = "https://example.com/killed"
 	e := put(t, s, testEntry(key, "", "tag"), []byte("before"))

@@ -387,8 +387,8 @@ func (dd *decisions) explain(d *decision) (string, spec.Explanation) {
 	at := d.at
 	opts := dd.s.cfg.Options
 	opts.Clock = func() time.Time { return at }
-	req := spec.Request{Method: d.method, URL: u, Header: t.reqHdr}
-	resp := spec.Response{Status: d.status, Header: t.respHdr, RequestTime: at.Add(-d.d), ResponseTime: at}
+	req := spec.Request{Method: d.method, URL: u, Header: redactCredentials(t.reqHdr)}
+	resp := spec.Response{Status: d.status, Header: redactCredentials(t.respHdr), RequestTime: at.Add(-d.d), ResponseTime: at}
 	e := spec.Explain(req, resp, opts)
 	if dd.s.cfg.Explain != nil {
 		return dd.s.cfg.Explain(req, resp, opts), e
@@ -504,4 +504,28 @@ func writeDropped(buf *bytes.Buffer, sub *subscriber) bool {
 	}
 	writeEvent(buf, "dropped", 0, []byte(`{"dropped":`+strconv.FormatInt(n, 10)+`}`))
 	return true
+}
+
+// credentialFields are the fields whose values a decision event never
+// shows: the explanation names the values of the fields a response varies
+// on, and with Vary: Cookie or Authorization it would hand one client's
+// credentials to everyone watching the status page.
+var credentialFields = [...]string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie"}
+
+// redactCredentials returns h with the values of credentialFields
+// replaced, or h itself when it has none. The fields stay present: rules
+// read their presence (RFC 9111 §3.5 Authorization, §7.3 Set-Cookie,
+// Cellar's Cookie rule).
+func redactCredentials(h http.Header) http.Header {
+	out, cloned := h, false
+	for _, k := range credentialFields {
+		if len(h[k]) == 0 {
+			continue
+		}
+		if !cloned {
+			out, cloned = h.Clone(), true
+		}
+		out[k] = []string{"[redacted]"}
+	}
+	return out
 }

@@ -41,6 +41,10 @@ func statusOrigin(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		_, _ = w.Write([]byte(strings.Repeat("x", 64<<10)))
 		return
+	case strings.HasPrefix(r.URL.Path, "/vary-cookie"):
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", "Cookie, Authorization")
+		w.Header().Set("Set-Cookie", "session=from-origin-secret")
 	case strings.HasPrefix(r.URL.Path, "/fail"):
 		w.WriteHeader(http.StatusInternalServerError)
 		return
@@ -50,6 +54,12 @@ func statusOrigin(w http.ResponseWriter, r *http.Request) {
 }
 
 func newStatusRig(t testing.TB, token string) *statusRig {
+	t.Helper()
+	return newStatusRigExplaining(t, token, nil)
+}
+
+// newStatusRigExplaining is newStatusRig with StatusConfig.Explain set.
+func newStatusRigExplaining(t testing.TB, token string, explain func(spec.Request, spec.Response, spec.Options) string) *statusRig {
 	t.Helper()
 	origin := httptest.NewServer(http.HandlerFunc(statusOrigin))
 	t.Cleanup(origin.Close)
@@ -63,7 +73,7 @@ func newStatusRig(t testing.TB, token string) *statusRig {
 	}
 	t.Cleanup(func() { cache.Close(); st.Close() })
 	status := NewStatus(StatusConfig{Store: st, StoreBudget: 8 << 20, InFlight: cache.InFlight,
-		Options: cache.Options(), Version: "test"})
+		Options: cache.Options(), Version: "test", Explain: explain})
 	up, _ := url.Parse(origin.URL)
 	p, err := New(Config{Upstream: up, Cache: cache, Transport: status.Upstream(http.DefaultTransport), Status: status})
 	if err != nil {
@@ -371,5 +381,35 @@ func TestDecisionsStream(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecisionsRedactCredentials: an explanation shows the values of the
+// fields a response varies on; for Cookie, Authorization and Set-Cookie
+// the decision stream shows that they are there, never what they hold, so
+// that one client's credentials do not reach everyone watching the page.
+func TestDecisionsRedactCredentials(t *testing.T) {
+	explain := func(req spec.Request, resp spec.Response, _ spec.Options) string {
+		return fmt.Sprintf("cookie=%q authorization=%q set-cookie=%q", req.Header["Cookie"], req.Header["Authorization"], resp.Header["Set-Cookie"])
+	}
+	rig := newStatusRigExplaining(t, "", explain)
+	r := rig.openDecisions(t, "?prefix=/vary-cookie")
+	req, _ := http.NewRequest("GET", rig.proxy.URL+"/vary-cookie", nil)
+	req.Header.Set("Cookie", "session=client-secret")
+	req.Header.Set("Authorization", "Bearer token-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	evs := readEvents(t, r, func(e []sseEvent) bool { return len(e) > 0 && decode(t, e[len(e)-1]).Traced })
+	d := decode(t, evs[len(evs)-1])
+	for _, secret := range []string{"client-secret", "token-secret", "from-origin-secret"} {
+		if strings.Contains(evs[len(evs)-1].data, secret) {
+			t.Errorf("the decision event holds %q: %s", secret, evs[len(evs)-1].data)
+		}
+	}
+	if strings.Count(d.Explain, "[redacted]") != 3 {
+		t.Errorf("explanation %q: want the three fields present, redacted", d.Explain)
 	}
 }

@@ -170,7 +170,7 @@ func (s CacheMiss) Next(resp Response) MissNext {
 // byRequest reports whether the storable Reason code blames the request.
 func byRequest(code ReasonCode) bool {
 	switch code {
-	case ReasonMethodNotCacheable, ReasonHeadResponse, ReasonRequestContent, ReasonRequestNoStore, ReasonAuthorization, ReasonCookieHeuristic:
+	case ReasonMethodNotCacheable, ReasonHeadResponse, ReasonRequestContent, ReasonRequestNoStore, ReasonAuthorization, ReasonCookieHeuristic, ReasonAnswersRequestField:
 		return true
 	}
 	return false

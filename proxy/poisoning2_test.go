@@ -1,0 +1,90 @@
+package proxy
+
+import (
+	"bytes"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/cellar-http/cellar"
+)
+
+// More cache poisoning through the proxy: request fields the cache
+// forwards but leaves out of the key, each sent by an attacker over a raw
+// socket, then the innocent client's request, which must get the page.
+
+// pageBody is what servePage answers in full.
+const pageBody = "the full page body"
+
+// servePage is an origin as net/http's file server is: http.ServeContent
+// evaluates Range, If-Range and every precondition and answers HEAD, and
+// the origin marks every response cacheable, as a blanket "add_header
+// Cache-Control ... always" does.
+func servePage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "max-age=60")
+	w.Header().Set("ETag", `"v1"`)
+	w.Header().Set("Content-Type", "text/plain")
+	http.ServeContent(w, r, "page.txt", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), bytes.NewReader([]byte(pageBody)))
+}
+
+// assertPage fails unless got is the full page, as a 200.
+func assertPage(t *testing.T, who string, got rawResult) {
+	t.Helper()
+	if got.status != http.StatusOK || got.body != pageBody || got.header.Get("Content-Range") != "" {
+		t.Errorf("%s got %d %q (Content-Range %q, Cache-Status %q), want 200 %q", who, got.status, got.body,
+			got.header.Get("Content-Range"), got.header.Get("Cache-Status"), pageBody)
+	}
+}
+
+// TestPoisonRequestFieldStatus_RFC9110_15_5_13: a 412, 416 or 417 is the
+// origin's answer to the request's own precondition, Range or Expect (RFC
+// 9110 §15.5.13, §15.5.17, §15.5.18), none of which is in the key. With
+// the explicit freshness the origin puts on every response, one attacker's
+// request used to have it stored and served to every client for its
+// lifetime (cache-poisoned denial of service). It is passed on to the
+// attacker only.
+func TestPoisonRequestFieldStatus_RFC9110_15_5_13(t *testing.T) {
+	refuseExpect := func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Expect") != "" {
+			// As lighttpd 1.4 did, and any origin that takes an
+			// expectation on a bodiless request for a bad request.
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.WriteHeader(http.StatusExpectationFailed)
+			return
+		}
+		servePage(w, r)
+	}
+	unsatisfiable := func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") != "" {
+			// ServeContent's own 416 drops Cache-Control; an origin's
+			// blanket header may not.
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header().Set("Content-Range", "bytes */18")
+			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		servePage(w, r)
+	}
+	for _, tc := range []struct {
+		name, attack string
+		origin       http.HandlerFunc
+		status       int
+	}{
+		{"If-Match", "GET /page HTTP/1.1\nHost: site.example\nIf-Match: \"nope\"\nConnection: close\n\n", servePage, 412},
+		{"If-Unmodified-Since", "GET /page HTTP/1.1\nHost: site.example\nIf-Unmodified-Since: Fri, 01 Jan 2010 00:00:00 GMT\nConnection: close\n\n", servePage, 412},
+		{"Range", "GET /page HTTP/1.1\nHost: site.example\nRange: bytes=500-600\nConnection: close\n\n", unsatisfiable, 416},
+		{"Expect", "GET /page HTTP/1.1\nHost: site.example\nExpect: 100-continue\nConnection: close\n\n", refuseExpect, 417},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rig := newPoisonRig(t, cellar.Config{}, tc.origin)
+			if got := rig.raw(t, tc.attack); got.status != tc.status {
+				t.Fatalf("attacker got %d, want %d (the origin's answer, passed on)", got.status, tc.status)
+			}
+			assertPage(t, "innocent client", rig.raw(t, innocent))
+			assertPage(t, "second innocent client", rig.raw(t, innocent))
+			if n := rig.hits.Load(); n != 2 {
+				t.Errorf("origin asked %d times, want 2 (the page stored, the %d not)", n, tc.status)
+			}
+		})
+	}
+}

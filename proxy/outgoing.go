@@ -15,7 +15,7 @@ import (
 
 // outgoing returns the request to send upstream for r, exactly as the
 // ReverseProxy in direct would build it (rewrite): the upstream's URL with
-// the client's Host, no hop-by-hop fields, X-Forwarded-* and Via. The cache
+// the client's Host (or the one Config.KeyHost chooses), no hop-by-hop fields, X-Forwarded-* and Via. The cache
 // keys and decides on it (Vary may name any of those fields), and sends
 // it, with its own conditionals, through a forwarder. Field values are
 // shared with r, whose header is not modified.
@@ -37,6 +37,12 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 	}
 	out.URL = u
 	out.Close = false
+	if p.cfg.KeyHost != nil {
+		// The key's authority is the one forwarded (Config.KeyHost).
+		if h := p.cfg.KeyHost(out); h != "" {
+			out.Host = h
+		}
+	}
 	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
 		out.Body = nil
 	} else {
@@ -75,7 +81,7 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 		c.xff[0] = clientIP
 		h["X-Forwarded-For"] = c.xff[:]
 	}
-	c.xfh[0] = r.Host
+	c.xfh[0] = out.Host // the client's, unless Config.KeyHost chose the key's
 	h["X-Forwarded-Host"] = c.xfh[:]
 	c.xfp[0] = "http"
 	if r.TLS != nil {

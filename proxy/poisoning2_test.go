@@ -88,3 +88,43 @@ func TestPoisonRequestFieldStatus_RFC9110_15_5_13(t *testing.T) {
 		})
 	}
 }
+
+// TestPoisonKeyHostForwardsKeyedHost_RFC9111_4: with a key host (cellar
+// serve --key-host), every client Host shares one key. The request used to
+// be forwarded with the client's Host all the same, so that an attacker's
+// "Host: evil.example" had the origin build the page for evil.example
+// (absolute script URLs, as frameworks build them from Host or
+// X-Forwarded-Host) and that page stored under the shared key and served
+// to everyone. A stored response answers only the target URI it was
+// fetched for (RFC 9111 §4), whose authority is the Host (RFC 9110 §7.2):
+// the request is forwarded with the key's host, as Host and
+// X-Forwarded-Host.
+func TestPoisonKeyHostForwardsKeyedHost_RFC9111_4(t *testing.T) {
+	page := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write([]byte(`<script src="//` + r.Host + `/app.js"></script> ` + r.Header.Get("X-Forwarded-Host")))
+	}
+	for _, tc := range []struct {
+		name    string
+		keyHost func(*http.Request) string
+		want    func(rig *poisonRig) string // the authority the origin must see
+	}{
+		{"a name", cellar.KeyOnHost("www.example.com"), func(*poisonRig) string { return "www.example.com" }},
+		{"the upstream's", cellar.KeyOnURLHost, func(rig *poisonRig) string { return rig.upstream.Host }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rig := newPoisonRigWith(t, cellar.Config{KeyHost: tc.keyHost}, Config{KeyHost: tc.keyHost}, page)
+			want := `<script src="//` + tc.want(rig) + `/app.js"></script> ` + tc.want(rig)
+			if got := rig.raw(t, "GET /page HTTP/1.1\nHost: evil.example\nConnection: close\n\n"); got.body != want {
+				t.Errorf("attacker got %q, want %q: the origin must be asked for the keyed host", got.body, want)
+			}
+			got := rig.raw(t, "GET /page HTTP/1.1\nHost: www.example.com\nConnection: close\n\n")
+			if got.status != http.StatusOK || got.body != want {
+				t.Errorf("innocent client got %d %q, want %q", got.status, got.body, want)
+			}
+			if n := rig.hits.Load(); n != 1 {
+				t.Errorf("origin asked %d times, want 1: both names share the key", n)
+			}
+		})
+	}
+}

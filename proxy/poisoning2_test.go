@@ -128,3 +128,36 @@ func TestPoisonKeyHostForwardsKeyedHost_RFC9111_4(t *testing.T) {
 		})
 	}
 }
+
+// TestPoisonRangeCodingSplice_RFC9111_3_4: an origin compresses on the
+// fly for clients that accept br, keeps the file's strong ETag (against
+// RFC 9110 §8.8.3) and sends no Vary. An attacker's "Range: bytes=0-3"
+// with "Accept-Encoding: br" leaves a br part; the next client's Range
+// (no Accept-Encoding: any coding will do, §12.5.3) used to be completed
+// with the origin's identity bytes and served, and stored, as one br body
+// ("####full p"). Parts combine only when their codings agree (RFC 9111
+// §3.4): the client gets the identity bytes it was sent.
+func TestPoisonRangeCodingSplice_RFC9111_3_4(t *testing.T) {
+	origin := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("ETag", `"v1"`)
+		body := pageBody
+		if r.Header.Get("Accept-Encoding") == "br" {
+			w.Header().Set("Content-Encoding", "br")
+			body = "####################"[:len(pageBody)] // stands for the br bytes
+		}
+		http.ServeContent(w, r, "page.txt", time.Time{}, bytes.NewReader([]byte(body)))
+	}
+	rig := newPoisonRig(t, cellar.Config{}, origin)
+	if got := rig.raw(t, "GET /page HTTP/1.1\nHost: site.example\nRange: bytes=0-3\nAccept-Encoding: br\nConnection: close\n\n"); got.status != 206 {
+		t.Fatalf("attacker got %d, want 206", got.status)
+	}
+	for _, who := range []string{"innocent client", "second innocent client"} {
+		got := rig.raw(t, "GET /page HTTP/1.1\nHost: site.example\nRange: bytes=0-9\nConnection: close\n\n")
+		if got.status != 206 || got.body != pageBody[:10] || got.header.Get("Content-Encoding") != "" {
+			t.Errorf("%s got %d %q (Content-Encoding %q, Cache-Status %q), want 206 %q", who, got.status, got.body,
+				got.header.Get("Content-Encoding"), got.header.Get("Cache-Status"), pageBody[:10])
+		}
+	}
+	assertPage(t, "a client of the whole page", rig.raw(t, innocent))
+}

@@ -48,6 +48,7 @@ type CacheMiss struct {
 	Completes     *ByteRange
 	completesSize int64
 	completesTag  entityTag
+	completesPart http.Header // the stored part's header
 	// evalClient is set when the client's conditionals were replaced by the
 	// cache's own, so the cache must answer them itself.
 	evalClient bool

@@ -161,3 +161,43 @@ func TestPoisonRangeCodingSplice_RFC9111_3_4(t *testing.T) {
 	}
 	assertPage(t, "a client of the whole page", rig.raw(t, innocent))
 }
+
+// TestPoisonNotModifiedRelabelsCoding_RFC9111_3_2: a compression
+// middleware sets Content-Encoding: br for clients that accept it before
+// the inner handler answers; that handler answers a revalidation with a
+// 304, which keeps the middleware's field. An attacker's request with
+// Accept-Encoding: br, sent while the stored (identity) page needs
+// revalidation, used to merge that Content-Encoding into the stored
+// header: every later client was served the identity page labelled br,
+// which a browser cannot decode. §3.2 lets the cache keep the fields its
+// stored content depends upon, Content-Encoding its example: it is kept.
+func TestPoisonNotModifiedRelabelsCoding_RFC9111_3_2(t *testing.T) {
+	origin := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache") // revalidated on every use
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("Accept-Encoding") == "br" {
+			w.Header().Set("Content-Encoding", "br")
+		}
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		if r.Header.Get("Accept-Encoding") == "br" {
+			w.Write([]byte("####################"[:len(pageBody)])) // stands for the br bytes
+			return
+		}
+		w.Write([]byte(pageBody))
+	}
+	rig := newPoisonRig(t, cellar.Config{}, origin)
+	assertPage(t, "the first client", rig.raw(t, innocent))
+	rig.raw(t, "GET /page HTTP/1.1\nHost: site.example\nAccept-Encoding: br\nConnection: close\n\n")
+	for _, req := range []string{innocent, "GET /page HTTP/1.1\nHost: site.example\nAccept-Encoding: gzip, deflate, br\nConnection: close\n\n"} {
+		got := rig.raw(t, req)
+		if ce := got.header.Get("Content-Encoding"); got.body == pageBody && ce != "" {
+			t.Errorf("innocent client got the identity page labelled Content-Encoding %q (Cache-Status %q)", ce, got.header.Get("Cache-Status"))
+		}
+		if got.status != http.StatusOK || got.body != pageBody {
+			t.Errorf("innocent client got %d %q", got.status, got.body)
+		}
+	}
+}

@@ -2,11 +2,15 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/tls"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/cellar-http/cellar"
+	"github.com/cellar-http/cellar/spec"
 )
 
 // More cache poisoning through the proxy: request fields the cache
@@ -199,5 +203,51 @@ func TestPoisonNotModifiedRelabelsCoding_RFC9111_3_2(t *testing.T) {
 		if got.status != http.StatusOK || got.body != pageBody {
 			t.Errorf("innocent client got %d %q", got.status, got.body)
 		}
+	}
+}
+
+// TestPoisonSchemeSharedStore_RFC9111_4: two proxies share one store, one
+// serving plain HTTP and one HTTPS (cellar serve has one listener, so
+// serving both takes two processes on one Redis store). The key's scheme
+// is the upstream's, while X-Forwarded-Proto tells the origin the
+// client's: a client over plain HTTP gets the origin's redirect to HTTPS
+// (301, max-age=600), stored under the key the HTTPS clients use, who are
+// then redirected to the very URL they asked for, in a loop, for ten
+// minutes. A stored response answers only its own target URI (RFC 9111
+// §4), whose scheme is the client's (RFC 9110 §4.2, §7.1).
+func TestPoisonSchemeSharedStore_RFC9111_4(t *testing.T) {
+	t.Skip("known: the key's scheme is the upstream's, not the client's (X-Forwarded-Proto); proxies of both schemes must not share a store")
+	rig := newPoisonRig(t, cellar.Config{}, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		if r.Header.Get("X-Forwarded-Proto") != "https" {
+			http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusMovedPermanently)
+			return
+		}
+		w.Write([]byte(pageBody))
+	})
+	c, err := cellar.New(cellar.Config{Store: rig.store, Spec: spec.Options{Shared: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Upstream: rig.upstream, Cache: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secure := httptest.NewTLSServer(p)
+	t.Cleanup(func() { secure.Close(); c.Close() })
+
+	if got := rig.raw(t, innocent); got.status != http.StatusMovedPermanently {
+		t.Fatalf("plain-HTTP client got %d, want the origin's 301 to https", got.status)
+	}
+	conn, err := tls.Dial("tcp", secure.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(conn, "GET /page HTTP/1.1\r\nHost: site.example\r\nConnection: close\r\n\r\n")
+	b, _ := io.ReadAll(conn)
+	if !bytes.HasPrefix(b, []byte("HTTP/1.1 200 ")) || !bytes.HasSuffix(b, []byte(pageBody)) {
+		t.Errorf("HTTPS client got %q, want 200 %q", b, pageBody)
 	}
 }

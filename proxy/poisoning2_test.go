@@ -251,3 +251,91 @@ func TestPoisonSchemeSharedStore_RFC9111_4(t *testing.T) {
 		t.Errorf("HTTPS client got %q, want 200 %q", b, pageBody)
 	}
 }
+
+// Attacks verified safe, kept as regressions.
+
+// TestPoisonSafeClientFieldsOnMiss_RFC9111_4_3_2: request fields the
+// origin answers for that request alone, sent on a miss, forwarded as they
+// are (§4.3.2: a cache without a stored response does not evaluate them):
+// the client's If-None-Match and If-Modified-Since (304), a Range (206,
+// stored as a part only) and HEAD (no content). The innocent client still
+// gets the whole page as a 200.
+func TestPoisonSafeClientFieldsOnMiss_RFC9111_4_3_2(t *testing.T) {
+	for _, tc := range []struct{ name, attack string }{
+		{"If-None-Match", "GET /page HTTP/1.1\nHost: site.example\nIf-None-Match: \"v1\"\nConnection: close\n\n"},
+		{"If-Modified-Since", "GET /page HTTP/1.1\nHost: site.example\nIf-Modified-Since: Fri, 01 Jan 2027 00:00:00 GMT\nConnection: close\n\n"},
+		{"Range", "GET /page HTTP/1.1\nHost: site.example\nRange: bytes=0-3\nConnection: close\n\n"},
+		{"suffix Range", "GET /page HTTP/1.1\nHost: site.example\nRange: bytes=-3\nConnection: close\n\n"},
+		{"multipart Range", "GET /page HTTP/1.1\nHost: site.example\nRange: bytes=0-1,4-5\nConnection: close\n\n"},
+		{"Range with a stale If-Range", "GET /page HTTP/1.1\nHost: site.example\nRange: bytes=0-3\nIf-Range: \"v0\"\nConnection: close\n\n"},
+		{"HEAD", "HEAD /page HTTP/1.1\nHost: site.example\nConnection: close\n\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rig := newPoisonRig(t, cellar.Config{}, servePage)
+			rig.raw(t, tc.attack)
+			assertPage(t, "innocent client", rig.raw(t, innocent))
+			assertPage(t, "second innocent client", rig.raw(t, innocent))
+		})
+	}
+}
+
+// TestPoisonSafeCollapsedIntoAttacker: an innocent request collapsed into
+// an attacker's miss in flight (a conditional, a Range, a precondition)
+// is not answered with the attacker's 304, 206 or 412: it goes forward on
+// its own when the flight's response does not answer it. The origin holds
+// the attacker's response until the innocent request has joined the
+// flight, so the collapse is certain.
+func TestPoisonSafeCollapsedIntoAttacker(t *testing.T) {
+	for _, tc := range []struct{ name, attack string }{
+		{"If-None-Match", "GET /page HTTP/1.1\nHost: site.example\nIf-None-Match: \"v1\"\nConnection: close\n\n"},
+		{"Range", "GET /page HTTP/1.1\nHost: site.example\nRange: bytes=0-3\nConnection: close\n\n"},
+		{"If-Match", "GET /page HTTP/1.1\nHost: site.example\nIf-Match: \"nope\"\nConnection: close\n\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rig *poisonRig
+			first := make(chan struct{}, 1)
+			first <- struct{}{}
+			rig = newPoisonRig(t, cellar.Config{}, func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case <-first: // the attacker's: wait for the follower
+					for deadline := time.Now().Add(5 * time.Second); rig.coalesce.Load() == 0 && time.Now().Before(deadline); {
+						time.Sleep(time.Millisecond)
+					}
+				default:
+				}
+				servePage(w, r)
+			})
+			done := make(chan rawResult, 1)
+			go func() { done <- rig.raw(t, tc.attack) }()
+			for deadline := time.Now().Add(5 * time.Second); rig.hits.Load() == 0 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			got := rig.raw(t, innocent)
+			<-done
+			if rig.coalesce.Load() == 0 {
+				t.Fatal("the innocent request did not collapse into the attacker's")
+			}
+			assertPage(t, "collapsed innocent client", got)
+		})
+	}
+}
+
+// TestPoisonSafeAbsoluteFormTarget_RFC9112_3_2_2: a request line in
+// absolute form names another host than the Host field. The URI's host
+// wins (RFC 9112 §3.2.2), and it is both forwarded and keyed: the
+// attacker's page is stored for evil.example only.
+func TestPoisonSafeAbsoluteFormTarget_RFC9112_3_2_2(t *testing.T) {
+	rig := newPoisonRig(t, cellar.Config{}, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write([]byte("page for " + r.Host + " " + r.Header.Get("X-Forwarded-Host")))
+	})
+	if got := rig.raw(t, "GET http://evil.example/page HTTP/1.1\nHost: site.example\nConnection: close\n\n"); got.body != "page for evil.example evil.example" {
+		t.Errorf("attacker got %q: the URI's host is forwarded", got.body)
+	}
+	if got := rig.raw(t, innocent); got.body != "page for site.example site.example" {
+		t.Errorf("innocent client got %q", got.body)
+	}
+	if got := rig.raw(t, "GET http://site.example/page HTTP/1.1\nHost: evil.example\nConnection: close\n\n"); got.body != "page for site.example site.example" {
+		t.Errorf("absolute form for site.example got %q, want the page stored for it", got.body)
+	}
+}

@@ -361,7 +361,9 @@ func TestPoisonCollapsedIntoFailedRequest(t *testing.T) {
 		servePage(w, r)
 	})
 	done := make(chan rawResult, 1)
-	go func() { done <- rig.raw(t, "GET /page HTTP/1.1\nHost: site.example\nX-Evil: ' OR 1=1 --\nConnection: close\n\n") }()
+	go func() {
+		done <- rig.raw(t, "GET /page HTTP/1.1\nHost: site.example\nX-Evil: ' OR 1=1 --\nConnection: close\n\n")
+	}()
 	for deadline := time.Now().Add(5 * time.Second); rig.hits.Load() == 0 && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}

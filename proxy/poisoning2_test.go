@@ -298,24 +298,12 @@ func TestPoisonSafeCollapsedIntoAttacker(t *testing.T) {
 			rig = newPoisonRig(t, cellar.Config{}, func(w http.ResponseWriter, r *http.Request) {
 				select {
 				case <-first: // the attacker's: wait for the follower
-					for deadline := time.Now().Add(5 * time.Second); rig.coalesce.Load() == 0 && time.Now().Before(deadline); {
-						time.Sleep(time.Millisecond)
-					}
+					rig.awaitCollapse()
 				default:
 				}
 				servePage(w, r)
 			})
-			done := make(chan rawResult, 1)
-			go func() { done <- rig.raw(t, tc.attack) }()
-			for deadline := time.Now().Add(5 * time.Second); rig.hits.Load() == 0 && time.Now().Before(deadline); {
-				time.Sleep(time.Millisecond)
-			}
-			got := rig.raw(t, innocent)
-			<-done
-			if rig.coalesce.Load() == 0 {
-				t.Fatal("the innocent request did not collapse into the attacker's")
-			}
-			assertPage(t, "collapsed innocent client", got)
+			assertPage(t, "collapsed innocent client", rig.collapseInto(t, tc.attack))
 		})
 	}
 }
@@ -353,17 +341,31 @@ func TestPoisonCollapsedIntoFailedRequest(t *testing.T) {
 	var rig *poisonRig
 	rig = newPoisonRig(t, cellar.Config{}, func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Evil") != "" { // a WAF that drops the connection
-			for deadline := time.Now().Add(5 * time.Second); rig.coalesce.Load() == 0 && time.Now().Before(deadline); {
-				time.Sleep(time.Millisecond)
-			}
+			rig.awaitCollapse()
 			panic(http.ErrAbortHandler)
 		}
 		servePage(w, r)
 	})
+	got := rig.collapseInto(t, "GET /page HTTP/1.1\nHost: site.example\nX-Evil: ' OR 1=1 --\nConnection: close\n\n")
+	assertPage(t, "collapsed innocent client", got)
+}
+
+// awaitCollapse waits (5s at most) until a request has collapsed into
+// another: the origin calls it to hold the attacker's response until the
+// innocent request has joined the flight.
+func (rig *poisonRig) awaitCollapse() {
+	for deadline := time.Now().Add(5 * time.Second); rig.coalesce.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// collapseInto sends attack, and once it reached the origin (which holds
+// it with awaitCollapse), the innocent request, and returns the innocent
+// client's response. It fails unless the innocent request collapsed.
+func (rig *poisonRig) collapseInto(t *testing.T, attack string) rawResult {
+	t.Helper()
 	done := make(chan rawResult, 1)
-	go func() {
-		done <- rig.raw(t, "GET /page HTTP/1.1\nHost: site.example\nX-Evil: ' OR 1=1 --\nConnection: close\n\n")
-	}()
+	go func() { done <- rig.raw(t, attack) }()
 	for deadline := time.Now().Add(5 * time.Second); rig.hits.Load() == 0 && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
@@ -372,5 +374,5 @@ func TestPoisonCollapsedIntoFailedRequest(t *testing.T) {
 	if rig.coalesce.Load() == 0 {
 		t.Fatal("the innocent request did not collapse into the attacker's")
 	}
-	assertPage(t, "collapsed innocent client", got)
+	return got
 }

@@ -64,10 +64,15 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 		switch {
 		case spec.HopByHop(k, conn):
 			continue
-		case k == "Forwarded", k == "X-Forwarded-For", k == "X-Forwarded-Host", k == "X-Forwarded-Proto":
-			continue // the proxy's to set
-		case p.dropped[k]:
-			continue // unkeyed, and trusted by origins (Config.DropRequestFields)
+		case p.notForwarded(k):
+			continue
+		case strings.IndexByte(k, '_') >= 0 && p.notForwarded(http.CanonicalHeaderKey(strings.ReplaceAll(k, "_", "-"))):
+			// CGI and WSGI servers (PHP, older gunicorn) read
+			// X_Forwarded_Host as X-Forwarded-Host: both become
+			// HTTP_X_FORWARDED_HOST. nginx and Apache drop such names
+			// for that reason; so does the proxy, for the fields it
+			// sets or drops.
+			continue
 		}
 		h[k] = vv[:len(vv):len(vv)]
 	}
@@ -100,6 +105,17 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 	}
 	out.Header = h
 	return out
+}
+
+// notForwarded reports whether the client's field named k (canonical) is
+// left out of the forwarded request: set by the proxy itself, or unkeyed
+// and trusted by origins (Config.DropRequestFields).
+func (p *Proxy) notForwarded(k string) bool {
+	switch k {
+	case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+		return true // the proxy's to set
+	}
+	return p.dropped[k]
 }
 
 // forwarder sends the requests the cache forwards, built by outgoing,

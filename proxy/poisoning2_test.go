@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -375,4 +376,34 @@ func (rig *poisonRig) collapseInto(t *testing.T, attack string) rawResult {
 		t.Fatal("the innocent request did not collapse into the attacker's")
 	}
 	return got
+}
+
+// TestPoisonUnderscoreFieldNames: CGI and WSGI servers map request field
+// names to variables with "-" turned into "_", so that X_Forwarded_Host
+// and X-Forwarded-Host both become HTTP_X_FORWARDED_HOST (nginx and
+// Apache drop names with "_" for that reason). The spellings with "_" of
+// the fields the proxy sets (X-Forwarded-Host, -For, -Proto, Forwarded)
+// or drops (DefaultDropRequestFields: X-Original-URL...) used to be
+// forwarded, unkeyed: an origin on such a server then built its page for
+// the attacker's host or path, stored for everyone. They are not
+// forwarded; other names with "_" are.
+func TestPoisonUnderscoreFieldNames(t *testing.T) {
+	seen := make(chan http.Header, 1)
+	rig := newPoisonRig(t, cellar.Config{}, func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write([]byte(pageBody))
+	})
+	rig.raw(t, "GET /page HTTP/1.1\nHost: site.example\nX_Forwarded_Host: evil.example\nX_forwarded_proto: https\n"+
+		"X_Original_URL: /admin\nX_HTTP_Method_Override: DELETE\nX_Custom_Field: kept\nConnection: close\n\n")
+	h := <-seen
+	for k := range h {
+		if n := http.CanonicalHeaderKey(strings.ReplaceAll(k, "_", "-")); n != k &&
+			(n == "X-Forwarded-Host" || n == "X-Forwarded-Proto" || n == "X-Original-Url" || n == "X-Http-Method-Override") {
+			t.Errorf("forwarded %s: %q", k, h[k])
+		}
+	}
+	if h.Get("X-Forwarded-Host") != "site.example" || h.Get("X_custom_field") != "kept" {
+		t.Errorf("origin saw X-Forwarded-Host %q, X_custom_field %q", h.Get("X-Forwarded-Host"), h.Get("X_custom_field"))
+	}
 }

@@ -103,6 +103,12 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 	if _, ok := h["User-Agent"]; !ok {
 		h["User-Agent"] = c.ua[:] // "": not Go's default
 	}
+	if out.Body == nil {
+		// RFC 9110 §10.1.1: "A client MUST NOT generate a 100-continue
+		// expectation in a request that does not include content." The
+		// field is unkeyed, and an origin may refuse it (417).
+		delete(h, "Expect")
+	}
 	out.Header = h
 	return out
 }

@@ -195,7 +195,11 @@ type Config struct {
 	// KeyHost, when set, returns the authority (host[:port]) the cache
 	// keys req on, in place of the one described under Keys (req.Host);
 	// "" keeps that one. Only the key changes: what is forwarded upstream
-	// is not. See KeyOnHost and KeyOnURLHost. Invalidation by Location
+	// is not. A shared cache must then forward that authority as the
+	// request's Host (package proxy does, given it as its Config.KeyHost):
+	// keyed on one name but forwarded with the client's Host, the page an
+	// origin builds for "Host: evil.example" would be stored for every
+	// name (RFC 9111 §4). See KeyOnHost and KeyOnURLHost. Invalidation by Location
 	// and Content-Location (RFC 9111 §4.4) compares their host with the
 	// key's, so absolute URLs there under another name invalidate
 	// nothing. It must not keep the request (see ForceTTL).

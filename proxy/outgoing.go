@@ -15,7 +15,7 @@ import (
 
 // outgoing returns the request to send upstream for r, exactly as the
 // ReverseProxy in direct would build it (rewrite): the upstream's URL with
-// the client's Host, no hop-by-hop fields, X-Forwarded-* and Via. The cache
+// the client's Host (or the one Config.KeyHost chooses), no hop-by-hop fields, X-Forwarded-* and Via. The cache
 // keys and decides on it (Vary may name any of those fields), and sends
 // it, with its own conditionals, through a forwarder. Field values are
 // shared with r, whose header is not modified.
@@ -37,6 +37,12 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 	}
 	out.URL = u
 	out.Close = false
+	if p.cfg.KeyHost != nil {
+		// The key's authority is the one forwarded (Config.KeyHost).
+		if h := p.cfg.KeyHost(out); h != "" {
+			out.Host = h
+		}
+	}
 	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
 		out.Body = nil
 	} else {
@@ -58,10 +64,15 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 		switch {
 		case spec.HopByHop(k, conn):
 			continue
-		case k == "Forwarded", k == "X-Forwarded-For", k == "X-Forwarded-Host", k == "X-Forwarded-Proto":
-			continue // the proxy's to set
-		case p.dropped[k]:
-			continue // unkeyed, and trusted by origins (Config.DropRequestFields)
+		case p.notForwarded(k):
+			continue
+		case strings.IndexByte(k, '_') >= 0 && p.notForwarded(http.CanonicalHeaderKey(strings.ReplaceAll(k, "_", "-"))):
+			// CGI and WSGI servers (PHP, older gunicorn) read
+			// X_Forwarded_Host as X-Forwarded-Host: both become
+			// HTTP_X_FORWARDED_HOST. nginx and Apache drop such names
+			// for that reason; so does the proxy, for the fields it
+			// sets or drops.
+			continue
 		}
 		h[k] = vv[:len(vv):len(vv)]
 	}
@@ -75,7 +86,7 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 		c.xff[0] = clientIP
 		h["X-Forwarded-For"] = c.xff[:]
 	}
-	c.xfh[0] = r.Host
+	c.xfh[0] = out.Host // the client's, unless Config.KeyHost chose the key's
 	h["X-Forwarded-Host"] = c.xfh[:]
 	c.xfp[0] = "http"
 	if r.TLS != nil {
@@ -92,8 +103,25 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 	if _, ok := h["User-Agent"]; !ok {
 		h["User-Agent"] = c.ua[:] // "": not Go's default
 	}
+	if out.Body == nil {
+		// RFC 9110 §10.1.1: "A client MUST NOT generate a 100-continue
+		// expectation in a request that does not include content." The
+		// field is unkeyed, and an origin may refuse it (417).
+		delete(h, "Expect")
+	}
 	out.Header = h
 	return out
+}
+
+// notForwarded reports whether the client's field named k (canonical) is
+// left out of the forwarded request: set by the proxy itself, or unkeyed
+// and trusted by origins (Config.DropRequestFields).
+func (p *Proxy) notForwarded(k string) bool {
+	switch k {
+	case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+		return true // the proxy's to set
+	}
+	return p.dropped[k]
 }
 
 // forwarder sends the requests the cache forwards, built by outgoing,

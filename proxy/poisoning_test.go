@@ -37,6 +37,13 @@ type poisonRig struct {
 
 func newPoisonRig(t *testing.T, cfg cellar.Config, h http.HandlerFunc) *poisonRig {
 	t.Helper()
+	return newPoisonRigWith(t, cfg, Config{}, h)
+}
+
+// newPoisonRigWith is newPoisonRig with the proxy configured by pcfg
+// (its Upstream and Cache are the rig's).
+func newPoisonRigWith(t *testing.T, cfg cellar.Config, pcfg Config, h http.HandlerFunc) *poisonRig {
+	t.Helper()
 	rig := &poisonRig{}
 	rig.origin = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rig.hits.Add(1)
@@ -56,7 +63,8 @@ func newPoisonRig(t *testing.T, cfg cellar.Config, h http.HandlerFunc) *poisonRi
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Config{Upstream: rig.upstream, Cache: c})
+	pcfg.Upstream, pcfg.Cache = rig.upstream, c
+	p, err := New(pcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

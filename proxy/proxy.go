@@ -105,6 +105,17 @@ type Config struct {
 	// forward anyway (an origin behind this proxy that needs one of them
 	// should then list it in Vary).
 	PassRequestFields []string
+	// KeyHost, when set, returns the authority (host[:port]) a request
+	// that goes through the cache is forwarded with, as its Host and
+	// X-Forwarded-Host, in place of the client's Host; "" keeps the
+	// client's. It is called with the request as it goes upstream (its URL
+	// the upstream's). Give it the cache's cellar.Config.KeyHost: a stored
+	// response may only answer a request for the target URI it was fetched
+	// for (RFC 9111 §4), and the Host is part of it (RFC 9110 §7.2). Keyed
+	// on one name but forwarded with the client's Host, the page an origin
+	// builds from the Host (absolute links, script URLs) for "Host:
+	// evil.example" would be stored and served to every client.
+	KeyHost func(*http.Request) string
 }
 
 // DefaultDropRequestFields are the request fields the proxy removes before

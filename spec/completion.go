@@ -48,7 +48,7 @@ func completion(o *Options, req *Request, rq *directives, stored []Pair, sel *se
 		h["If-Range"] = []string{first(p.Response.Header["Etag"])}
 		m.Forward.Header = h
 		m.Completes = &missing
-		m.completesSize, m.completesTag = size, tag
+		m.completesSize, m.completesTag, m.completesPart = size, tag, p.Response.Header
 		return m, true
 	}
 	return CacheMiss{}, false
@@ -67,7 +67,8 @@ func hasClientConditional(h http.Header) bool {
 
 // Completed reports whether resp, the response to a completion's Forward,
 // is the missing part it asked for: a 206 of exactly Completes, of the same
-// representation (its strong entity tag and complete length). Only then is
+// representation (its strong entity tag, complete length and content
+// codings, partcoding.go). Only then is
 // it stored to be combined; otherwise the caller goes on with
 // WithoutCompletion.
 func (s CacheMiss) Completed(resp Response) bool {
@@ -76,7 +77,8 @@ func (s CacheMiss) Completed(resp Response) bool {
 	}
 	r, size, ok := partRange(resp.Header)
 	tag, tok := parseETag(first(resp.Header["Etag"]))
-	return ok && tok && r == *s.Completes && size == s.completesSize && strongMatch(tag, s.completesTag)
+	return ok && tok && r == *s.Completes && size == s.completesSize && strongMatch(tag, s.completesTag) &&
+		sameCodings(resp.Header, s.completesPart)
 }
 
 // WithoutCompletion is the plain miss for the client's request, for when a

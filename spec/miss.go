@@ -48,6 +48,7 @@ type CacheMiss struct {
 	Completes     *ByteRange
 	completesSize int64
 	completesTag  entityTag
+	completesPart http.Header // the stored part's header
 	// evalClient is set when the client's conditionals were replaced by the
 	// cache's own, so the cache must answer them itself.
 	evalClient bool
@@ -170,7 +171,7 @@ func (s CacheMiss) Next(resp Response) MissNext {
 // byRequest reports whether the storable Reason code blames the request.
 func byRequest(code ReasonCode) bool {
 	switch code {
-	case ReasonMethodNotCacheable, ReasonHeadResponse, ReasonRequestContent, ReasonRequestNoStore, ReasonAuthorization, ReasonCookieHeuristic:
+	case ReasonMethodNotCacheable, ReasonHeadResponse, ReasonRequestContent, ReasonRequestNoStore, ReasonAuthorization, ReasonCookieHeuristic, ReasonAnswersRequestField:
 		return true
 	}
 	return false

@@ -106,8 +106,9 @@ func servePartial(o *Options, req Request, rq *directives, p *Pair, now time.Tim
 		"the requested range lies wholly within a stored partial response")}, true
 }
 
-// combinable finds stored 206 responses sharing a strong validator whose
-// ranges touch or overlap, so that they combine into one (§3.4).
+// combinable finds stored 206 responses sharing a strong validator and
+// their content codings (partcoding.go) whose ranges touch or overlap, so
+// that they combine into one (§3.4).
 func combinable(o *Options, req Request, rq *directives, stored []Pair, partial []int) (PartialUpdate, bool) {
 	type part struct {
 		i    int
@@ -129,7 +130,8 @@ func combinable(o *Options, req Request, rq *directives, stored []Pair, partial 
 		group := []part{ps[a]}
 		end := ps[a].r.Start + ps[a].r.Length
 		for b := a + 1; b < len(ps); b++ {
-			if ps[b].r.Start > end || !strongMatch(ps[b].tag, ps[a].tag) || ps[b].size != ps[a].size {
+			if ps[b].r.Start > end || !strongMatch(ps[b].tag, ps[a].tag) || ps[b].size != ps[a].size ||
+				!sameCodings(stored[ps[b].i].Response.Header, stored[ps[a].i].Response.Header) {
 				continue
 			}
 			group = append(group, ps[b])

@@ -13,6 +13,7 @@ const (
 	Reason304Unmatched           ReasonCode = "304-unmatched"            // RFC 9111 §4.3.4
 	Reason304WeakETag            ReasonCode = "304-weak-etag"            // RFC 9111 §4.3.4
 	Reason304WeakLastModified    ReasonCode = "304-weak-last-modified"   // RFC 9110 §8.8.2.2
+	ReasonAnswersRequestField    ReasonCode = "answers-request-field"    // RFC 9110 §15.5.13, §15.5.17, §15.5.18
 	ReasonAuthorization          ReasonCode = "authorization"            // RFC 9111 §3.5
 	ReasonCombinePartial         ReasonCode = "combine-partial"          // RFC 9111 §3.4
 	ReasonCookieHeuristic        ReasonCode = "cookie-heuristic"         // RFC 9111 §4.2.2

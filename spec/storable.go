@@ -21,6 +21,8 @@ func storable(o *Options, req Request, rq *directives, resp *Response, pol *poli
 		return reason(ReasonStatusNotFinal, "RFC 9111 §3", "the status code is not final"), false
 	case resp.Status == http.StatusNotModified:
 		return reason(ReasonNotModified, "RFC 9111 §3", "a 304 only updates stored responses; this one answered the client's own conditional request"), false
+	case answersRequestField(&req, resp.Status):
+		return reasonAnswersRequestField(resp.Status), false
 	case !understoodStatus(resp.Status) && (cc.mustUnderstand || resp.Status == http.StatusPartialContent):
 		return reason(ReasonMustUnderstand, "RFC 9111 §5.2.2.3", "must-understand is present and the cache does not understand status "+strconv.Itoa(resp.Status)), false
 	case rq.noStore:

@@ -7,7 +7,8 @@ import "net/http"
 // every field of resp replaces the stored one, except those never stored
 // (§3.1: hop-by-hop, Connection-named, proxy authentication, and in a shared
 // cache the fields a qualified private names), Content-Length (the stored
-// body did not change), and Content-Range (processed with the content). The
+// body did not change), Content-Range (processed with the content) and
+// Content-Encoding (the stored body is coded as it was). The
 // request and response times become those of resp, whose freshness now
 // applies (§4.3.4).
 //
@@ -22,6 +23,15 @@ func mergeHeader(o *Options, p Pair, resp Response) (merged Pair, withheld []str
 	conn := resp.Header["Connection"]
 	for k, vv := range resp.Header {
 		if HopByHop(k, conn) || k == "Content-Length" || k == "Content-Range" {
+			continue
+		}
+		// §3.2 lets a cache keep the fields its stored content depends
+		// upon, and names Content-Encoding: the stored bytes stay coded
+		// as they were. Taken from a 304, a middleware's Content-Encoding
+		// (set for one client's Accept-Encoding: br, and left on the 304
+		// when the origin reuses its ETag) would relabel the identity body
+		// served to every client as br.
+		if k == "Content-Encoding" {
 			continue
 		}
 		// Options.StoreSetCookie (RFC 9111 §7.3): a shared cache that does

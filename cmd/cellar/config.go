@@ -139,7 +139,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.StringVar(&v.bodyKey, "body-key", "", "comma-separated `METHODS` (e.g. POST for GraphQL) whose request body is hashed into the cache key, making them cacheable; such POSTs no longer invalidate (RFC 9111 §4.4). Off by default: a response to any request with a body (a \"fat GET\") is then never stored")
 	fs.DurationVar(&v.staleBudget, "stale-budget", spec.DefaultStaleBudget, "serve stale responses for up to this long past their lifetime when the origin cannot be reached (RFC 9111 §4.2.4; 0: never)")
 	fs.BoolVar(&v.storeSetCookie, "store-set-cookie", false, "store responses that carry Set-Cookie (RFC 9111 §7.3 allows it; off by default so one user's cookies never reach another)")
-	fs.StringVar(&v.keyHost, "key-host", "request", "the authority cache keys are formed with: request (the Host the client sent) | upstream (the upstream's host) | a fixed `NAME` such as www.example.com; what is forwarded does not change")
+	fs.StringVar(&v.keyHost, "key-host", "request", "the authority cache keys are formed with: request (the Host the client sent) | upstream (the upstream's host) | a fixed `NAME` such as www.example.com; requests are forwarded with that Host and X-Forwarded-Host")
 	fs.IntVar(&v.workers, "background-workers", 0, "background refreshes and detached fills run at once (0: the engine's default)")
 	fs.Var(&v.fillLimit, "detached-fill-limit", "largest body a fill keeps downloading after its client left (0: the engine's default)")
 	fs.DurationVar(&v.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's header")

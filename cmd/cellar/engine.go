@@ -48,10 +48,7 @@ func newCache(cfg *serveConfig, st store.Store, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return nil, err
 	}
-	var keyHost func(*http.Request) string
-	if h := cfg.keyHostName(); h != "" {
-		keyHost = cellar.KeyOnHost(h)
-	}
+	keyHost := cfg.keyHostFunc()
 	opts := spec.Options{
 		Shared:         true,
 		TargetedField:  cfg.Targeted,
@@ -99,4 +96,14 @@ func staleBudget(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// keyHostFunc is --key-host as cellar.Config.KeyHost and
+// proxy.Config.KeyHost (which forwards that authority), or nil to key on
+// the Host each client sent.
+func (c *serveConfig) keyHostFunc() func(*http.Request) string {
+	if h := c.keyHostName(); h != "" {
+		return cellar.KeyOnHost(h)
+	}
+	return nil
 }

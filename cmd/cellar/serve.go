@@ -94,6 +94,8 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 	}
 	status := newStatus(cfg, st, cache)
 	p, err := proxy.New(proxy.Config{
+		// Forwarded as the key's authority (RFC 9111 §4).
+		KeyHost:      cfg.keyHostFunc(),
 		Upstream:     cfg.Upstream,
 		Cache:        cache,
 		Transport:    status.Upstream(upstream),

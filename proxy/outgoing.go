@@ -15,8 +15,8 @@ import (
 
 // outgoing returns the request to send upstream for r, exactly as the
 // ReverseProxy in direct would build it (rewrite): the upstream's URL with
-// the client's Host (or the one Config.KeyHost chooses), no hop-by-hop fields, X-Forwarded-* and Via. The cache
-// keys and decides on it (Vary may name any of those fields), and sends
+// the client's Host (or the one Config.KeyHost chooses), no hop-by-hop
+// fields, X-Forwarded-* and Via. The cache keys and decides on it (Vary may name any of those fields), and sends
 // it, with its own conditionals, through a forwarder. Field values are
 // shared with r, whose header is not modified.
 func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {

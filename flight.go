@@ -560,7 +560,7 @@ func (ex *exchange) followFlight(f *flight, p pending) (*http.Response, error) {
 			return ex.serveStored(&fc.Serve, fc.Pair, fc.Serve.CacheStatus, OutcomeRevalidated)
 		}
 	case outFailed:
-		if o.err != nil && !errors.Is(o.err, context.Canceled) {
+		if o.err != nil && !errors.Is(o.err, context.Canceled) && !droppedAlone(o.err) {
 			f.release()
 			ex.collapsed = &o.cs
 			return ex.upstreamFailed(p, o.err)

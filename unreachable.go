@@ -53,6 +53,27 @@ func failureOf(err error) spec.Failure {
 	return spec.FailureOther
 }
 
+// droppedAlone reports whether err, the upstream failure of a flight that
+// other requests collapsed into, may be the leader's request's alone: a
+// connection was made, then closed or reset without a response, as a WAF
+// or an origin does to a request it refuses for one of its fields (which
+// the followers may not carry: the key leaves most fields out). Followers
+// then forward on their own rather than inherit the failure, so that one
+// client's request cannot deny a page to everyone collapsed into it. A
+// failure to connect, a timeout or anything else says the origin is
+// unavailable to all: followers take it, rather than each try again.
+func droppedAlone(err error) bool {
+	var opErr *net.OpError
+	var ne net.Error
+	switch {
+	case errors.As(err, &opErr) && opErr.Op == "dial",
+		errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE)
+}
+
 // upstreamFailed answers a request whose upstream exchange failed: stale
 // when the core allows it, else the error with the answer the core chose.
 func (ex *exchange) upstreamFailed(p pending, err error) (*http.Response, error) {

@@ -324,12 +324,12 @@ func TestPoisonSafeAbsoluteFormTarget_RFC9112_3_2_2(t *testing.T) {
 // field on which the origin's WAF drops the connection. An innocent
 // request for the same missing page, collapsed into the attacker's while
 // it is in flight, inherits the failure: 502, though the origin would
-// have answered it. Kept up, one request per origin round trip denies a
-// page that is not stored to everyone who asks meanwhile. A follower
-// could forward alone after a leader's transport error, at the cost of a
-// herd of requests to an origin that is really down.
+// have answered it. Kept up, one request per origin round trip denied a
+// page that is not stored to everyone who asked meanwhile. A follower now
+// forwards alone after a leader's connection was dropped without a
+// response (droppedAlone); a failure to connect or a timeout it still
+// takes, rather than each follower trying an origin that is down.
 func TestPoisonCollapsedIntoFailedRequest(t *testing.T) {
-	t.Skip("known: followers inherit the leader's upstream transport error (flight.go followFlight, outFailed)")
 	var rig *poisonRig
 	rig = newPoisonRig(t, cellar.Config{}, func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Evil") != "" { // a WAF that drops the connection
@@ -340,6 +340,32 @@ func TestPoisonCollapsedIntoFailedRequest(t *testing.T) {
 	})
 	got := rig.collapseInto(t, "GET /page HTTP/1.1\nHost: site.example\nX-Evil: ' OR 1=1 --\nConnection: close\n\n")
 	assertPage(t, "collapsed innocent client", got)
+}
+
+// TestCollapsedIntoTimeoutTakesIt: an origin that does not answer in time
+// is unavailable to everyone, not refusing one request: a request
+// collapsed into a flight that timed out takes the failure (a 504) rather
+// than try the origin again, so that a hung origin gets one request per
+// key, not one per waiting client.
+func TestCollapsedIntoTimeoutTakesIt(t *testing.T) {
+	var rig *poisonRig
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = 300 * time.Millisecond
+	t.Cleanup(tr.CloseIdleConnections)
+	rig = newPoisonRigWith(t, cellar.Config{Upstream: tr}, Config{Transport: tr}, func(w http.ResponseWriter, r *http.Request) {
+		rig.awaitCollapse()
+		select { // past the timeout
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Second):
+		}
+	})
+	got := rig.collapseInto(t, innocent)
+	if got.status != http.StatusGatewayTimeout && got.status != http.StatusBadGateway {
+		t.Errorf("the collapsed request got %d %q, want the leader's timeout (504 or 502)", got.status, got.body)
+	}
+	if n := rig.hits.Load(); n != 1 {
+		t.Errorf("origin requests = %d, want 1: a follower of a timed-out flight must not try again", n)
+	}
 }
 
 // awaitCollapse waits (5s at most) until a request has collapsed into

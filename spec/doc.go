@@ -109,6 +109,9 @@
 //   - RFC 9110 §12.5.3 Accept-Encoding: a stored response is selected only
 //     for a request that accepts its content codings, whether or not its
 //     Vary names Accept-Encoding ([IdleClient.Next]).
+//   - RFC 9110 §15.5.13, §15.5.17, §15.5.18: a 412, 416 or 417 that answers
+//     the request's own precondition, Range or Expect is not stored
+//     ([CouldNotBeStored], ReasonAnswersRequestField).
 //   - RFC 9110 §7.6.1 Connection: [HopByHop]; §9.3.3 POST:
 //     [InvalidateEntries.Store]; §13 Conditional Requests and §14 Range
 //     Requests answered from storage: [Serve], [BodyPlan], [ByteRange],

@@ -214,7 +214,8 @@ type Cache struct {
 	opts     spec.Options
 	store    store.Store
 	ownStore bool // created by New (Config.Store was nil): Close closes it
-	// releaseStore ends the claim of a given store's role (storerole.go).
+	// releaseStore ends the claim of a given store's role (storerole.go);
+	// nil for the store New made.
 	releaseStore func()
 	upstream     http.RoundTripper
 	log          *slog.Logger
@@ -282,7 +283,6 @@ func New(cfg Config) (*Cache, error) {
 			return nil, fmt.Errorf("cellar: the default memory store: %w", err)
 		}
 		c.store, c.ownStore = st, true
-		c.releaseStore = func() {}
 	} else {
 		release, err := claimStore(c.store, c.opts.Shared)
 		if err != nil {

@@ -171,7 +171,7 @@ func (ex *exchange) start() (*http.Response, error) {
 }
 
 // entryAppender is a store that looks up into the caller's slice
-// (memory.Store).
+// (memory.Store, tiered.Store).
 type entryAppender interface {
 	AppendLookup(ctx context.Context, dst []store.Entry, key string) ([]store.Entry, error)
 }

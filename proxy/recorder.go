@@ -190,8 +190,3 @@ func CacheStatusLabel(cs spec.CacheStatus) string {
 func (r *recorder) setCacheStatus(cs spec.CacheStatus) {
 	r.cs, r.hasCS = cs, true
 }
-
-// CacheStatus returns the cache's Cache-Status member of the response, as
-// a value, and whether the cache handed one over (it does not for a
-// request the proxy answers before the cache, or without a cache).
-func (r *recorder) CacheStatus() (spec.CacheStatus, bool) { return r.cs, r.hasCS }

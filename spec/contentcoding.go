@@ -33,10 +33,7 @@ func codingsAccepted(req, resp http.Header) bool {
 		return true
 	}
 	it := fieldListIter{sep: ',', quotes: true}
-	for c, ok := it.next(codings); ok; c, ok = it.next(codings) {
-		if c == "" || strings.EqualFold(c, "identity") {
-			continue
-		}
+	for c, ok := nextCoding(&it, codings); ok; c, ok = nextCoding(&it, codings) {
 		if !codingAccepted(accept, c) {
 			return false
 		}

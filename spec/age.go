@@ -41,12 +41,31 @@ func ageTermsAt(r *Response, date, now time.Time) AgeTerms {
 		t.AgeField = time.Duration(secs) * time.Second
 	}
 	t.DateValue = date
-	t.ApparentAge = max(0, r.ResponseTime.Sub(t.DateValue))
+	t.ApparentAge = apparentAge(r.ResponseTime, date)
 	t.ResponseDelay = max(0, r.ResponseTime.Sub(r.RequestTime))
 	t.CorrectedAgeValue = t.AgeField + t.ResponseDelay
 	t.CorrectedInitial = max(t.ApparentAge, t.CorrectedAgeValue)
 	t.ResidentTime = max(0, now.Sub(r.ResponseTime))
 	return t
+}
+
+// apparentAge is §4.2.3's apparent_age, max(0, response_time − date_value),
+// with response_time read at the resolution of date_value: whole seconds.
+// An HTTP-date names the second in which the origin generated the response
+// (RFC 9110 §5.6.7, §6.6.1), any instant of it. Subtracting the start of
+// that second from a clock read to the nanosecond adds, on average, half a
+// second to every age (up to a whole one): a response with max-age=1,
+// received in the second its Date names, would be fresh for 0.5 s on
+// average instead of 1 s, and one received 0.9 s into that second would
+// be fresh for 0.1 s. Compared second to second, a response received in
+// the second of its Date has an apparent age of 0, and one received later
+// the whole seconds between them, which is the unit §4.2.3 counts ages in
+// ("the number of seconds since the origin server generated or validated
+// the response"). Like any age, it can be off by less than a second either
+// way; response_delay still counts in full (corrected_age_value), so a
+// slow response is never younger than the time it took to arrive.
+func apparentAge(responseTime, date time.Time) time.Duration {
+	return max(0, responseTime.Truncate(time.Second).Sub(date))
 }
 
 // ageSeconds renders an age as the Age field's delta-seconds (§5.1),

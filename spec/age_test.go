@@ -102,3 +102,44 @@ func TestAge_RFC9111_4_2_3_AgeReplacedWhenServed(t *testing.T) {
 		t.Errorf("Age lines = %q, want one", h["Age"])
 	}
 }
+
+// TestApparentAgeWholeSeconds_RFC9111_4_2_3: an HTTP-date has a resolution
+// of one second (RFC 9110 §5.6.7), so apparent_age compares response_time
+// with it second to second. A max-age=1 response received 0.9 s into the
+// second its Date names is fresh for the rest of that second and most of
+// the next, as it is for a cache counting in whole seconds; one received in
+// a later second is as old as the whole seconds between them.
+func TestApparentAgeWholeSeconds_RFC9111_4_2_3(t *testing.T) {
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	cases := []struct {
+		name      string
+		date      time.Time // the Date field (whole seconds)
+		respAt    time.Time // request_time = response_time
+		now       time.Time
+		maxAge    int
+		fresh     bool
+		wantAgeAt int64
+	}{
+		{"received late in the Date's second, 0.5 s later", t0, ms(900), ms(1400), 1, true, 0},
+		{"received late in the Date's second, 1 s later", t0, ms(900), ms(1900), 1, false, 0},
+		{"received in the next second", t0, ms(1200), ms(1200), 1, false, 0},
+		{"received in the next second, max-age=2", t0, ms(1200), ms(1700), 2, true, 1},
+		{"received 10 s after its Date", t0, ms(10100), ms(10100), 10, false, 0},
+		{"received 10 s after its Date, max-age=11", t0, ms(10100), ms(10600), 11, true, 10},
+		{"Date in the future gives no negative apparent age", at(5), ms(900), ms(1400), 1, true, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Response{Status: 200, Header: hdr("Date", hd(tc.date), "Cache-Control", "max-age="+strconv.Itoa(tc.maxAge)),
+				RequestTime: tc.respAt, ResponseTime: tc.respAt}
+			s := NewIdleClient(private(tc.now)).Next(get(), []Pair{storedGET("p", r)})
+			fc, ok := s.(FromCache)
+			if ok != tc.fresh {
+				t.Fatalf("served from cache = %v, want %v (state %T)", ok, tc.fresh, s)
+			}
+			if ok && fc.Serve.Header().Get("Age") != strconv.FormatInt(tc.wantAgeAt, 10) {
+				t.Errorf("Age = %q, want %d", fc.Serve.Header().Get("Age"), tc.wantAgeAt)
+			}
+		})
+	}
+}

@@ -128,6 +128,42 @@ func (m *memTier) dropKey(key string) {
 	m.mu.Unlock()
 }
 
+// commitMeta records in key's variants, when memory holds them, the entry
+// e the durable store has just committed: it replaces the variant of the
+// same Variant (RFC 9111 §4.1: one stored response per secondary key), so
+// that the next Lookup of a refetched object answers from memory instead
+// of the durable store's index. Without a list in memory there is nothing
+// to amend: the durable store may hold variants memory never saw. Either
+// way the shard's epoch moves, so a Lookup that read the durable store
+// before this commit does not fill memory with what it read. What the
+// durable store dropped to make room (its budget, its variant bound) is
+// found by Liveness at the next hit, as for any entry it evicts.
+func (m *memTier) commitMeta(key string, e store.Entry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.epochs[shard(key)]++
+	old := m.metas[key]
+	if old == nil {
+		return
+	}
+	m.unlink(old)
+	es := make([]store.Entry, 0, len(old.entries)+1)
+	cost := int64(len(key)) + itemOverhead + entryWeight(&e)
+	for i := range old.entries {
+		if old.entries[i].Variant != e.Variant {
+			es = append(es, old.entries[i])
+			cost += entryWeight(&old.entries[i])
+		}
+	}
+	es = append(es, e)
+	if m.max == 0 || cost > m.max/4 {
+		return
+	}
+	it := &item{key: key, entries: es, cost: cost}
+	m.metas[key] = it
+	m.link(it)
+}
+
 // dropKeyAndBodies forgets key's variants and their bodies.
 func (m *memTier) dropKeyAndBodies(key string) {
 	m.mu.Lock()

@@ -14,7 +14,9 @@
 //
 // Every write goes to the durable store, which stays the reference: Commit,
 // Update, Delete and the purges change it first, then drop what the memory
-// tier holds for the keys they touched. A lookup that raced with such a
+// tier holds for the keys they touched, except that a Commit puts its new
+// entry in the key's list when memory holds one (a refetched object stays
+// answerable from memory). A lookup that raced with such a
 // change does not fill the memory tier (each key's shard carries an epoch
 // that every change bumps). The durable store also evicts on its own, for
 // its budget or a variant bound; when it implements [Liveness], every hit
@@ -318,14 +320,21 @@ func (w *writer) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Commit commits to the durable store, then drops the key's metadata from
-// memory (the next Lookup reads the new list) and keeps the body.
+// Commit commits to the durable store, then puts the new entry in the
+// key's metadata in memory (commitMeta; over a durable store with
+// Liveness) and keeps the body.
 func (w *writer) Commit() (store.Entry, error) {
 	e, err := w.w.Commit()
-	if err != nil {
-		return e, err
+	if err != nil || w.s.live == nil {
+		// Without Liveness, memory cannot learn which variants the
+		// durable store dropped for this commit: it asks again.
+		w.s.mem.dropKey(w.key)
+		if err != nil {
+			return e, err
+		}
+	} else {
+		w.s.mem.commitMeta(w.key, e)
 	}
-	w.s.mem.dropKey(w.key)
 	w.mu.Lock()
 	buf, keep := w.buf, w.keep
 	w.buf, w.keep = nil, false

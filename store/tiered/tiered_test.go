@@ -330,3 +330,62 @@ func TestAppendLookupFromMemory(t *testing.T) {
 		t.Errorf("AppendLookup of nothing = %v, %v", es, err)
 	}
 }
+
+// Issue 14: an object refetched once it went stale (a commit replacing the
+// variant memory lists) is answered from memory at the next lookup, list
+// and body: the commit put its entry in the list instead of dropping it.
+// A commit of another variant adds to the list (RFC 9111 §4.1).
+func TestRefetchStaysInMemory(t *testing.T) {
+	s, c, _ := newTest(t, 1<<20, 1<<20)
+	put(t, s, entry("k", "gzip"), "v1")
+	get(t, s, "k") // fills memory from the durable index
+	newer := put(t, s, entry("k", "gzip"), "v2")
+	other := put(t, s, entry("k", "br"), "other")
+	l, o := c.lookups.Load(), c.opens.Load()
+	es, err := s.Lookup(t.Context(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, e := range es {
+		ids[e.ID] = true
+	}
+	if len(es) != 2 || !ids[newer.ID] || !ids[other.ID] {
+		t.Fatalf("Lookup after the commits = %d entries %v, want %s and %s", len(es), ids, newer.ID, other.ID)
+	}
+	for _, e := range []store.Entry{newer, other} {
+		b, err := s.Open(t.Context(), "k", e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+	}
+	if dl, do := c.lookups.Load()-l, c.opens.Load()-o; dl != 0 || do != 0 {
+		t.Fatalf("hits after a refetch asked the durable store %d lookups and %d opens, want none", dl, do)
+	}
+}
+
+// A commit that makes the durable store drop another variant (its variant
+// bound) leaves that variant in memory's list; Liveness finds it gone and
+// the lookup asks the durable store instead of listing it.
+func TestCommitOverVariantBoundReachesTheMemoryTier(t *testing.T) {
+	d, err := disk.Open(t.TempDir(), disk.Options{MaxVariants: 1, Fsync: disk.FsyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(d, Options{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	first := put(t, s, entry("k", "a"), "a")
+	get(t, s, "k")
+	second := put(t, s, entry("k", "b"), "b")
+	es, err := s.Lookup(t.Context(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].ID != second.ID {
+		t.Fatalf("Lookup = %v, want only %s (the durable store dropped %s)", es, second.ID, first.ID)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -388,4 +389,66 @@ func TestCommitOverVariantBoundReachesTheMemoryTier(t *testing.T) {
 	if len(es) != 1 || es[0].ID != second.ID {
 		t.Fatalf("Lookup = %v, want only %s (the durable store dropped %s)", es, second.ID, first.ID)
 	}
+}
+
+// Issue 14: a hot 1 MiB body is served from memory like a small one (over
+// loopback, memory served it at 1.2–1.6 times the rate of sendfile): the
+// writer does not copy it (writeKeepMax), its first Open reads it into
+// memory, and later Opens do not reach the durable store.
+func TestMegabyteBodyEntersMemoryAtFirstOpen(t *testing.T) {
+	s, c, _ := newTest(t, 64<<20, 0) // the default tier: 64 MiB, bodies up to 4 MiB
+	body := strings.Repeat("0123456789abcdef", 1<<16)
+	put(t, s, entry("big", ""), body)
+	if _, ok := s.mem.body(entryIDOf(t, s, "big")); ok {
+		t.Fatal("the writer kept a 1 MiB copy for memory; it keeps only up to writeKeepMax")
+	}
+	if _, got, ok := get(t, s, "big"); !ok || got != body {
+		t.Fatalf("first hit: %d bytes, %v", len(got), ok)
+	}
+	o := c.opens.Load()
+	for range 3 {
+		if _, got, ok := get(t, s, "big"); !ok || got != body {
+			t.Fatalf("hot hit: %d bytes, %v", len(got), ok)
+		}
+	}
+	if d := c.opens.Load() - o; d != 0 {
+		t.Fatalf("3 hot hits of a 1 MiB body opened it %d times in the durable store, want 0", d)
+	}
+}
+
+// While one Open reads a body into memory, another for the same body
+// streams it from the durable store: concurrent first hits of a new large
+// object hold one copy in memory, not one each.
+func TestConcurrentFirstOpensHoldOneCopy(t *testing.T) {
+	s, _, _ := newTest(t, 64<<20, 0)
+	body := strings.Repeat("x", 1<<20)
+	e := put(t, s, entry("big", ""), body)
+	if !s.startFill(e.ID) {
+		t.Fatal("startFill: busy")
+	}
+	b, err := s.Open(t.Context(), "big", e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, fromMemory := b.(*reader); fromMemory {
+		t.Fatal("an Open during another's fill read its own copy into memory")
+	}
+	got, err := io.ReadAll(b)
+	b.Close()
+	if err != nil || string(got) != body {
+		t.Fatalf("streamed body: %d bytes, %v", len(got), err)
+	}
+	s.endFill(e.ID)
+	if _, ok := s.mem.body(e.ID); ok {
+		t.Fatal("the streamed Open filled memory")
+	}
+}
+
+func entryIDOf(t *testing.T, s *Store, key string) string {
+	t.Helper()
+	es, err := s.Lookup(t.Context(), key)
+	if err != nil || len(es) != 1 {
+		t.Fatalf("Lookup(%q) = %d entries, %v", key, len(es), err)
+	}
+	return es[0].ID
 }

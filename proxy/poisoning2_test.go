@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"crypto/tls"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -231,17 +230,17 @@ func TestPoisonSchemeSharedStore_RFC9111_4(t *testing.T) {
 	if got := rig.raw(t, innocent); got.status != http.StatusMovedPermanently {
 		t.Fatalf("plain-HTTP client got %d, want the origin's 301 to https", got.status)
 	}
-	conn, err := tls.Dial("tcp", secure.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	assertPage(t, "HTTPS client", rawTLS(t, secure, innocent))
+}
+
+// rawTLS is rawOn over a TLS connection to srv.
+func rawTLS(t *testing.T, srv *httptest.Server, request string) rawResult {
+	t.Helper()
+	conn, err := tls.Dial("tcp", srv.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(conn, "GET /page HTTP/1.1\r\nHost: site.example\r\nConnection: close\r\n\r\n")
-	b, _ := io.ReadAll(conn)
-	if !bytes.HasPrefix(b, []byte("HTTP/1.1 200 ")) || !bytes.HasSuffix(b, []byte(pageBody)) {
-		t.Errorf("HTTPS client got %q, want 200 %q", b, pageBody)
-	}
+	return rawOn(t, conn, request)
 }
 
 // Attacks verified safe, kept as regressions.

@@ -125,7 +125,9 @@ type Config struct {
 	// the cache key. From any other peer, or with another value, the
 	// field is replaced with the scheme of the connection ("https" over
 	// TLS). Empty trusts no one. X-Forwarded-For is appended to, from any
-	// peer, as before.
+	// peer, as before. An IPv4 peer is matched by its IPv4 address (also
+	// when a dual-stack listener sees it IPv4-mapped): give IPv4 prefixes
+	// in IPv4 form.
 	TrustedProxies []netip.Prefix
 }
 

@@ -510,3 +510,42 @@ func TestSecurityStreamRequestBodies(t *testing.T) {
 		t.Errorf("streamed upload: %q", b)
 	}
 }
+
+// TestE2ETrustedProxies_RFC9112_3_3: --trusted-proxies is wired. Behind a
+// trusted load balancer that terminates TLS (here 127.0.0.1), its
+// X-Forwarded-Proto: https reaches the origin (which then does not
+// redirect the client to the URL it asked for) and keys the page apart
+// from the origin's redirect for plain HTTP. Without the flag, a client's
+// X-Forwarded-Proto: https over plain HTTP is replaced with http.
+func TestE2ETrustedProxies_RFC9112_3_3(t *testing.T) {
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		if r.Header.Get("X-Forwarded-Proto") != "https" {
+			http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusMovedPermanently)
+			return
+		}
+		io.WriteString(w, "secure page")
+	}))
+	defer o.Close()
+	req := func(in *instance, xfp string) (*http.Response, string) {
+		return rawRequest(t, in.addr, "GET /p HTTP/1.1\r\nHost: site.example\r\nX-Forwarded-Proto: "+xfp+"\r\nConnection: close\r\n\r\n")
+	}
+
+	lb := startCellar(t, "--upstream", o.URL, "--store", "memory", "--trusted-proxies", "127.0.0.1/32,::1")
+	if resp, body := req(lb, "https"); resp.StatusCode != 200 || body != "secure page" {
+		t.Errorf("https through the trusted LB: %d %q, want the page", resp.StatusCode, body)
+	}
+	if resp, _ := req(lb, "http"); resp.StatusCode != http.StatusMovedPermanently {
+		t.Errorf("http through the trusted LB: %d, want the origin's 301 (another key)", resp.StatusCode)
+	}
+	resp, body := req(lb, "https")
+	wantStatus(t, resp, reHit, "https through the trusted LB, again")
+	if body != "secure page" {
+		t.Errorf("https through the trusted LB, again: %q", body)
+	}
+
+	plain := startCellar(t, "--upstream", o.URL, "--store", "memory")
+	if resp, _ := req(plain, "https"); resp.StatusCode != http.StatusMovedPermanently {
+		t.Errorf("untrusted client's X-Forwarded-Proto: https: %d, want the origin's 301 for plain HTTP", resp.StatusCode)
+	}
+}

@@ -10,7 +10,9 @@
 // and the write. The proxy only does what an intermediary must: rewrite the
 // target to the upstream, add Via (RFC 9110 §7.6.3) and X-Forwarded-*, drop
 // hop-by-hop fields (RFC 9110 §7.6.1), pass Upgrade (WebSocket) through
-// with an [httputil.ReverseProxy], and bound request bodies.
+// with an [httputil.ReverseProxy], and bound request bodies. The request
+// the cache keys on carries the client's scheme, not the upstream's
+// (scheme.go), so that a listener of each scheme can share a store.
 //
 // As a shared cache's front door it also refuses what would let one client
 // decide what another receives or hold more than its share (issue 12): it

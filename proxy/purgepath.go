@@ -34,9 +34,10 @@ func purgeKey(raw string, upstream *url.URL, keyHost string) (string, error) {
 
 // purgePath purges the entries of one path (with its query, if any) under
 // every host the cache keyed it on, or under keyHost when the cache keys
-// every request on one, and under both schemes (keyPath ignores it). It returns the keys it tried. Without a key host,
-// the keys are found by walking the store (Store.Iterate), so that a shared
-// store, or one that outlived a restart, loses every host's copy.
+// every request on one, and under both schemes (keyPath ignores it). It
+// returns the keys it tried. Without a key host, the keys are found by
+// walking the store (Store.Iterate), so that a shared store, or one that
+// outlived a restart, loses every host's copy.
 func purgePath(ctx context.Context, st store.Store, upstream *url.URL, keyHost, path string) (keys []string, purged int, err error) {
 	if !strings.HasPrefix(path, "/") {
 		return nil, 0, badPurge{errors.New("path= wants a path starting with /, such as /img/logo.png")}

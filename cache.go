@@ -20,8 +20,11 @@
 // set and differs from req.URL.Host (a reverse proxy that preserves the
 // client's Host, or a server request), the key uses req.Host: the cache then
 // keys on the resource the client asked for, not on the address it was
-// forwarded to. Config.KeyHost chooses another authority for the key (the
-// upstream's, or a fixed name) without changing what is forwarded. Requests
+// forwarded to. Its scheme is req.URL's, or for a server request (which
+// has none) "https" over TLS (RFC 9112 §3.3); package proxy hands the
+// cache its client's scheme, not the upstream's. Config.KeyHost chooses
+// another authority for the key (the upstream's, or a fixed name) without
+// changing what is forwarded. Requests
 // with an Upgrade header field (WebSocket) and CONNECT
 // bypass the cache entirely: the upstream response is returned untouched
 // (only Cache-Status: fwd=bypass is added), so httputil.ReverseProxy can

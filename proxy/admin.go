@@ -21,9 +21,9 @@ import (
 type AdminConfig struct {
 	// Store is the store purges act on (the cache's store).
 	Store store.Store
-	// Upstream is the proxy's upstream. Stored keys carry its scheme (the
-	// cache sees requests on their way upstream), so a purged URL's scheme
-	// is replaced with it.
+	// Upstream is the proxy's upstream: a bare path purged is taken under
+	// its host, and under its path prefix, as the cache keyed it. (Keys
+	// carry the client's scheme; purges remove both schemes' copies.)
 	Upstream *url.URL
 	// KeyHost is the authority the cache keys every request on
 	// (cellar.Config.KeyHost), or "" when it keys on the client's Host.
@@ -110,7 +110,9 @@ func IsLoopback(addr string) bool {
 // POST purge needs the header [PurgeHeader] or a JSON body (403), which a
 // cross-site form cannot send. /metrics and /healthz stay open. URLs are those clients use
 // (http://cache.example/path): their host is the Host the cache was asked
-// for, and their scheme is replaced with the upstream's, as in the keys.
+// for. Keys carry the client's scheme, and a purge removes the copies of
+// both (http and https), whichever scheme the URL has: an operator
+// purging a page means every copy.
 func Admin(cfg AdminConfig) http.Handler {
 	a := &admin{cfg: cfg, log: cfg.Logger}
 	if a.log == nil {
@@ -185,7 +187,8 @@ type purgeItemResult struct {
 	Kind  string `json:"kind"` // url, prefix or tag
 	Value string `json:"value"`
 	Key   string `json:"key,omitempty"`
-	// Keys are the keys a path purge tried.
+	// Keys are the keys a purge tried (url, path) or the prefixes it
+	// purged (prefix): those of both schemes.
 	Keys   []string `json:"keys,omitempty"`
 	Purged int      `json:"purged"`
 }
@@ -249,15 +252,18 @@ func (a *admin) purgeOne(ctx context.Context, kind, v string) (purgeItemResult, 
 		if kerr != nil {
 			return item, http.StatusBadRequest, kerr
 		}
-		item.Key = key
-		if kind == "prefix" {
-			item.Purged, err = st.PurgePrefix(ctx, key)
+		// Both schemes' copies go: keys carry the client's (scheme.go).
+		item.Key, item.Keys = key, bothSchemes(key)
+		if kind == "url" {
+			item.Purged, err = deleteKeys(ctx, st, item.Keys)
 			break
 		}
-		var entries []store.Entry
-		if entries, err = st.Lookup(ctx, key); err == nil && len(entries) > 0 {
-			err = st.Delete(ctx, key)
-			item.Purged = len(entries)
+		for _, prefix := range item.Keys {
+			n, perr := st.PurgePrefix(ctx, prefix)
+			item.Purged += n
+			if err = perr; err != nil {
+				break
+			}
 		}
 	}
 	if err != nil {
@@ -272,12 +278,14 @@ func (a *admin) purgeOne(ctx context.Context, kind, v string) (purgeItemResult, 
 
 // PurgeKey returns the cache key of the URL clients use for a resource,
 // as the cache computed it when it stored the response: the key of the
-// request the proxy sent upstream, which keeps the client's Host and has the
-// upstream's scheme (RFC 9111 §4.1, spec.Key). The key is the target as
-// sent, so the URL must be spelled as clients spell it: other spellings
-// ("/%7Ea" for "/~a", another host case) are stored under their own keys. A bare path ("/a/b") is taken
-// relative to the upstream's own host, which matches only the entries of
-// clients that sent that Host; give the full URL clients use otherwise.
+// request the proxy sent upstream, which keeps the client's Host and
+// scheme (RFC 9111 §4.1, spec.Key; a bare path is taken as http). The
+// key is the target as sent, so the URL must be spelled as clients spell
+// it: other spellings ("/%7Ea" for "/~a", another host case) are stored
+// under their own keys. A bare path ("/a/b") is taken relative to the
+// upstream's own host, which matches only the entries of clients that
+// sent that Host; give the full URL clients use otherwise. The admin's
+// purges remove the keys of both schemes (see [Admin]).
 func PurgeKey(raw string, upstream *url.URL) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -292,9 +300,9 @@ func PurgeKey(raw string, upstream *url.URL) (string, error) {
 	if upstream != nil {
 		// As outgoing joins them: the key is the target as forwarded
 		// (spec.TargetURI), spelled as given.
-		u.Scheme = upstream.Scheme
 		u.Path, u.RawPath = joinURLPath(upstream, u)
-	} else if u.Scheme == "" {
+	}
+	if u.Scheme == "" {
 		u.Scheme = "http"
 	}
 	return spec.Key(spec.Request{Method: http.MethodGet, URL: u}), nil

@@ -16,16 +16,20 @@ import (
 // outgoing returns the request to send upstream for r, exactly as the
 // ReverseProxy in direct would build it (rewrite): the upstream's URL with
 // the client's Host (or the one Config.KeyHost chooses), no hop-by-hop
-// fields, X-Forwarded-* and Via. The cache keys and decides on it (Vary may name any of those fields), and sends
-// it, with its own conditionals, through a forwarder. Field values are
-// shared with r, whose header is not modified.
+// fields, X-Forwarded-* and Via; but its URL's scheme is the client's
+// (clientScheme, see scheme.go), which the forwarder replaces with the
+// upstream's. The cache keys and decides on it (Vary may name any of
+// those fields), and sends it, with its own conditionals, through a
+// forwarder. Field values are shared with r, whose header is not
+// modified.
 func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 	out := &c.out
 	*out = *r // a shallow copy, context included, as Request.WithContext makes
 	up := p.cfg.Upstream
 	u := &c.url
 	*u = *r.URL
-	u.Scheme, u.Host = up.Scheme, up.Host
+	scheme := p.clientScheme(r)
+	u.Scheme, u.Host = scheme, up.Host // the key's scheme: the client's
 	u.Path, u.RawPath = joinURLPath(up, r.URL)
 	u.RawQuery = p.cleanQuery(r.URL.RawQuery)
 	if up.RawQuery != "" {
@@ -88,10 +92,7 @@ func (p *Proxy) outgoing(c *call, r *http.Request) *http.Request {
 	}
 	c.xfh[0] = out.Host // the client's, unless Config.KeyHost chose the key's
 	h["X-Forwarded-Host"] = c.xfh[:]
-	c.xfp[0] = "http"
-	if r.TLS != nil {
-		c.xfp[0] = "https"
-	}
+	c.xfp[0] = scheme // a trusted peer's, as it sent it, or the connection's
 	h["X-Forwarded-Proto"] = c.xfp[:]
 	via := p.requestVia(r.ProtoMajor, r.ProtoMinor)
 	if prior := h["Via"]; len(prior) > 0 {
@@ -125,13 +126,17 @@ func (p *Proxy) notForwarded(k string) bool {
 }
 
 // forwarder sends the requests the cache forwards, built by outgoing,
-// over the upstream transport, and removes from the responses the
-// hop-by-hop fields a proxy must not pass on (RFC 9110 §7.6.1), as
+// over the upstream transport, with the upstream's scheme in place of the
+// client's that the cache keyed them on, and removes from the responses
+// the hop-by-hop fields a proxy must not pass on (RFC 9110 §7.6.1), as
 // ReverseProxy does, before the cache stores or serves them.
-type forwarder struct{ rt http.RoundTripper }
+type forwarder struct {
+	rt     http.RoundTripper
+	scheme string // the upstream's
+}
 
 func (f forwarder) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := f.rt.RoundTrip(req)
+	resp, err := f.rt.RoundTrip(upstreamURL(req, f.scheme))
 	if err != nil {
 		return nil, err
 	}

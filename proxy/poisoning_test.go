@@ -31,6 +31,7 @@ type poisonRig struct {
 	upstream *url.URL
 	proxy    *httptest.Server
 	store    store.Store
+	p        *Proxy // served by proxy; a test may serve it over TLS too
 	hits     atomic.Int64
 	coalesce atomic.Int64
 }
@@ -68,6 +69,7 @@ func newPoisonRigWith(t *testing.T, cfg cellar.Config, pcfg Config, h http.Handl
 	if err != nil {
 		t.Fatal(err)
 	}
+	rig.p = p
 	rig.proxy = httptest.NewServer(p)
 	t.Cleanup(func() { rig.proxy.Close(); c.Close(); st.Close() })
 	return rig
@@ -98,6 +100,13 @@ func (rig *poisonRig) raw(t *testing.T, request string) rawResult {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rawOn(t, conn, request)
+}
+
+// rawOn sends one request, written out byte for byte (LF as CRLF), on
+// conn, reads the response and closes conn.
+func rawOn(t *testing.T, conn net.Conn, request string) rawResult {
+	t.Helper()
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(conn, strings.ReplaceAll(request, "\n", "\r\n")); err != nil {

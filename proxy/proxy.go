@@ -10,7 +10,9 @@
 // and the write. The proxy only does what an intermediary must: rewrite the
 // target to the upstream, add Via (RFC 9110 §7.6.3) and X-Forwarded-*, drop
 // hop-by-hop fields (RFC 9110 §7.6.1), pass Upgrade (WebSocket) through
-// with an [httputil.ReverseProxy], and bound request bodies.
+// with an [httputil.ReverseProxy], and bound request bodies. The request
+// the cache keys on carries the client's scheme, not the upstream's
+// (scheme.go), so that a listener of each scheme can share a store.
 //
 // As a shared cache's front door it also refuses what would let one client
 // decide what another receives or hold more than its share (issue 12): it
@@ -31,6 +33,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -109,13 +112,25 @@ type Config struct {
 	// that goes through the cache is forwarded with, as its Host and
 	// X-Forwarded-Host, in place of the client's Host; "" keeps the
 	// client's. It is called with the request as it goes upstream (its URL
-	// the upstream's). Give it the cache's cellar.Config.KeyHost: a stored
-	// response may only answer a request for the target URI it was fetched
-	// for (RFC 9111 §4), and the Host is part of it (RFC 9110 §7.2). Keyed
+	// the upstream's but for its scheme, the client's: see scheme.go).
+	// Give it the cache's cellar.Config.KeyHost: a stored response may
+	// only answer a request for the target URI it was fetched for (RFC
+	// 9111 §4), and the Host is part of it (RFC 9110 §7.2). Keyed
 	// on one name but forwarded with the client's Host, the page an origin
 	// builds from the Host (absolute links, script URLs) for "Host:
 	// evil.example" would be stored and served to every client.
 	KeyHost func(*http.Request) string
+	// TrustedProxies are the peers (load balancers, TLS terminators)
+	// trusted to tell the client's scheme: from a peer whose address
+	// (Request.RemoteAddr) is inside one of them, an X-Forwarded-Proto of
+	// exactly "http" or "https" is forwarded as it is and is the scheme of
+	// the cache key. From any other peer, or with another value, the
+	// field is replaced with the scheme of the connection ("https" over
+	// TLS). Empty trusts no one. X-Forwarded-For is appended to, from any
+	// peer, as before. An IPv4 peer is matched by its IPv4 address (also
+	// when a dual-stack listener sees it IPv4-mapped): give IPv4 prefixes
+	// in IPv4 form.
+	TrustedProxies []netip.Prefix
 }
 
 // DefaultDropRequestFields are the request fields the proxy removes before
@@ -237,7 +252,7 @@ func New(cfg Config) (*Proxy, error) {
 			transport = http.DefaultTransport
 		}
 		p.handler = cfg.Cache.HandlerWith(p.handler, cellar.HandlerOptions{
-			Upstream:     forwarder{transport},
+			Upstream:     forwarder{rt: transport, scheme: cfg.Upstream.Scheme},
 			ErrorHandler: p.errorHandler,
 			CacheStatus: func(w http.ResponseWriter, cs spec.CacheStatus) {
 				if rec, ok := w.(*recorder); ok {
@@ -458,6 +473,10 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 	pr.SetXForwarded()
+	if len(p.cfg.TrustedProxies) > 0 {
+		// A trusted peer's, or the connection's, as outgoing does.
+		pr.Out.Header.Set("X-Forwarded-Proto", p.clientScheme(pr.In))
+	}
 	pr.Out.Header.Add("Via", p.requestVia(pr.In.ProtoMajor, pr.In.ProtoMinor))
 }
 

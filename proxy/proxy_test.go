@@ -210,7 +210,7 @@ func TestPurgeKey(t *testing.T) {
 	up, _ := url.Parse("http://origin.internal:9000")
 	for in, want := range map[string]string{
 		"http://cache.example/a?b=c":      "http://cache.example/a?b=c",
-		"https://Cache.Example:443/%7Ea/": "http://Cache.Example:443/%7Ea/",
+		"https://Cache.Example:443/%7Ea/": "https://Cache.Example:443/%7Ea/",
 		"http://cache.example/a%2fb?":     "http://cache.example/a%2fb?",
 		"/just/a/path":                    "http://origin.internal:9000/just/a/path",
 	} {
@@ -220,7 +220,7 @@ func TestPurgeKey(t *testing.T) {
 		}
 	}
 	base, _ := url.Parse("https://origin/base/")
-	if got, _ := PurgeKey("http://h/a", base); got != "https://h/base/a" {
+	if got, _ := PurgeKey("http://h/a", base); got != "http://h/base/a" {
 		t.Errorf("with a base path: %q", got)
 	}
 	if _, err := PurgeKey("relative", up); err == nil {

@@ -34,9 +34,10 @@ func purgeKey(raw string, upstream *url.URL, keyHost string) (string, error) {
 
 // purgePath purges the entries of one path (with its query, if any) under
 // every host the cache keyed it on, or under keyHost when the cache keys
-// every request on one. It returns the keys it tried. Without a key host,
-// the keys are found by walking the store (Store.Iterate), so that a shared
-// store, or one that outlived a restart, loses every host's copy.
+// every request on one, and under both schemes (keyPath ignores it). It
+// returns the keys it tried. Without a key host, the keys are found by
+// walking the store (Store.Iterate), so that a shared store, or one that
+// outlived a restart, loses every host's copy.
 func purgePath(ctx context.Context, st store.Store, upstream *url.URL, keyHost, path string) (keys []string, purged int, err error) {
 	if !strings.HasPrefix(path, "/") {
 		return nil, 0, badPurge{errors.New("path= wants a path starting with /, such as /img/logo.png")}
@@ -46,7 +47,7 @@ func purgePath(ctx context.Context, st store.Store, upstream *url.URL, keyHost, 
 		if err != nil {
 			return nil, 0, badPurge{err}
 		}
-		keys = []string{key}
+		keys = bothSchemes(key)
 	} else {
 		probe, err := PurgeKey(path, upstream)
 		if err != nil {
@@ -69,20 +70,40 @@ func purgePath(ctx context.Context, st store.Store, upstream *url.URL, keyHost, 
 		}
 		slices.Sort(keys) // the walk's order is the store's: answer in a stable one
 	}
+	purged, err = deleteKeys(ctx, st, keys)
+	return keys, purged, err
+}
+
+// deleteKeys deletes the entries of keys and returns how many there were.
+func deleteKeys(ctx context.Context, st store.Store, keys []string) (purged int, err error) {
 	for _, key := range keys {
 		entries, err := st.Lookup(ctx, key)
 		if err != nil {
-			return keys, purged, err
+			return purged, err
 		}
 		if len(entries) == 0 {
 			continue
 		}
 		if err := st.Delete(ctx, key); err != nil {
-			return keys, purged, err
+			return purged, err
 		}
 		purged += len(entries)
 	}
-	return keys, purged, nil
+	return purged, nil
+}
+
+// bothSchemes returns key, a GET key (or a prefix of one) of an http or
+// https URL, and the same key under the other scheme: the cache keys a
+// response on its client's scheme (scheme.go), and both copies are of one
+// resource upstream.
+func bothSchemes(key string) []string {
+	if rest, ok := strings.CutPrefix(key, "http://"); ok {
+		return []string{key, "https://" + rest}
+	}
+	if rest, ok := strings.CutPrefix(key, "https://"); ok {
+		return []string{key, "http://" + rest}
+	}
+	return []string{key}
 }
 
 // badPurge is a purge request the admin cannot act on (400).

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -51,6 +52,9 @@ type serveConfig struct {
 	// StoreSetCookie stores responses with Set-Cookie (spec.Options).
 	StoreSetCookie bool
 	KeyHost        string // "request", "upstream" or a fixed authority: see keyHostName
+	// TrustedProxies are the peers whose X-Forwarded-Proto is kept as the
+	// client's scheme (proxy.Config.TrustedProxies); empty: none.
+	TrustedProxies []netip.Prefix
 
 	BackgroundWorkers int
 	FillLimit         int64
@@ -140,6 +144,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.DurationVar(&v.staleBudget, "stale-budget", spec.DefaultStaleBudget, "serve stale responses for up to this long past their lifetime when the origin cannot be reached (RFC 9111 §4.2.4; 0: never)")
 	fs.BoolVar(&v.storeSetCookie, "store-set-cookie", false, "store responses that carry Set-Cookie (RFC 9111 §7.3 allows it; off by default so one user's cookies never reach another)")
 	fs.StringVar(&v.keyHost, "key-host", "request", "the authority cache keys are formed with: request (the Host the client sent) | upstream (the upstream's host) | a fixed `NAME` such as www.example.com; requests are forwarded with that Host and X-Forwarded-Host")
+	fs.StringVar(&v.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRS` (e.g. 10.0.0.0/8,fd00::/8; a bare address is one host) of the peers trusted to tell the client's scheme: from them an X-Forwarded-Proto of exactly http or https is forwarded as it is and is the cache key's scheme (a load balancer that terminates TLS); from any other peer it is replaced with the connection's scheme. Empty: trust no one")
 	fs.IntVar(&v.workers, "background-workers", 0, "background refreshes and detached fills run at once (0: the engine's default)")
 	fs.Var(&v.fillLimit, "detached-fill-limit", "largest body a fill keeps downloading after its client left (0: the engine's default)")
 	fs.DurationVar(&v.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's header")
@@ -174,7 +179,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 
 type serveFlagValues struct {
 	upstream, demoOrigin, listen, admin, adminToken, store, name, targeted string
-	bodyKey, keyHost                                                       string
+	bodyKey, keyHost, trustedProxies                                       string
 	maxSize, fillLimit, maxHeaderBytes, maxBodySize, hotSize               byteSize
 	staleBudget                                                            time.Duration
 	diskFsync                                                              disk.Fsync
@@ -258,6 +263,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		c.checkAdmin,
 		func() error { return c.setStore(v.store) },
 		func() error { return c.setBodyKey(v.bodyKey) },
+		func() error { return c.setTrustedProxies(v.trustedProxies) },
 		func() error {
 			if c.MaxSize <= 0 {
 				return usagef("--max-size must be positive, got %s", c.MaxSizeText)
@@ -477,6 +483,51 @@ func (c *serveConfig) checkTLS() error {
 		}
 	}
 	return nil
+}
+
+// setTrustedProxies reads --trusted-proxies: comma-separated CIDR
+// prefixes, or bare addresses (one host each).
+func (c *serveConfig) setTrustedProxies(raw string) error {
+	for _, f := range splitList(raw) {
+		p, err := parseTrustedProxy(f)
+		if err != nil {
+			return usagef("--trusted-proxies: %q: want a CIDR prefix such as 10.0.0.0/8 or fd00::/8, or an address (%v)", f, err)
+		}
+		if !slices.Contains(c.TrustedProxies, p) {
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
+	}
+	return nil
+}
+
+// parseTrustedProxy parses one member of --trusted-proxies: a prefix
+// (its host bits cleared: 10.1.2.3/8 is 10.0.0.0/8) or an address, as a
+// prefix of its full length. A zone (fe80::1%eth0) is refused: a peer's
+// address is matched without it. An IPv4-mapped IPv6 prefix is taken as
+// the IPv4 one, as peers are matched (proxy.Config.TrustedProxies).
+func parseTrustedProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if a := p.Addr(); a.Is4In6() {
+			if p.Bits() < 96 {
+				return netip.Prefix{}, fmt.Errorf("%s: an IPv4-mapped prefix shorter than /96", s)
+			}
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%s has a zone: peers are matched without one", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // checkKeyHost accepts request, upstream, or an authority (host[:port],

@@ -6,17 +6,21 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cellar-http/cellar/store/redis/redistest"
 )
 
 // rawRequest sends raw to addr on a new connection and reads one response.
@@ -26,6 +30,12 @@ func rawRequest(t *testing.T, addr, raw string) (*http.Response, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rawRequestOn(t, c, raw)
+}
+
+// rawRequestOn is rawRequest on the connection c, which it closes.
+func rawRequestOn(t *testing.T, c net.Conn, raw string) (*http.Response, string) {
+	t.Helper()
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, raw); err != nil {
@@ -509,4 +519,92 @@ func TestSecurityStreamRequestBodies(t *testing.T) {
 	if b, _ := io.ReadAll(resp.Body); string(b) != "got 3" {
 		t.Errorf("streamed upload: %q", b)
 	}
+}
+
+// TestE2ETrustedProxies_RFC9112_3_3: --trusted-proxies is wired. Behind a
+// trusted load balancer that terminates TLS (here 127.0.0.1), its
+// X-Forwarded-Proto: https reaches the origin (which then does not
+// redirect the client to the URL it asked for) and keys the page apart
+// from the origin's redirect for plain HTTP. Without the flag, a client's
+// X-Forwarded-Proto: https over plain HTTP is replaced with http.
+func TestE2ETrustedProxies_RFC9112_3_3(t *testing.T) {
+	o := redirectingOrigin(t)
+	req := func(in *instance, xfp string) (*http.Response, string) {
+		return rawRequest(t, in.addr, "GET /p HTTP/1.1\r\nHost: site.example\r\nX-Forwarded-Proto: "+xfp+"\r\nConnection: close\r\n\r\n")
+	}
+
+	lb := startCellar(t, "--upstream", o.URL, "--store", "memory", "--trusted-proxies", "127.0.0.1/32,::1")
+	if resp, body := req(lb, "https"); resp.StatusCode != 200 || body != "secure page" {
+		t.Errorf("https through the trusted LB: %d %q, want the page", resp.StatusCode, body)
+	}
+	if resp, _ := req(lb, "http"); resp.StatusCode != http.StatusMovedPermanently {
+		t.Errorf("http through the trusted LB: %d, want the origin's 301 (another key)", resp.StatusCode)
+	}
+	resp, body := req(lb, "https")
+	wantStatus(t, resp, reHit, "https through the trusted LB, again")
+	if body != "secure page" {
+		t.Errorf("https through the trusted LB, again: %q", body)
+	}
+
+	plain := startCellar(t, "--upstream", o.URL, "--store", "memory")
+	if resp, _ := req(plain, "https"); resp.StatusCode != http.StatusMovedPermanently {
+		t.Errorf("untrusted client's X-Forwarded-Proto: https: %d, want the origin's 301 for plain HTTP", resp.StatusCode)
+	}
+}
+
+// redirectingOrigin is an origin that redirects plain HTTP to HTTPS on the
+// word of X-Forwarded-Proto, as most do behind a proxy, and answers HTTPS
+// with "secure page"; both cacheable for ten minutes.
+func redirectingOrigin(t *testing.T) *httptest.Server {
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		if r.Header.Get("X-Forwarded-Proto") != "https" {
+			http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusMovedPermanently)
+			return
+		}
+		io.WriteString(w, "secure page")
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+// TestE2ESchemeSharedRedis_RFC9111_4: two cellar processes on one Redis
+// store, one serving plain HTTP and one HTTPS (--tls-cert). The origin's
+// redirect of a plain-HTTP client is stored under that client's scheme,
+// and the HTTPS client gets the page, not the redirect to the URL it asked
+// for (RFC 9111 §4: a stored response answers its own target URI; RFC
+// 9112 §3.3: "https" when the connection is secured). A purge of the path
+// through either removes both copies.
+func TestE2ESchemeSharedRedis_RFC9111_4(t *testing.T) {
+	srv := redistest.Start(t) // skips without redis-server, fails on CI
+	o := redirectingOrigin(t)
+	store := "redis://" + srv.Addr + "/0"
+	cert, key := selfSigned(t, t.TempDir())
+	plain := startCellar(t, "--upstream", o.URL, "--store", store)
+	secure := startCellar(t, "--upstream", o.URL, "--store", store, "--tls-cert", cert, "--tls-key", key)
+	const get = "GET /p HTTP/1.1\r\nHost: site.example\r\nConnection: close\r\n\r\n"
+	overTLS := func() (*http.Response, string) {
+		c, err := tls.Dial("tcp", secure.addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rawRequestOn(t, c, get)
+	}
+	for _, want := range []*regexp.Regexp{reMiss, reHit} {
+		resp, _ := rawRequest(t, plain.addr, get)
+		if resp.StatusCode != http.StatusMovedPermanently {
+			t.Errorf("plain-HTTP client: %d, want the origin's 301", resp.StatusCode)
+		}
+		wantStatus(t, resp, want, "plain-HTTP client")
+		resp, body := overTLS()
+		if resp.StatusCode != http.StatusOK || body != "secure page" {
+			t.Errorf("HTTPS client: %d %q, want 200 %q", resp.StatusCode, body, "secure page")
+		}
+		wantStatus(t, resp, want, "HTTPS client")
+	}
+	if got := plain.purge("path=/p"); got["purged"] != 2.0 {
+		t.Errorf("purge path=/p: %v, want both schemes' copies", got)
+	}
+	resp, _ := overTLS()
+	wantStatus(t, resp, reMiss, "HTTPS client after the purge")
 }

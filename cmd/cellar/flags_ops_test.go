@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -130,6 +131,63 @@ func TestKeyHostFlag(t *testing.T) {
 			t.Errorf("--key-host %q: %v", in, err)
 		}
 	}
+}
+
+// TestTrustedProxiesFlag: --trusted-proxies takes comma-separated CIDR
+// prefixes or addresses (the peers whose X-Forwarded-Proto is the
+// client's scheme); anything else is refused at startup with the flag and
+// the member at fault named. The default trusts no one.
+func TestTrustedProxiesFlag(t *testing.T) {
+	up := []string{"--upstream", "http://origin.internal:9000"}
+	c, err := parseServeConfig(up, env(), io.Discard)
+	if err != nil || len(c.TrustedProxies) != 0 {
+		t.Errorf("default: %v, %v; want none trusted", err, c.TrustedProxies)
+	}
+	for in, want := range map[string]string{
+		"10.0.0.0/8":                         "[10.0.0.0/8]",
+		" 10.0.0.0/8, fd00::/8 ,":            "[10.0.0.0/8 fd00::/8]",
+		"10.1.2.3/8":                         "[10.0.0.0/8]",
+		"192.0.2.7":                          "[192.0.2.7/32]",
+		"2001:db8::1":                        "[2001:db8::1/128]",
+		"::ffff:10.0.0.0/104":                "[10.0.0.0/8]",
+		"::ffff:192.0.2.7":                   "[192.0.2.7/32]",
+		"10.0.0.0/8,10.0.0.0/8,127.0.0.1/32": "[10.0.0.0/8 127.0.0.1/32]",
+	} {
+		c, err := parseServeConfig(append(up, "--trusted-proxies", in), env(), io.Discard)
+		if err != nil || fmt.Sprint(c.TrustedProxies) != want {
+			t.Errorf("--trusted-proxies %q: %v, %v; want %s", in, err, c.TrustedProxies, want)
+		}
+	}
+	if c, err := parseServeConfig(up, env("CELLAR_TRUSTED_PROXIES", "172.16.0.0/12"), io.Discard); err != nil || fmt.Sprint(c.TrustedProxies) != "[172.16.0.0/12]" {
+		t.Errorf("$CELLAR_TRUSTED_PROXIES: %v, %v", err, c.TrustedProxies)
+	}
+	for _, in := range []string{"10.0.0.0/33", "10.0.0/8", "example.com", "10.0.0.0/8,bad", "10.0.0.0/", "fe80::1%eth0", "fe80::1%eth0/64", "::ffff:10.0.0.0/80", "*"} {
+		_, err := parseServeConfig(append(up, "--trusted-proxies", in), env(), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "--trusted-proxies") || !strings.Contains(err.Error(), "want a CIDR prefix") {
+			t.Errorf("--trusted-proxies %q: %v, want an error naming the flag", in, err)
+			continue
+		}
+		if _, ok := err.(*usageError); !ok {
+			t.Errorf("--trusted-proxies %q: %T is not a usage error", in, err)
+		}
+	}
+}
+
+// FuzzTrustedProxy: any member of --trusted-proxies parses to a valid,
+// masked prefix that is not IPv4-mapped, or is refused; none panics.
+func FuzzTrustedProxy(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8", "192.0.2.7", "fd00::/8", "::ffff:10.0.0.0/104", "fe80::1%eth0", "10.0.0.0/33", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parseTrustedProxy(s)
+		if err != nil {
+			return
+		}
+		if !p.IsValid() || p != p.Masked() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
+			t.Fatalf("parseTrustedProxy(%q) = %v", s, p)
+		}
+	})
 }
 
 // TestExplainStdinURL: explain - takes the URL from --url or from a

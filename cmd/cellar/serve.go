@@ -95,16 +95,18 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 	status := newStatus(cfg, st, cache)
 	p, err := proxy.New(proxy.Config{
 		// Forwarded as the key's authority (RFC 9111 §4).
-		KeyHost:      cfg.keyHostFunc(),
-		Upstream:     cfg.Upstream,
-		Cache:        cache,
-		Transport:    status.Upstream(upstream),
-		Status:       status,
-		Name:         cfg.Name,
-		Logger:       log,
-		AccessLog:    cfg.AccessLog,
-		Metrics:      m,
-		MaxBodyBytes: cfg.MaxBodySize,
+		KeyHost: cfg.keyHostFunc(),
+		// Peers whose X-Forwarded-Proto is the key's scheme.
+		TrustedProxies: cfg.TrustedProxies,
+		Upstream:       cfg.Upstream,
+		Cache:          cache,
+		Transport:      status.Upstream(upstream),
+		Status:         status,
+		Name:           cfg.Name,
+		Logger:         log,
+		AccessLog:      cfg.AccessLog,
+		Metrics:        m,
+		MaxBodyBytes:   cfg.MaxBodySize,
 
 		DropRequestFields: cfg.DropRequestFields,
 		PassRequestFields: cfg.PassRequestFields,
@@ -202,7 +204,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 	}
 	log.Info("listening",
 		"addr", ln.Addr().String(), "scheme", scheme, "admin", adminAddr,
-		"upstream", cfg.Upstream.String(), "key_host", cfg.KeyHost, "store", cfg.Store.Raw, "max_size", cfg.MaxSizeText,
+		"upstream", cfg.Upstream.String(), "key_host", cfg.KeyHost, "trusted_proxies", cfg.TrustedProxies, "store", cfg.Store.Raw, "max_size", cfg.MaxSizeText,
 		"protocols", srv.Protocols.String(), "version", versionString())
 
 	select {

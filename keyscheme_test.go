@@ -1,0 +1,66 @@
+package cellar
+
+import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// TestHandlerKeysOnConnectionScheme_RFC9112_3_3: behind Handler, a server
+// request's target URI has the scheme of its connection, "https" when it
+// is secured (RFC 9112 §3.3), and a stored response answers only its own
+// target URI (RFC 9111 §4). One cache serving plain HTTP and HTTPS keeps
+// the handler's redirect of plain HTTP (cacheable for ten minutes) apart
+// from the page HTTPS clients get: the HTTPS client, after the plain one,
+// is not redirected to the URL it asked for.
+func TestHandlerKeysOnConnectionScheme_RFC9112_3_3(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		if r.TLS == nil {
+			http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusMovedPermanently)
+			return
+		}
+		io.WriteString(w, "secure page")
+	})
+	c := newTestCache(t, nil, true, Config{})
+	h := c.Handler(next)
+	plain, secure := httptest.NewServer(h), httptest.NewTLSServer(h)
+	defer plain.Close()
+	defer secure.Close()
+	get := func(conn net.Conn) (int, string) {
+		t.Helper()
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(conn, "GET /p HTTP/1.1\r\nHost: site.example\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	conn, err := net.Dial("tcp", plain.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := get(conn); status != http.StatusMovedPermanently {
+		t.Fatalf("plain-HTTP client got %d, want the redirect", status)
+	}
+	tconn, err := tls.Dial("tcp", secure.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := get(tconn); status != http.StatusOK || body != "secure page" {
+		t.Errorf("HTTPS client got %d %q, want 200 %q", status, body, "secure page")
+	}
+	for _, key := range []string{"http://site.example/p", "https://site.example/p"} {
+		if n := len(entries(t, c.Store(), key)); n != 1 {
+			t.Errorf("%s: %d entries, want 1", key, n)
+		}
+	}
+}

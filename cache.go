@@ -322,6 +322,9 @@ func New(cfg Config) (*Cache, error) {
 	if workers == 0 {
 		workers = DefaultBackgroundWorkers
 	}
+	if err := c.claimRole(); err != nil {
+		return nil, err
+	}
 	c.slots = make(chan struct{}, workers)
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	c.flights.init()

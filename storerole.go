@@ -1,9 +1,12 @@
 package cellar
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/cellar-http/cellar/store"
 )
@@ -16,9 +19,39 @@ import (
 // with Set-Cookie (§7.3). A stored pair keeps of its request only the
 // fields its Vary names, so a shared cache reading a private cache's
 // entries could not tell them apart, and would serve one user's response
-// to everyone. New refuses the mix within a process; across processes (a
-// disk directory, a Redis prefix) it is the operator's to avoid.
+// to everyone. New refuses the mix within a process, and across processes
+// for a store that records its role (store.RoleKeeper: a Redis prefix, a
+// disk directory); the error then also wraps store.ErrRole.
 var ErrStoreRole = errors.New("cellar: a shared and a private cache cannot use the same store")
+
+// roleClaimTimeout bounds New's claim of the store's role.
+const roleClaimTimeout = 5 * time.Second
+
+// claimRole records the cache's role in a store that outlives the process
+// (store.RoleKeeper), or refuses the store when it keeps the other one. A
+// store that cannot be reached is used anyway, with a warning: a store
+// behind a breaker (cellar serve's Redis) claims the role itself before
+// it is used, when it answers.
+func (c *Cache) claimRole() error {
+	rk, ok := c.store.(store.RoleKeeper)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), roleClaimTimeout)
+	defer cancel()
+	err := rk.ClaimRole(ctx, c.opts.Shared)
+	switch {
+	case errors.Is(err, store.ErrRole):
+		if c.releaseStore != nil {
+			c.releaseStore()
+		}
+		return fmt.Errorf("%w: %w", ErrStoreRole, err)
+	case err != nil:
+		c.log.Warn("could not record the store's role (shared or private): a cache of the other role using it would not be noticed",
+			"role", store.RoleName(c.opts.Shared), "err", err)
+	}
+	return nil
+}
 
 // storeRoles records the role of the Caches using each store, while they
 // are open.

@@ -2,10 +2,15 @@ package cellar
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/cellar-http/cellar/spec"
+	"github.com/cellar-http/cellar/store"
 	"github.com/cellar-http/cellar/store/memory"
+	"github.com/cellar-http/cellar/store/redis"
+	"github.com/cellar-http/cellar/store/redis/redistest"
 )
 
 // RFC 9111 §3.5, §5.2.2.7, §7.3: a shared cache must not reuse what a
@@ -59,4 +64,33 @@ func TestStoreRoleRFC9111_3_5(t *testing.T) {
 		t.Fatalf("a private cache on another store: %v", err)
 	}
 	c.Close()
+}
+
+// RFC 9111 §3.5 across processes: two processes open the same Redis
+// prefix (two stores here), one with a shared cache; New refuses the
+// other's private cache, and the error says which role the prefix keeps.
+func TestStoreRoleAcrossProcessesRFC9111_3_5(t *testing.T) {
+	srv := redistest.Start(t)
+	prefix := fmt.Sprintf("role-%d:", time.Now().UnixNano())
+	open := func() store.Store {
+		s, err := redis.New(redis.Options{Addrs: []string{srv.Addr}, Prefix: prefix, CommandTimeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	shared, err := New(Config{Store: open(), Spec: spec.Options{Shared: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close()
+	if _, err := New(Config{Store: open()}); !errors.Is(err, ErrStoreRole) || !errors.Is(err, store.ErrRole) {
+		t.Fatalf("private cache on a shared prefix: %v, want ErrStoreRole wrapping store.ErrRole", err)
+	}
+	again, err := New(Config{Store: open(), Spec: spec.Options{Shared: true}})
+	if err != nil {
+		t.Fatalf("another shared cache on the prefix: %v", err)
+	}
+	again.Close()
 }

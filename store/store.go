@@ -158,4 +158,32 @@ var (
 	ErrTooLarge = errors.New("store: entry too large")
 	// ErrClosed means the store has been closed.
 	ErrClosed = errors.New("store: closed")
+	// ErrRole means the store keeps the entries of caches of the other
+	// role (RoleKeeper).
+	ErrRole = errors.New("store: it keeps the entries of caches of the other role (shared or private)")
 )
+
+// RoleKeeper is implemented by stores that outlive the processes using
+// them (a Redis prefix, a disk directory), so that a shared cache never
+// reads what a private one stored there.
+//
+// A private cache stores responses that a shared cache must not reuse:
+// responses to requests with Authorization (RFC 9111 §3.5), marked private
+// (§5.2.2.7), with Set-Cookie. A stored pair keeps of its request only the
+// fields its Vary names, so nothing in the entries tells them apart: the
+// store itself must remember which role wrote them.
+type RoleKeeper interface {
+	// ClaimRole records the role (shared or not) of the caches using the
+	// store when it has none yet, and returns an error wrapping ErrRole
+	// when it has the other one. The role stays recorded as long as the
+	// store's entries do.
+	ClaimRole(ctx context.Context, shared bool) error
+}
+
+// RoleName is the name a RoleKeeper records for a role.
+func RoleName(shared bool) string {
+	if shared {
+		return "shared"
+	}
+	return "private"
+}

@@ -78,6 +78,11 @@ type Breaker struct {
 	closed  bool
 	stop    chan struct{}
 	probes  sync.WaitGroup
+
+	// role is the role ClaimRole was asked for ("" before): a backend
+	// reached later is asked for it before any call (see claim).
+	role       string
+	roleLogged atomic.Bool
 }
 
 type storeRef struct{ s store.Store }
@@ -220,11 +225,15 @@ func (b *Breaker) probe() {
 }
 
 // ask is one probe: a lookup of ProbeKey, or a connection attempt when the
-// backend was never reached.
+// backend was never reached; either way the backend must also accept the
+// role ClaimRole was given (claim).
 func (b *Breaker) ask() error {
 	ctx, cancel := context.WithTimeout(context.Background(), b.opts.ProbeTimeout)
 	defer cancel()
 	if r := b.inner.Load(); r != nil {
+		if err := b.claim(ctx, r.s); err != nil {
+			return err
+		}
 		_, err := r.s.Lookup(ctx, ProbeKey)
 		return err
 	}
@@ -233,12 +242,51 @@ func (b *Breaker) ask() error {
 		return err
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return s.Close()
 	}
 	b.inner.Store(&storeRef{s})
-	return nil
+	b.mu.Unlock()
+	return b.claim(ctx, s)
+}
+
+// ClaimRole implements store.RoleKeeper. A backend that answers is asked
+// at once; one that cannot be reached (the breaker is open, or Connect
+// could not connect) is asked before the breaker closes, so that a process
+// started while its Redis was down still never uses a prefix kept for the
+// other role. A backend that keeps the other role stays unused: the
+// breaker opens, and its probes ask again.
+func (b *Breaker) ClaimRole(ctx context.Context, shared bool) error {
+	b.mu.Lock()
+	b.role = store.RoleName(shared)
+	b.mu.Unlock()
+	s, err := b.backend()
+	if err != nil {
+		return err
+	}
+	err = b.claim(ctx, s)
+	if errors.Is(err, store.ErrRole) {
+		b.trip(err)
+	}
+	return err
+}
+
+// claim asks s for the role ClaimRole was given, if any and if s keeps
+// roles.
+func (b *Breaker) claim(ctx context.Context, s store.Store) error {
+	b.mu.Lock()
+	role := b.role
+	b.mu.Unlock()
+	rk, ok := s.(store.RoleKeeper)
+	if role == "" || !ok {
+		return nil
+	}
+	err := rk.ClaimRole(ctx, role == store.RoleName(true))
+	if errors.Is(err, store.ErrRole) && !b.roleLogged.Swap(true) {
+		b.log.Error("the store keeps the entries of caches of the other role: not using it", "err", err)
+	}
+	return err
 }
 
 // Lookup implements store.Store.

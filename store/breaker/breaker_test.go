@@ -211,3 +211,69 @@ func TestDownAtStart(t *testing.T) {
 }
 
 func cellarShared() spec.Options { return spec.Options{Shared: true} }
+
+// countingClaims is a Redis store that counts the role claims it answers.
+type countingClaims struct {
+	*redis.Store
+	claims *atomic.Int64
+}
+
+func (c countingClaims) ClaimRole(ctx context.Context, shared bool) error {
+	c.claims.Add(1)
+	return c.Store.ClaimRole(ctx, shared)
+}
+
+// A process started while its Redis was down cannot claim its role then;
+// the breaker claims it before it closes, and a prefix that shared caches
+// wrote stays unused by a private cache (RFC 9111 §3.5): every probe is
+// refused, calls keep failing fast, nothing is read.
+func TestRoleClaimedBeforeClosing_RFC9111_3_5(t *testing.T) {
+	srv := redistest.Start(t)
+	prefix := fmt.Sprintf("role-%d:", time.Now().UnixNano())
+	if _, err := srv.Do("SET", prefix+"role", "shared"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Do("SAVE"); err != nil { // the test server does not save by itself
+		t.Fatal(err)
+	}
+	srv.Stop()
+	var claims atomic.Int64
+	b, err := breaker.Connect(func(context.Context) (store.Store, error) {
+		s, err := redis.New(redis.Options{Addrs: []string{srv.Addr}, Prefix: prefix, CommandTimeout: 10 * time.Second})
+		if err != nil {
+			return nil, err
+		}
+		return countingClaims{s, &claims}, nil
+	}, breaker.Options{ProbeInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.ClaimRole(t.Context(), false); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("ClaimRole with the server down: %v, want ErrUnavailable", err)
+	}
+	srv.Restart()
+	deadline := time.Now().Add(30 * time.Second)
+	for claims.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d role claims after the server started, want 3 probes' worth", claims.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !b.IsOpen() {
+		t.Fatal("the breaker closed on a prefix of the other role")
+	}
+	if _, err := b.Lookup(t.Context(), "k"); !errors.Is(err, breaker.ErrOpen) {
+		t.Fatalf("Lookup: %v, want ErrOpen", err)
+	}
+	// The same role is accepted: the breaker closes.
+	if _, err := srv.Do("SET", prefix+"role", "private"); err != nil {
+		t.Fatal(err)
+	}
+	for b.IsOpen() {
+		if time.Now().After(deadline) {
+			t.Fatal("the breaker stayed open once the prefix had this cache's role")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

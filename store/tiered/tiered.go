@@ -115,6 +115,15 @@ func New(cold store.Store, o Options) (*Store, error) {
 	return s, nil
 }
 
+// ClaimRole implements store.RoleKeeper for a durable store that does:
+// the memory tier lives no longer than the process.
+func (s *Store) ClaimRole(ctx context.Context, shared bool) error {
+	if rk, ok := s.cold.(store.RoleKeeper); ok {
+		return rk.ClaimRole(ctx, shared)
+	}
+	return nil
+}
+
 // Cold returns the durable store behind the memory tier.
 func (s *Store) Cold() store.Store { return s.cold }
 

@@ -255,8 +255,9 @@ func (b *Breaker) ask() error {
 // at once; one that cannot be reached (the breaker is open, or Connect
 // could not connect) is asked before the breaker closes, so that a process
 // started while its Redis was down still never uses a prefix kept for the
-// other role. A backend that keeps the other role stays unused: the
-// breaker opens, and its probes ask again.
+// other role. A backend that keeps the other role, or that could not
+// answer the claim, stays unused: the breaker opens, and its probes ask
+// again.
 func (b *Breaker) ClaimRole(ctx context.Context, shared bool) error {
 	b.mu.Lock()
 	b.role = store.RoleName(shared)
@@ -266,7 +267,8 @@ func (b *Breaker) ClaimRole(ctx context.Context, shared bool) error {
 		return err
 	}
 	err = b.claim(ctx, s)
-	if errors.Is(err, store.ErrRole) {
+	if errors.Is(err, store.ErrRole) || errors.Is(err, store.ErrUnavailable) {
+		// Not used until a probe's claim succeeds.
 		b.trip(err)
 	}
 	return err

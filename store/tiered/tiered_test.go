@@ -452,3 +452,16 @@ func entryIDOf(t *testing.T, s *Store, key string) string {
 	}
 	return es[0].ID
 }
+
+// The memory tier passes a role claim to its durable store (RFC 9111
+// §3.5): what records the role is the directory, which outlives it.
+func TestClaimRoleReachesTheDurableStore(t *testing.T) {
+	s, _, d := newTest(t, 1<<20, 1<<20)
+	var _ store.RoleKeeper = s
+	if err := s.ClaimRole(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ClaimRole(t.Context(), true); !errors.Is(err, store.ErrRole) {
+		t.Fatalf("the durable store after the tier's private claim: %v, want ErrRole", err)
+	}
+}

@@ -456,8 +456,15 @@ func entryIDOf(t *testing.T, s *Store, key string) string {
 // The memory tier passes a role claim to its durable store (RFC 9111
 // §3.5): what records the role is the directory, which outlives it.
 func TestClaimRoleReachesTheDurableStore(t *testing.T) {
-	s, _, d := newTest(t, 1<<20, 1<<20)
-	var _ store.RoleKeeper = s
+	d, err := disk.Open(t.TempDir(), disk.Options{Fsync: disk.FsyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(d, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
 	if err := s.ClaimRole(t.Context(), false); err != nil {
 		t.Fatal(err)
 	}

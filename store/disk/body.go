@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/cellar-http/cellar/store"
 )
 
@@ -112,22 +110,31 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 	return n, nil
 }
 
-// openInline reads a body kept in its index record, checking it against
-// its checksum before returning it.
+// openInline reads a body kept in its index record, from the log, checking
+// the frame's CRC and the body's checksum before returning it.
 func (s *Store) openInline(key string, n node) (store.Body, error) {
+	s.ilog.mu.RLock()
+	cur, ok := s.idx.peek(n.id) // where the record is now (compaction moves it)
 	var b []byte
 	var bad string
-	err := s.db.View(func(tx *bolt.Tx) error {
-		rec := tx.Bucket(bucketEntries).Get([]byte(n.ikey))
-		if rec == nil {
-			return nil
+	var err error
+	if ok {
+		var rec []byte
+		rec, err = readFrame(cur.seg, cur.off, cur.rlen, &b)
+		var p putRec
+		var h header
+		if err == nil {
+			p, err = parsePut(rec)
 		}
-		h, _, err := parseHeader(rec)
+		if err == nil && string(p.ik) == cur.ikey {
+			h, _, err = parseHeader(p.rec)
+		}
 		switch {
+		case errors.Is(err, errBadFrame) || errors.Is(err, errBadRecord) || err == nil && string(p.ik) != cur.ikey:
+			bad, err = "unreadable record", nil
 		case err != nil:
-			bad = "unreadable record"
-		case h.id != n.id:
-			// Replaced since the lookup.
+		case h.id != n.id || !h.inline:
+			bad = "record of another entry"
 		case crc32.Checksum(h.body, castagnoli) != n.crc:
 			bad = "checksum mismatch"
 		default:
@@ -136,8 +143,8 @@ func (s *Store) openInline(key string, n node) (store.Body, error) {
 				b = []byte{}
 			}
 		}
-		return nil
-	})
+	}
+	s.ilog.mu.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("disk store: reading body %s: %w", n.id, err)
 	}
@@ -146,7 +153,7 @@ func (s *Store) openInline(key string, n node) (store.Body, error) {
 		go s.removeIDs([]drop{{id: n.id, corrupt: true}})
 		return nil, fmt.Errorf("disk store: body %s: %s: %w", n.id, bad, store.ErrCorrupt)
 	}
-	if b == nil {
+	if !ok {
 		return nil, fmt.Errorf("disk store: body %s of %q: %w", n.id, key, store.ErrNotFound)
 	}
 	return &memBody{b: b}, nil

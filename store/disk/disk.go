@@ -94,8 +94,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/cellar-http/cellar/store"
 )
 
@@ -233,29 +231,41 @@ type Store struct {
 	// index; -1 for none.
 	inlineMax int64
 
-	db   *bolt.DB
+	ilog segLog   // the index log (see log.go)
 	lock *os.File // holds the directory lock (see lockDir)
 
-	// closeMu is held shared by every operation that touches db and
+	// closeMu is held shared by every operation that touches the log and
 	// exclusively by Close, so Close waits for them and they see ErrClosed
 	// afterwards.
 	closeMu sync.RWMutex
 	closed  bool
 
-	// wmu serializes every change to the index, so the in-memory LRU (idx)
-	// always mirrors bbolt once the holder releases it.
+	// wmu serializes every change to the index, so the in-memory index
+	// (idx) always mirrors the log once the holder releases it.
 	wmu sync.Mutex
 	idx lru
+
+	// compactMin is the dead log bytes below which no compaction runs
+	// (see compact.go); compacting is set while one runs, compactDone
+	// closed when it ends.
+	compactMin  int64
+	compacting  atomic.Bool
+	compactWait sync.WaitGroup
+	// appendFault, when set by a test, is called with every append to the
+	// log and fails it by returning an error.
+	appendFault func(buf []byte) error
+	// compactStep, when set by a test, is called after each step of a
+	// compaction (an append of copies, the removal of a segment).
+	compactStep func()
 
 	// reserved counts the bytes writers have in flight (see budget.go).
 	reserved atomic.Int64
 
-	commits commitQueue  // Commits waiting for the index transaction
-	batches atomic.Int64 // index transactions Commits have run, for tests
+	commits  commitQueue // Commits waiting for their batch's append
+	batchBuf []byte      // the frames of a batch, reused under wmu
+	batches atomic.Int64 // appends Commits have run, for tests
 
 	hits, misses, evictions atomic.Int64
-
-	badKeys [][]byte // records found unusable during Open
 
 	drops     chan drop // entries Lookup found expired or unreadable
 	stopSweep chan struct{}
@@ -295,6 +305,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		stopSweep:  make(chan struct{}),
 		sweepDone:  make(chan struct{}),
 		createFile: createBody,
+		compactMin: compactMinBytes,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -398,14 +409,15 @@ func (s *Store) Close() error {
 	s.closeMu.Unlock()
 	close(s.stopSweep)
 	<-s.sweepDone
+	s.compactWait.Wait()
 	if err := s.flushRecency(); err != nil {
 		s.log.Warn("recency of the last uses is lost", "err", err)
 	}
 	var err error
 	if s.opts.Fsync == FsyncNone {
-		err = s.db.Sync()
+		err = s.syncLog()
 	}
-	if cerr := s.db.Close(); err == nil {
+	if cerr := s.ilog.closeAll(); err == nil {
 		err = cerr
 	}
 	if err == nil {

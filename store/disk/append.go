@@ -1,0 +1,76 @@
+package disk
+
+import (
+	"fmt"
+	"os"
+)
+
+// appendLog writes buf, whole frames, at the end of the active segment in
+// one write and, under FsyncIndex and FsyncAlways, makes it durable with one
+// fdatasync before returning: a batch of commits or removals costs one of
+// each. It returns the segment and the offset buf starts at. A failed append
+// is cut off again, so that the segment stays a sequence of good frames;
+// when even that fails, the next append starts a new segment. s.wmu is held.
+func (s *Store) appendLog(buf []byte) (*segment, int64, error) {
+	g := &s.ilog
+	act := g.active()
+	if act.broken || act.size > 0 && act.size+int64(len(buf)) > segmentMax {
+		var err error
+		if act, err = s.roll(); err != nil {
+			return nil, 0, err
+		}
+	}
+	off := act.size
+	err := s.writeAt(act, buf, off)
+	if err == nil && s.opts.Fsync != FsyncNone {
+		err = fdatasync(act.f)
+	}
+	if err != nil {
+		if terr := act.f.Truncate(off); terr != nil {
+			act.broken = true
+		}
+		return nil, 0, fmt.Errorf("disk store: writing the index log: %w", err)
+	}
+	act.size += int64(len(buf))
+	g.total += int64(len(buf))
+	return act, off, nil
+}
+
+// writeAt writes buf at off of seg, through the test hook when set.
+func (s *Store) writeAt(seg *segment, buf []byte, off int64) error {
+	if s.appendFault != nil {
+		if err := s.appendFault(buf); err != nil {
+			return err
+		}
+	}
+	_, err := seg.f.WriteAt(buf, off)
+	return err
+}
+
+// roll seals the active segment and starts the next. The sealed one was
+// synced by each append under FsyncIndex and FsyncAlways. s.wmu is held.
+func (s *Store) roll() (*segment, error) {
+	return s.ilog.create(s.ilog.active().seq+1, s.opts.Fsync == FsyncNone)
+}
+
+// syncLog makes the active segment durable (Close, under FsyncNone).
+func (s *Store) syncLog() error {
+	if len(s.ilog.segs) == 0 {
+		return nil
+	}
+	return s.ilog.active().f.Sync()
+}
+
+// removeSegmentFile removes a segment's file; under FsyncIndex and
+// FsyncAlways the removal is made durable before the next, so that segments
+// disappear oldest first even after power loss (see compact.go).
+// seg's file is closed already.
+func (s *Store) removeSegmentFile(seg *segment) error {
+	if err := os.Remove(seg.f.Name()); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if s.opts.Fsync == FsyncNone {
+		return nil
+	}
+	return syncDir(s.ilog.dir)
+}

@@ -285,14 +285,16 @@ func (s *Store) current(ik string, added []*node, removed map[string]bool) *node
 // mirror applies a batch written to the log to the in-memory index, in
 // commit order. s.wmu is held.
 func (s *Store) mirror(batch []*commitReq) {
+	var gone []string
 	for _, r := range batch {
+		gone = gone[:0]
 		if r.oldID != "" {
-			s.idx.remove(r.oldID)
+			gone = append(gone, r.oldID)
 		}
 		for _, v := range r.victims {
-			s.idx.remove(v.id)
+			gone = append(gone, v.id)
 		}
-		s.idx.add(r.n)
+		s.idx.replace(gone, r.n)
 		s.unreserve(r.reserved)
 		r.reserved = 0
 	}

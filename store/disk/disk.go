@@ -261,9 +261,9 @@ type Store struct {
 	// reserved counts the bytes writers have in flight (see budget.go).
 	reserved atomic.Int64
 
-	commits  commitQueue // Commits waiting for their batch's append
-	batchBuf []byte      // the frames of a batch, reused under wmu
-	batches atomic.Int64 // appends Commits have run, for tests
+	commits  commitQueue  // Commits waiting for their batch's append
+	batchBuf []byte       // the frames of a batch, reused under wmu
+	batches  atomic.Int64 // appends Commits have run, for tests
 
 	hits, misses, evictions atomic.Int64
 

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store"
 )

@@ -200,7 +200,6 @@ func recordCost(size int64, ik, rec []byte) int64 {
 	return size + int64(frameHeader+1+2*binary.MaxVarintLen32+len(ik)+len(rec))
 }
 
-
 // costOf is what an entry counts against the budget: its frame in the log
 // (which holds an inline body already) plus its body file, if any.
 func costOf(size int64, inline bool, frame []byte) int64 {

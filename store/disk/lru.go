@@ -54,13 +54,13 @@ type lru struct {
 	byID map[string]*node
 	// keys maps an index-key prefix (see keyPrefixOf) to the variants of
 	// that Key: Lookup's index. tags maps a tag to the entries carrying it.
-	keys  map[string][]*node
-	tags  map[string]map[*node]struct{}
+	keys map[string][]*node
+	tags map[string]map[*node]struct{}
 	// frames is the log bytes of the live entries' frames: the rest of
 	// the log is dead, for compaction to reclaim.
 	frames int64
-	root  node // sentinel: root.next is the most recent, root.prev the least
-	bytes int64
+	root   node // sentinel: root.next is the most recent, root.prev the least
+	bytes  int64
 	// lastUse is the latest node.used handed out. Uses after a restart
 	// count up from the latest commit time, so they order after every
 	// recovered entry, whose used is its commit time.
@@ -155,19 +155,14 @@ func (l *lru) pushBackLocked(p *node) {
 	l.lastUse = max(l.lastUse, p.stored)
 }
 
-// add inserts p as the most recent entry.
-func (l *lru) add(p *node) {
-	l.mu.Lock()
-	l.link(p)
-	p.lastAt = p.stored
-	l.pushFront(p)
-	l.use(p)
-	l.mu.Unlock()
-}
-
 // remove drops the entry with the given ID, if present.
 func (l *lru) remove(id string) {
 	l.mu.Lock()
+	l.removeLocked(id)
+	l.mu.Unlock()
+}
+
+func (l *lru) removeLocked(id string) {
 	if p := l.byID[id]; p != nil {
 		l.unlink(p)
 		delete(l.used, id)
@@ -175,6 +170,20 @@ func (l *lru) remove(id string) {
 		p.next.prev = p.prev
 		p.prev, p.next = nil, nil
 	}
+}
+
+// replace drops the entries with the given IDs and inserts p as the most
+// recent entry, at once: a Lookup never sees a Key between its old version
+// and its new one, without either.
+func (l *lru) replace(gone []string, p *node) {
+	l.mu.Lock()
+	for _, id := range gone {
+		l.removeLocked(id)
+	}
+	l.link(p)
+	p.lastAt = p.stored
+	l.pushFront(p)
+	l.use(p)
 	l.mu.Unlock()
 }
 

@@ -84,6 +84,7 @@ func (s *Store) compact() error {
 			return err
 		}
 	}
+	s.compactions.Add(1)
 	return s.dropSegments(old)
 }
 

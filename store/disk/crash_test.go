@@ -63,6 +63,9 @@ func TestCrashChild(t *testing.T) {
 		fmt.Println("open failed:", err)
 		os.Exit(2)
 	}
+	// Compact whenever 256 KiB are dead, so that kills land in the
+	// middle of compactions too.
+	s.compactMin = 256 << 10
 	fmt.Println("ready")
 	// Several writers, so that commits share index transactions.
 	for i := range crashWriters {

@@ -251,6 +251,7 @@ type Store struct {
 	compactMin  int64
 	compacting  atomic.Bool
 	compactWait sync.WaitGroup
+	compactions atomic.Int64 // compactions run, for tests
 	// appendFault, when set by a test, is called with every append to the
 	// log and fails it by returning an error.
 	appendFault func(buf []byte) error

@@ -75,7 +75,7 @@ func (s *Store) unreserve(n int64) {
 
 // evictOver evicts least-recently-used entries until the committed bytes
 // plus the reservations fit the budget with slack bytes to spare (so that
-// writers growing a little at a time do not each pay for a transaction).
+// writers growing a little at a time do not each pay for an append).
 // It takes s.wmu; the caller holds acquire (or is Open).
 func (s *Store) evictOver(slack int64) error {
 	s.wmu.Lock()

@@ -23,7 +23,7 @@ import (
 // body was renamed into bodies/ before it queued, so the guarantees of the
 // package documentation hold for each entry of a batch.
 
-// commitReq is one Commit waiting for the transaction that records it.
+// commitReq is one Commit waiting for the append that records it.
 type commitReq struct {
 	e     store.Entry
 	ik    []byte // index key
@@ -44,7 +44,7 @@ type commitReq struct {
 	signal chan bool
 }
 
-// commitQueue holds the Commits waiting for a transaction.
+// commitQueue holds the Commits waiting for an append.
 type commitQueue struct {
 	mu      sync.Mutex
 	waiting []*commitReq
@@ -129,7 +129,7 @@ func (s *Store) newCommitReq(e store.Entry, inline []byte) (*commitReq, error) {
 	}, nil
 }
 
-// finishCommit removes the files of the entries r's transaction dropped
+// finishCommit removes the files of the entries r's append dropped
 // (outside any lock, by each Commit for its own) and returns r's result.
 func (s *Store) finishCommit(r *commitReq) error {
 	if r.err != nil {

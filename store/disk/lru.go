@@ -48,7 +48,7 @@ func keyPrefixOf(ik string) string {
 
 // lru maps entry IDs to nodes and keeps them in recency order. Its mutex is
 // held only briefly: readers touch nodes, and changes are applied by holders
-// of Store.wmu after the matching bbolt transaction has committed.
+// of Store.wmu after the matching append to the log.
 type lru struct {
 	mu   sync.Mutex
 	byID map[string]*node

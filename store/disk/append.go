@@ -14,9 +14,10 @@ import (
 func (s *Store) appendLog(buf []byte) (*segment, int64, error) {
 	g := &s.ilog
 	act := g.active()
-	if act.broken || act.size > 0 && act.size+int64(len(buf)) > segmentMax {
+	end := act.size + int64(len(buf))
+	if act.broken || act.size > 0 && end > segmentMax || act.data != nil && end > int64(len(act.data)) {
 		var err error
-		if act, err = s.roll(); err != nil {
+		if act, err = s.roll(int64(len(buf))); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -47,10 +48,11 @@ func (s *Store) writeAt(seg *segment, buf []byte, off int64) error {
 	return err
 }
 
-// roll seals the active segment and starts the next. The sealed one was
-// synced by each append under FsyncIndex and FsyncAlways. s.wmu is held.
-func (s *Store) roll() (*segment, error) {
-	return s.ilog.create(s.ilog.active().seq+1, s.opts.Fsync == FsyncNone)
+// roll seals the active segment and starts the next, with room for at
+// least room bytes. The sealed one was synced by each append under
+// FsyncIndex and FsyncAlways. s.wmu is held.
+func (s *Store) roll(room int64) (*segment, error) {
+	return s.ilog.create(s.ilog.active().seq+1, room, s.opts.Fsync == FsyncNone)
 }
 
 // syncLog makes the active segment durable (Close, under FsyncNone).
@@ -64,7 +66,7 @@ func (s *Store) syncLog() error {
 // removeSegmentFile removes a segment's file; under FsyncIndex and
 // FsyncAlways the removal is made durable before the next, so that segments
 // disappear oldest first even after power loss (see compact.go).
-// seg's file is closed already.
+// seg is closed already.
 func (s *Store) removeSegmentFile(seg *segment) error {
 	if err := os.Remove(seg.f.Name()); err != nil && !os.IsNotExist(err) {
 		return err

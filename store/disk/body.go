@@ -110,8 +110,9 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 	return n, nil
 }
 
-// openInline reads a body kept in its index record, from the log, checking
-// the frame's CRC and the body's checksum before returning it.
+// openInline reads a body kept in its index record: the size bytes before
+// the marshalled entry that ends its frame, checked against the body's
+// checksum before they are returned.
 func (s *Store) openInline(key string, n node) (store.Body, error) {
 	s.ilog.mu.RLock()
 	cur, ok := s.idx.peek(n.id) // where the record is now (compaction moves it)
@@ -119,28 +120,19 @@ func (s *Store) openInline(key string, n node) (store.Body, error) {
 	var bad string
 	var err error
 	if ok {
-		var rec []byte
-		rec, err = readFrame(cur.seg, cur.off, cur.rlen, &b)
-		var p putRec
-		var h header
-		if err == nil {
-			p, err = parsePut(rec)
-		}
-		if err == nil && string(p.ik) == cur.ikey {
-			h, _, err = parseHeader(p.rec)
-		}
-		switch {
-		case errors.Is(err, errBadFrame) || errors.Is(err, errBadRecord) || err == nil && string(p.ik) != cur.ikey:
-			bad, err = "unreadable record", nil
-		case err != nil:
-		case h.id != n.id || !h.inline:
-			bad = "record of another entry"
-		case crc32.Checksum(h.body, castagnoli) != n.crc:
-			bad = "checksum mismatch"
-		default:
-			b = bytes.Clone(h.body)
-			if b == nil {
-				b = []byte{}
+		start := cur.off + cur.rlen - cur.metaLen - cur.size
+		if cur.size < 0 || start < cur.off {
+			bad = "unreadable record"
+		} else {
+			var v []byte
+			if v, err = cur.seg.readAt(start, cur.size, &b); err == nil {
+				b = bytes.Clone(v) // v may alias the mapping
+				if b == nil {
+					b = []byte{}
+				}
+				if crc32.Checksum(b, castagnoli) != cur.crc {
+					bad = "checksum mismatch"
+				}
 			}
 		}
 	}

@@ -111,7 +111,8 @@ func (s *Store) index(e store.Entry, reserved int64, inline []byte) error {
 func (s *Store) newCommitReq(e store.Entry, inline []byte) (*commitReq, error) {
 	ik := indexKey(e.Key, e.Variant)
 	now := s.now().UnixNano()
-	payload := putPayload(ik, e.Tags, encodeRecord(e, now, inline))
+	rec, metaLen := encodeRecordMeta(e, now, inline)
+	payload := putPayload(ik, e.Tags, rec)
 	if len(payload) > maxFrame {
 		return nil, fmt.Errorf("disk store: index record of %d bytes: %w", len(payload), store.ErrTooLarge)
 	}
@@ -122,7 +123,7 @@ func (s *Store) newCommitReq(e store.Entry, inline []byte) (*commitReq, error) {
 	}
 	return &commitReq{
 		e: e, ik: ik, frame: frame,
-		n: &node{id: e.ID, ikey: string(ik), size: e.Size, cost: cost, crc: e.Checksum, expires: unixNano(e), stored: now, inline: inline != nil, tags: e.Tags, rlen: int64(len(frame)),
+		n: &node{id: e.ID, ikey: string(ik), size: e.Size, cost: cost, crc: e.Checksum, expires: unixNano(e), stored: now, inline: inline != nil, tags: e.Tags, rlen: int64(len(frame)), metaLen: int64(metaLen),
 			// The writer checksummed the bytes as it wrote them.
 			verified: inline == nil},
 		signal: make(chan bool, 1),

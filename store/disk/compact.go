@@ -72,7 +72,7 @@ func (s *Store) compact() error {
 		return nil
 	}
 	s.wmu.Lock()
-	_, err := s.roll()
+	_, err := s.roll(0)
 	old := slices.Clone(s.ilog.segs[:len(s.ilog.segs)-1])
 	s.wmu.Unlock()
 	s.release()
@@ -227,7 +227,7 @@ func (s *Store) dropSegments(old []*segment) error {
 	s.ilog.mu.Lock()
 	s.ilog.segs = slices.Clone(s.ilog.segs[len(old):])
 	for _, seg := range old {
-		seg.f.Close()
+		seg.close()
 	}
 	s.ilog.mu.Unlock()
 	for _, seg := range old {

@@ -84,6 +84,13 @@ var errBadRecord = errors.New("disk store: malformed index record")
 // encodeRecord builds the record of e, whose ID, Size and Checksum are set.
 // A non-nil inline is the body, kept in the record (len(inline) == e.Size).
 func encodeRecord(e store.Entry, stored int64, inline []byte) []byte {
+	rec, _ := encodeRecordMeta(e, stored, inline)
+	return rec
+}
+
+// encodeRecordMeta is encodeRecord that also returns the length of the
+// marshalled entry, which ends the record (see node.metaLen).
+func encodeRecordMeta(e store.Entry, stored int64, inline []byte) ([]byte, int) {
 	meta := store.MarshalEntry(e)
 	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+4+1+len(e.ID)+len(inline)+len(meta))
 	if inline != nil {
@@ -98,7 +105,7 @@ func encodeRecord(e store.Entry, stored int64, inline []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(e.ID)))
 	b = append(b, e.ID...)
 	b = append(b, inline...)
-	return append(b, meta...)
+	return append(b, meta...), len(meta)
 }
 
 func unixNano(e store.Entry) int64 {

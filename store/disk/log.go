@@ -154,12 +154,52 @@ func lenPrefixed(p []byte) (field, rest []byte, ok bool) {
 // segment is one file of the log. Only the active segment grows; its size
 // is written by holders of Store.wmu and read under segLog.mu.
 type segment struct {
-	seq  uint64
-	f    *os.File
+	seq uint64
+	f   *os.File
+	// data maps the file (see mapSegment), nil where it could not be:
+	// reads then use pread. Frames past len(data) are read with pread too.
+	data []byte
 	size int64
 	// broken: a failed append left bytes that could not be truncated
 	// away; the next append starts a new segment.
 	broken bool
+}
+
+// view returns the n bytes at off of seg from its mapping, or false when
+// they are not mapped. They alias the file: valid while the caller holds
+// segLog.mu shared (or Store.wmu), never to be kept.
+func (seg *segment) view(off, n int64) ([]byte, bool) {
+	if off < 0 || n < 0 || off+n > int64(len(seg.data)) {
+		return nil, false
+	}
+	return seg.data[off : off+n : off+n], true
+}
+
+// readAt returns the n bytes at off of seg: from the mapping, or read into
+// *bp (grown as needed).
+func (seg *segment) readAt(off, n int64, bp *[]byte) ([]byte, error) {
+	if b, ok := seg.view(off, n); ok {
+		return b, nil
+	}
+	buf := slices.Grow((*bp)[:0], int(n))[:n]
+	*bp = buf
+	if _, err := seg.f.ReadAt(buf, off); err != nil {
+		if err == io.EOF {
+			return nil, errBadFrame
+		}
+		return nil, err
+	}
+	return buf, nil
+}
+
+// close unmaps and closes seg's file.
+func (seg *segment) close() error {
+	err := unmapSegment(seg.data)
+	seg.data = nil
+	if cerr := seg.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // segName is the file name of segment seq: 16 hex digits, so that names
@@ -176,18 +216,15 @@ func parseSegName(name string) (uint64, bool) {
 	return seq, err == nil
 }
 
-// readFrame reads the frame at off of seg, of rlen bytes in all, into *bp
-// (grown as needed) and returns its payload once its length and CRC check.
+// readFrame returns the payload of the frame at off of seg, of rlen bytes
+// in all, once its length and CRC check; it may alias the mapping or *bp
+// (see segment.readAt).
 func readFrame(seg *segment, off, rlen int64, bp *[]byte) ([]byte, error) {
 	if rlen < frameHeader || rlen > maxFrame+frameHeader {
 		return nil, errBadFrame
 	}
-	buf := slices.Grow((*bp)[:0], int(rlen))[:rlen]
-	*bp = buf
-	if _, err := seg.f.ReadAt(buf, off); err != nil {
-		if err == io.EOF {
-			return nil, errBadFrame
-		}
+	buf, err := seg.readAt(off, rlen, bp)
+	if err != nil {
 		return nil, err
 	}
 	payload, ok := checkFrame(buf)
@@ -315,10 +352,11 @@ type segLog struct {
 
 func (g *segLog) active() *segment { return g.segs[len(g.segs)-1] }
 
-// create makes segment seq the active one: the file and, unless nosync, the
-// directory entry are made durable at once, so that a later fdatasync of
-// the file is all that an append needs.
-func (g *segLog) create(seq uint64, nosync bool) (*segment, error) {
+// create makes segment seq the active one, mapped for at least room bytes
+// (segmentMax or more): the file and, unless nosync, the directory entry are
+// made durable at once, so that a later fdatasync of the file is all that
+// an append needs.
+func (g *segLog) create(seq uint64, room int64, nosync bool) (*segment, error) {
 	path := filepath.Join(g.dir, segName(seq))
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -332,6 +370,7 @@ func (g *segLog) create(seq uint64, nosync bool) (*segment, error) {
 		}
 	}
 	seg := &segment{seq: seq, f: f}
+	seg.data, _ = mapSegment(f, max(room, segmentMax)) // nil: pread
 	g.mu.Lock()
 	g.segs = append(g.segs, seg)
 	g.mu.Unlock()
@@ -342,7 +381,7 @@ func (g *segLog) create(seq uint64, nosync bool) (*segment, error) {
 func (g *segLog) closeAll() error {
 	var err error
 	for _, seg := range g.segs {
-		if cerr := seg.f.Close(); err == nil {
+		if cerr := seg.close(); err == nil {
 			err = cerr
 		}
 	}

@@ -22,7 +22,7 @@ func forceRoll(t *testing.T, s *Store) {
 	t.Helper()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if _, err := s.roll(); err != nil {
+	if _, err := s.roll(0); err != nil {
 		t.Fatal(err)
 	}
 }

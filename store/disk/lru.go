@@ -32,6 +32,10 @@ type node struct {
 	seg  *segment
 	off  int64
 	rlen int64
+	// metaLen is the length of the marshalled entry that ends the frame
+	// (with its own CRC-32C): Lookup reads only that, and an inline body
+	// is the size bytes just before it.
+	metaLen int64
 
 	prev, next *node
 }
@@ -196,7 +200,7 @@ func (l *lru) update(id string, expires, cost int64, loc node, now int64) {
 		p.cost = cost
 		p.expires = expires
 		l.frames += loc.rlen - p.rlen
-		p.seg, p.off, p.rlen = loc.seg, loc.off, loc.rlen
+		p.seg, p.off, p.rlen, p.metaLen = loc.seg, loc.off, loc.rlen, loc.metaLen
 		l.moveToFront(p)
 		l.use(p)
 		l.used[id] = now

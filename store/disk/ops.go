@@ -42,10 +42,45 @@ func (s *Store) readEntry(n *node, bp *[]byte) (header, store.Entry, error) {
 	return h, e, nil
 }
 
+// readMeta reads the marshalled entry that ends n's frame, and nothing
+// else: not the header, which Open checked with the whole frame and whose
+// fields are in n, nor an inline body, which Open of the body reads. The
+// marshalled entry carries its own CRC-32C, which UnmarshalEntry checks,
+// and must name n's Key, Variant and ID. A failure wraps errUnreadable,
+// except an I/O error. The caller holds s.ilog.mu shared or s.wmu.
+func (s *Store) readMeta(n *node, bp *[]byte) (store.Entry, error) {
+	if n.metaLen <= 0 || n.metaLen > n.rlen {
+		return store.Entry{}, fmt.Errorf("%w: no entry in the frame of %s", errUnreadable, n.id)
+	}
+	buf, err := n.seg.readAt(n.off+n.rlen-n.metaLen, n.metaLen, bp)
+	if errors.Is(err, errBadFrame) {
+		return store.Entry{}, fmt.Errorf("%w: the log ends before the record of %s", errUnreadable, n.id)
+	}
+	if err != nil {
+		return store.Entry{}, fmt.Errorf("disk store: reading the index log: %w", err)
+	}
+	// UnmarshalEntry copies what it keeps: buf may alias the mapping.
+	e, err := store.UnmarshalEntry(buf)
+	if err != nil {
+		return e, fmt.Errorf("%w: record of %s: %v", errUnreadable, n.id, err)
+	}
+	if e.ID != n.id || !isIndexKey(n.ikey, e.Key, e.Variant) {
+		return e, fmt.Errorf("%w: the record at %s's place is another entry's", errUnreadable, n.id)
+	}
+	e.Pair.ID = e.ID
+	return e, nil
+}
+
+// isIndexKey reports whether ik is the index key of key and variant.
+func isIndexKey(ik, key, variant string) bool {
+	// The first separator ends the escaped key, which hasKey matches.
+	return hasKey(ik, key) && ik[len(keyPrefixOf(ik)):] == variant
+}
+
 // Lookup returns every live variant of key, in index-key order: the
-// variants are found in memory and each record is read from the log with
-// one pread and checked against its CRC. Entries past their horizon are
-// left out and handed to the sweeper, as are unreadable ones.
+// variants are found in memory and each one's entry is read from the log
+// with one pread (readMeta) and checked against its CRC. Entries past their
+// horizon are left out and handed to the sweeper, as are unreadable ones.
 func (s *Store) Lookup(ctx context.Context, key string) ([]store.Entry, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
@@ -73,7 +108,7 @@ func (s *Store) Lookup(ctx context.Context, key string) ([]store.Entry, error) {
 			drops = append(drops, drop{id: n.id})
 			continue
 		}
-		_, e, err := s.readEntry(n, bp)
+		e, err := s.readMeta(n, bp)
 		switch {
 		case errors.Is(err, errUnreadable):
 			s.log.Warn("dropping unreadable index record", "key", key, "err", err)
@@ -127,7 +162,7 @@ func (s *Store) Update(ctx context.Context, key string, entries []store.Entry) e
 	}
 	type change struct {
 		n             node
-		off           int64 // of the frame in buf
+		off, metaLen  int64 // of the frame in buf
 		expires, cost int64
 	}
 	s.wmu.Lock()
@@ -149,9 +184,10 @@ func (s *Store) Update(ctx context.Context, key string, entries []store.Entry) e
 		old.Pair.ID = old.ID
 		old.Expires = nw.Expires
 		off := int64(len(buf))
-		buf = appendFrame(buf, putPayload([]byte(n.ikey), old.Tags, encodeRecord(old, h.stored, h.inlineBody())))
+		rec, metaLen := encodeRecordMeta(old, h.stored, h.inlineBody())
+		buf = appendFrame(buf, putPayload([]byte(n.ikey), old.Tags, rec))
 		frame := buf[off:]
-		changes = append(changes, change{n: n, off: off, expires: unixNano(old), cost: costOf(old.Size, h.inline, frame)})
+		changes = append(changes, change{n: n, off: off, metaLen: int64(metaLen), expires: unixNano(old), cost: costOf(old.Size, h.inline, frame)})
 	}
 	if len(changes) == 0 {
 		return nil
@@ -166,7 +202,7 @@ func (s *Store) Update(ctx context.Context, key string, entries []store.Entry) e
 		if i+1 < len(changes) {
 			end = changes[i+1].off
 		}
-		loc := node{seg: seg, off: off + ch.off, rlen: end - ch.off}
+		loc := node{seg: seg, off: off + ch.off, rlen: end - ch.off, metaLen: ch.metaLen}
 		s.idx.update(ch.n.id, ch.expires, ch.cost, loc, now)
 	}
 	s.maybeCompact()
@@ -337,7 +373,7 @@ func (s *Store) readKeys(iks []string) ([]store.Entry, error) {
 		if !ok || n.expires != 0 && n.expires <= now {
 			continue
 		}
-		_, e, err := s.readEntry(&n, bp)
+		e, err := s.readMeta(&n, bp)
 		if errors.Is(err, errUnreadable) {
 			continue
 		}

@@ -160,12 +160,20 @@ func (s *Store) replay() error {
 		}
 		s.ilog.total += seg.size
 	}
+	// Map every segment; the newest, still appended to, with room to grow.
+	for i, seg := range s.ilog.segs {
+		n := seg.size
+		if i == len(s.ilog.segs)-1 && !rollAfter {
+			n = max(n, segmentMax)
+		}
+		seg.data, _ = mapSegment(seg.f, n) // nil: pread
+	}
 	if len(seqs) == 0 || rollAfter {
 		var next uint64 = 1
 		if len(seqs) > 0 {
 			next = seqs[len(seqs)-1] + 1
 		}
-		if _, err := s.ilog.create(next, s.opts.Fsync == FsyncNone); err != nil {
+		if _, err := s.ilog.create(next, 0, s.opts.Fsync == FsyncNone); err != nil {
 			return err
 		}
 	}
@@ -194,8 +202,8 @@ func (r *replayer) apply(seg *segment, off, rlen int64, payload []byte) {
 			r.bad++
 			return
 		}
-		h, _, err := parseHeader(p.rec)
-		if _, _, ok := splitIndexKey(p.ik); err != nil || !ok {
+		h, meta, err := parseHeader(p.rec)
+		if _, _, ok := splitIndexKey(p.ik); err != nil || !ok || len(meta) == 0 {
 			// An unreadable put still replaced what was at its key.
 			r.bad++
 			if old := r.live[string(p.ik)]; old != nil {
@@ -206,7 +214,7 @@ func (r *replayer) apply(seg *segment, off, rlen int64, payload []byte) {
 		ik := string(p.ik)
 		n := &node{
 			id: h.id, ikey: ik, size: h.size, crc: h.crc, expires: h.expires, stored: h.stored,
-			inline: h.inline, tags: p.tags, seg: seg, off: off, rlen: rlen,
+			inline: h.inline, tags: p.tags, seg: seg, off: off, rlen: rlen, metaLen: int64(len(meta)),
 		}
 		n.cost = rlen
 		if !h.inline {

@@ -263,7 +263,7 @@ const scanBuffer = 1 << 20
 // frame's offset (the bad frame is damage in the middle, not a torn tail);
 // otherwise next is -1.
 func scanSegment(r io.ReaderAt, size int64, fn func(off, rlen int64, payload []byte) error) (end int64, bad bool, next int64, err error) {
-	buf := make([]byte, 0, scanBuffer)
+	buf := make([]byte, 0, min(scanBuffer, size))
 	var bufOff int64 // file offset of buf[0]
 	fill := func(off, n int64) ([]byte, error) {
 		if off >= bufOff && off+n <= bufOff+int64(len(buf)) {

@@ -55,12 +55,18 @@ func (s *Store) roll(room int64) (*segment, error) {
 	return s.ilog.create(s.ilog.active().seq+1, room, s.opts.Fsync == FsyncNone)
 }
 
-// syncLog makes the active segment durable (Close, under FsyncNone).
+// syncLog makes every segment durable (Close, under FsyncNone, which
+// synced none of the appends; a segment nothing changed costs little).
 func (s *Store) syncLog() error {
+	for _, seg := range s.ilog.segs {
+		if err := seg.f.Sync(); err != nil {
+			return err
+		}
+	}
 	if len(s.ilog.segs) == 0 {
 		return nil
 	}
-	return s.ilog.active().f.Sync()
+	return syncDir(s.ilog.dir)
 }
 
 // removeSegmentFile removes a segment's file; under FsyncIndex and

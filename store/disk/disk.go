@@ -42,7 +42,7 @@
 // writes to disk) and is appended to the log in batches, every
 // Options.RecencyInterval and at Close: after a restart the list starts
 // ordered by last recorded use (see recency.go).
-// The in-memory index costs roughly 250 bytes plus the key and tag lengths
+// The in-memory index costs roughly 300 bytes plus the key and tag lengths
 // per entry.
 // Commit evicts least-recently-used entries until the new entry fits in
 // Options.MaxBytes, which counts body bytes plus the log record of each

@@ -100,7 +100,7 @@ type candidate struct {
 func (s *Store) compactSegment(seg *segment) (done bool, err error) {
 	var pending []candidate
 	var pendingBytes int
-	_, _, _, err = scanSegment(seg.f, seg.size, func(off, rlen int64, payload []byte) error {
+	_, _, _, err = scanSegment(seg.f, 0, seg.size, func(off, rlen int64, payload []byte) error {
 		if payload[0] != recPut {
 			return nil
 		}

@@ -254,7 +254,8 @@ func checkFrame(b []byte) ([]byte, bool) {
 // scanBuffer is how much of a segment the scanner reads at a time.
 const scanBuffer = 1 << 20
 
-// scanSegment calls fn for every frame of r (size bytes long) in order,
+// scanSegment calls fn for every frame of r (size bytes long) from offset
+// start in order,
 // with its offset, its length (header included) and its payload (valid only
 // during the call), until a frame whose length or CRC is wrong. It returns
 // the offset where the good frames end (size when all are good) and whether
@@ -262,8 +263,8 @@ const scanBuffer = 1 << 20
 // declared length is intact and another good frame follows it, next is that
 // frame's offset (the bad frame is damage in the middle, not a torn tail);
 // otherwise next is -1.
-func scanSegment(r io.ReaderAt, size int64, fn func(off, rlen int64, payload []byte) error) (end int64, bad bool, next int64, err error) {
-	buf := make([]byte, 0, min(scanBuffer, size))
+func scanSegment(r io.ReaderAt, start, size int64, fn func(off, rlen int64, payload []byte) error) (end int64, bad bool, next int64, err error) {
+	buf := make([]byte, 0, min(scanBuffer, size-start))
 	var bufOff int64 // file offset of buf[0]
 	fill := func(off, n int64) ([]byte, error) {
 		if off >= bufOff && off+n <= bufOff+int64(len(buf)) {
@@ -284,7 +285,7 @@ func scanSegment(r io.ReaderAt, size int64, fn func(off, rlen int64, payload []b
 		}
 		return buf[:n], nil
 	}
-	var off int64
+	off := start
 	for off < size {
 		h, err := fill(off, frameHeader)
 		if err == io.ErrUnexpectedEOF {

@@ -107,16 +107,17 @@ func (s *Store) segmentSeqs() ([]uint64, error) {
 // replay rebuilds the index (s.idx.byID, nodes not yet linked) from the
 // segments, oldest first, and opens them; the newest stays active.
 //
-// A frame whose length or CRC is wrong ends the reading of its segment. At
-// the end of the newest segment (no good frame follows it) it is a write
-// torn by a crash: no Commit that wrote it returned (under FsyncIndex and
+// A frame whose length or CRC is wrong is either torn or damaged. At the
+// end of the newest segment (no good frame follows it) it is a write torn
+// by a crash: no Commit that wrote it returned (under FsyncIndex and
 // FsyncAlways the append had not been synced), so the segment is cut there
-// and everything before it kept. Anywhere else it is damage, and the frames
-// lost with it may have removed or replaced entries recorded before them:
-// those entries are all dropped (a cache may lose entries, but must not
-// bring back one that was purged), and the replay goes on with the next
-// segment, whose frames are complete. Damage that destroys the length field
-// of a frame in the newest segment is taken for a torn write.
+// and everything before it kept. Anywhere else it is damage, and the frame
+// lost may have removed or replaced entries recorded before it: those
+// entries are all dropped (a cache may lose entries, but must not bring back
+// one that was purged). The replay goes on after the damaged frame when its
+// length is right (a good frame follows it), else with the next segment.
+// Damage that destroys the length field of a frame in the newest segment is
+// taken for a torn write.
 func (s *Store) replay() error {
 	seqs, err := s.segmentSeqs()
 	if err != nil {
@@ -137,26 +138,33 @@ func (s *Store) replay() error {
 			return fmt.Errorf("disk store: opening log segment: %w", err)
 		}
 		size := info.Size()
-		end, bad, next, err := scanSegment(f, size, func(off, rlen int64, payload []byte) error {
-			r.apply(seg, off, rlen, payload)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("disk store: reading log segment %s: %w", path, err)
-		}
 		seg.size = size
-		switch {
-		case !bad:
-		case i == len(seqs)-1 && next < 0:
-			s.log.Warn("cutting off a write torn at the end of the log", "segment", path, "offset", end, "bytes", size-end)
-			if err := f.Truncate(end); err != nil {
-				return fmt.Errorf("disk store: cutting off a torn write: %w", err)
+		for from := int64(0); ; {
+			end, bad, next, err := scanSegment(f, from, size, func(off, rlen int64, payload []byte) error {
+				r.apply(seg, off, rlen, payload)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("disk store: reading log segment %s: %w", path, err)
 			}
-			seg.size = end
-		default:
+			if !bad {
+				break
+			}
+			if i == len(seqs)-1 && next < 0 {
+				s.log.Warn("cutting off a write torn at the end of the log", "segment", path, "offset", end, "bytes", size-end)
+				if err := f.Truncate(end); err != nil {
+					return fmt.Errorf("disk store: cutting off a torn write: %w", err)
+				}
+				seg.size = end
+				break
+			}
 			s.log.Warn("the log is damaged; dropping the entries recorded before the damage", "segment", path, "offset", end, "entries", len(r.live))
 			r.dropAll()
 			rollAfter = i == len(seqs)-1
+			if next < 0 {
+				break // the damage hides where the next frame starts
+			}
+			from = next // the damaged frame's length was right: read on
 		}
 		s.ilog.total += seg.size
 	}

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/cellar-http/cellar/store"
 )
 
@@ -112,32 +110,33 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 	return n, nil
 }
 
-// openInline reads a body kept in its index record, checking it against
-// its checksum before returning it.
+// openInline reads a body kept in its index record: the size bytes before
+// the marshalled entry that ends its frame, checked against the body's
+// checksum before they are returned.
 func (s *Store) openInline(key string, n node) (store.Body, error) {
+	s.ilog.mu.RLock()
+	cur, ok := s.idx.peek(n.id) // where the record is now (compaction moves it)
 	var b []byte
 	var bad string
-	err := s.db.View(func(tx *bolt.Tx) error {
-		rec := tx.Bucket(bucketEntries).Get([]byte(n.ikey))
-		if rec == nil {
-			return nil
-		}
-		h, _, err := parseHeader(rec)
-		switch {
-		case err != nil:
+	var err error
+	if ok {
+		start := cur.off + cur.rlen - cur.metaLen - cur.size
+		if cur.size < 0 || start < cur.off {
 			bad = "unreadable record"
-		case h.id != n.id:
-			// Replaced since the lookup.
-		case crc32.Checksum(h.body, castagnoli) != n.crc:
-			bad = "checksum mismatch"
-		default:
-			b = bytes.Clone(h.body)
-			if b == nil {
-				b = []byte{}
+		} else {
+			var v []byte
+			if v, err = cur.seg.readAt(start, cur.size, &b); err == nil {
+				b = bytes.Clone(v) // v may alias the mapping
+				if b == nil {
+					b = []byte{}
+				}
+				if crc32.Checksum(b, castagnoli) != cur.crc {
+					bad = "checksum mismatch"
+				}
 			}
 		}
-		return nil
-	})
+	}
+	s.ilog.mu.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("disk store: reading body %s: %w", n.id, err)
 	}
@@ -146,7 +145,7 @@ func (s *Store) openInline(key string, n node) (store.Body, error) {
 		go s.removeIDs([]drop{{id: n.id, corrupt: true}})
 		return nil, fmt.Errorf("disk store: body %s: %s: %w", n.id, bad, store.ErrCorrupt)
 	}
-	if b == nil {
+	if !ok {
 		return nil, fmt.Errorf("disk store: body %s of %q: %w", n.id, key, store.ErrNotFound)
 	}
 	return &memBody{b: b}, nil

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store"
 )
@@ -77,7 +75,7 @@ func (s *Store) unreserve(n int64) {
 
 // evictOver evicts least-recently-used entries until the committed bytes
 // plus the reservations fit the budget with slack bytes to spare (so that
-// writers growing a little at a time do not each pay for a transaction).
+// writers growing a little at a time do not each pay for an append).
 // It takes s.wmu; the caller holds acquire (or is Open).
 func (s *Store) evictOver(slack int64) error {
 	s.wmu.Lock()
@@ -92,31 +90,13 @@ func (s *Store) evictOver(slack int64) error {
 		s.wmu.Unlock()
 		return nil
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketEntries)
-		for _, v := range victims {
-			k := []byte(v.ikey)
-			if rec := b.Get(k); rec != nil {
-				if err := deleteEntry(tx, k, rec); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	err := s.removeNodes(victims)
 	if err != nil {
 		s.wmu.Unlock()
 		return fmt.Errorf("disk store: evicting to budget: %w", err)
 	}
-	var ids []string
-	for _, v := range victims {
-		s.idx.remove(v.id)
-		if !v.inline { // an inline body went with its record
-			ids = append(ids, v.id)
-		}
-	}
 	s.wmu.Unlock()
 	s.evictions.Add(int64(len(victims)))
-	s.unlinkBodies(ids)
+	s.unlinkBodies(fileIDs(victims))
 	return nil
 }

@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -153,12 +154,19 @@ func TestGroupCommitEvictsWithinBatch(t *testing.T) {
 	}
 }
 
-// TestGroupCommitFailsAlone checks that a commit bbolt refuses fails
+// TestGroupCommitFailsAlone checks that a commit the log refuses fails
 // without failing the others of its batch.
 func TestGroupCommitFailsAlone(t *testing.T) {
 	s := openTest(t, Options{Fsync: FsyncNone})
+	badKey := strings.Repeat("x", 40_000)
+	s.appendFault = func(buf []byte) error {
+		if bytes.Contains(buf, []byte(badKey)) {
+			return errors.New("injected: the log refuses this commit")
+		}
+		return nil
+	}
 	good1 := staged(t, s, testEntry("a", ""), []byte("a"))
-	bad := staged(t, s, testEntry(strings.Repeat("x", 40_000), ""), []byte("bad")) // over bbolt's key limit
+	bad := staged(t, s, testEntry(badKey, ""), []byte("bad"))
 	good2 := staged(t, s, testEntry("b", ""), []byte("b"))
 	errs := commitBatch(s, good1, bad, good2)
 	if errs[0] != nil || errs[2] != nil || errs[1] == nil {

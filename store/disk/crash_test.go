@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,24 +64,51 @@ func TestCrashChild(t *testing.T) {
 		fmt.Println("open failed:", err)
 		os.Exit(2)
 	}
+	// Compact whenever 256 KiB are dead, so that kills land in the
+	// middle of compactions too.
+	s.compactMin = 256 << 10
 	fmt.Println("ready")
-	// Several writers, so that commits share index transactions.
+	// Several writers, so that commits share appends.
+	var out sync.Mutex
 	for i := range crashWriters {
-		go crashWriter(s, rand.New(rand.NewPCG(seed, uint64(i+1))))
+		go crashWriter(s, rand.New(rand.NewPCG(seed, uint64(i+1))), i, &out)
 	}
 	select {}
 }
 
+// crashGonePrefix starts the keys a writer commits once, deletes, and never
+// writes again; the child prints "gone KEY" once the Delete returned.
+const crashGonePrefix = "https://crash.example/gone/"
+
 const crashWriters = 4
 
 // crashWriter writes, replaces, updates and purges entries until the
-// process is killed.
-func crashWriter(s *Store, r *rand.Rand) {
+// process is killed. Writer w also commits and deletes keys of its own that
+// it never writes again, and reports each deletion once it returned on out.
+func crashWriter(s *Store, r *rand.Rand, w int, out *sync.Mutex) {
 	ctx := context.Background()
-	for {
+	for n := 0; ; n++ {
 		key := fmt.Sprintf("https://crash.example/%d", r.IntN(60))
 		variant := fmt.Sprint("v", r.IntN(3))
 		switch op := r.IntN(20); {
+		case op == 19:
+			gone := fmt.Sprintf("%s%d-%d-%d", crashGonePrefix, r.Uint64(), w, n)
+			e := testEntry(gone, "", "tag-gone")
+			e.Pair.Response.Header.Set("X-Gen", "0")
+			wr, err := s.Create(ctx, e)
+			if err != nil {
+				panic(err)
+			}
+			wr.Write(crashBody(gone, "", 0))
+			if _, err := wr.Commit(); err != nil {
+				panic(err)
+			}
+			if err := s.Delete(ctx, gone); err != nil {
+				panic(err)
+			}
+			out.Lock()
+			fmt.Println("gone", gone)
+			out.Unlock()
 		case op == 0:
 			s.Delete(ctx, key)
 		case op == 1:
@@ -123,7 +151,7 @@ func TestCrash(t *testing.T) {
 	}
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
-	verified, withTmp, repaired := 0, 0, 0
+	verified, withTmp, repaired, deleted := 0, 0, 0, 0
 	for i := range 30 {
 		policy := Fsync(i % 3)
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
@@ -146,7 +174,17 @@ func TestCrash(t *testing.T) {
 			cmd.Wait()
 			t.Fatalf("child %d: %q %v; stderr: %s", i, line, err, stderr.String())
 		}
-		go io.Copy(io.Discard, out)
+		goneKeys := make(chan []string, 1)
+		go func() {
+			var keys []string
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if k, ok := strings.CutPrefix(sc.Text(), "gone "); ok {
+					keys = append(keys, k)
+				}
+			}
+			goneKeys <- keys
+		}()
 		time.Sleep(time.Duration(5+r.IntN(76)) * time.Millisecond)
 		cmd.Process.Kill()
 		err = cmd.Wait()
@@ -157,7 +195,9 @@ func TestCrash(t *testing.T) {
 		if len(files(t, dir, "tmp")) > 0 {
 			withTmp++
 		}
-		n, log := checkAfterCrash(t, dir, policy)
+		gone := <-goneKeys
+		deleted += len(gone)
+		n, log := checkAfterCrash(t, dir, policy, gone)
 		verified += n
 		if strings.Contains(log, "recovered store") {
 			repaired++
@@ -171,12 +211,13 @@ func TestCrash(t *testing.T) {
 	if verified == 0 {
 		t.Fatal("no entry survived any crash: the child never committed anything")
 	}
-	t.Logf("verified %d entries across 30 crashes; %d left a body in tmp/, %d left orphan bodies", verified, withTmp, repaired)
+	t.Logf("verified %d entries and %d deletions across 30 crashes; %d left a body in tmp/, %d left orphan bodies", verified, deleted, withTmp, repaired)
 }
 
-// checkAfterCrash opens dir and checks every entry and file in it; it
-// returns how many entries it verified and what Open logged.
-func checkAfterCrash(t *testing.T, dir string, policy Fsync) (int, string) {
+// checkAfterCrash opens dir and checks every entry and file in it, and that
+// none of the keys whose deletion returned (gone) is back; it returns how
+// many entries it verified and what Open logged.
+func checkAfterCrash(t *testing.T, dir string, policy Fsync, gone []string) (int, string) {
 	t.Helper()
 	var log bytes.Buffer
 	s, err := Open(dir, Options{MaxBytes: 4 << 20, Fsync: policy, Logger: slog.New(slog.NewTextHandler(&log, nil))})
@@ -188,6 +229,11 @@ func checkAfterCrash(t *testing.T, dir string, policy Fsync) (int, string) {
 		t.Fatalf("tmp files after Open: %v", f)
 	}
 	ctx := context.Background()
+	for _, k := range gone {
+		if es, _ := s.Lookup(ctx, k); len(es) != 0 {
+			t.Fatalf("%s was deleted before the crash and is back", k)
+		}
+	}
 	var all []store.Entry
 	s.Iterate(ctx, func(e store.Entry) bool { all = append(all, e); return true })
 	ids := map[string]bool{}

@@ -1,10 +1,12 @@
-// Package disk is Cellar's embedded default store: a bbolt index of entry
-// metadata plus one file per body, inside one directory, under a byte budget.
+// Package disk is Cellar's embedded default store: an append-only log of
+// index records with the index itself in memory (in the manner of Bitcask),
+// plus one file per large body, inside one directory, under a byte budget.
 //
 // # Layout
 //
-//	dir/index.db          bbolt: bucket "entries" (metadata, one record per
-//	                      Key+Variant) and bucket "tags" (surrogate-key index)
+//	dir/log/<seq>.log     the index log: segments of frames (puts, deletes,
+//	                      recency), seq in 16 hex digits, oldest first; the
+//	                      newest is appended to, the others are sealed
 //	dir/bodies/xx/<id>    one file per committed body larger than
 //	                      Options.InlineMax (smaller ones live in their index
 //	                      record); xx is the first two hex digits of the
@@ -13,36 +15,48 @@
 //	dir/clean-shutdown    present only while the store is closed cleanly
 //	dir/lock              flock'd by the Store that has the directory open
 //
+// Every entry (one per Key+Variant) is in memory: its ID, size, checksum,
+// expiry, tags, recency and where its record is in the log. Lookup finds a
+// Key's variants there and reads each record with one pread, checked by its
+// frame's CRC-32C; Open of a body needs no read of the index at all.
+//
 // A body is written to tmp/ while its CRC-32C is computed; Commit renames it
-// into bodies/ and then indexes it in one bbolt transaction, which also drops
-// the replaced version and any entries evicted to make room. Commits that
-// run concurrently share that transaction (group commit: N concurrent
-// commits pay for one index write and, under FsyncIndex and FsyncAlways,
-// one fdatasync), and none returns before the transaction that records it
-// has committed. Files are
-// removed only after the index no longer names them, so a crash can leave
-// unreferenced files behind but never an index record without its file; Open
-// sweeps such orphans, empties tmp/ and drops records whose file is missing or
-// has the wrong size. After a shutdown without Close it first runs bbolt's
-// full consistency check on the index (a read of the whole file); an index
-// that fails it is discarded with every body, and the store starts empty.
+// into bodies/ and then appends its record to the log, with deletes of the
+// version it replaces and of any entries evicted to make room. Commits that
+// run concurrently share that append (group commit: N concurrent commits
+// pay for one write and, under FsyncIndex and FsyncAlways, one fdatasync),
+// and none returns before the append that records it was written (and
+// synced). Files are removed only after the log no longer names them, so a
+// crash can leave unreferenced files behind but never a record without its
+// file; Open replays the log, cuts off a write torn at its end, sweeps
+// orphan files, empties tmp/ and drops records whose file is missing or has
+// the wrong size. Every frame is checked against its CRC as it is replayed;
+// damage anywhere but at the end of the log drops every entry recorded
+// before it (the lost frames may have removed some of them), never serving
+// one that was purged. The log is compacted in the background (see
+// compact.go).
 //
 // # Recency and budget
 //
 // Access recency lives in memory (a lock-protected LRU list; a hit never
-// writes to disk) and is recorded in the index in batches, every
+// writes to disk) and is appended to the log in batches, every
 // Options.RecencyInterval and at Close: after a restart the list starts
 // ordered by last recorded use (see recency.go).
-// The in-memory index costs roughly 200 bytes plus the key length per entry.
+// The in-memory index costs roughly 350 bytes plus the key and tag lengths
+// per entry (measured: 401 bytes for a 42-byte key and one tag), about 280
+// MB for a 1 GiB store of 1 KiB bodies.
 // Commit evicts least-recently-used entries until the new entry fits in
-// Options.MaxBytes, which counts body bytes plus the index record of each
-// entry. Entries past Entry.Expires are never returned by Lookup and are
-// removed by a background sweep.
+// Options.MaxBytes, which counts body bytes plus the log record of each
+// entry. Dead records (replaced, removed) are not counted: compaction keeps
+// them below the live ones plus 32 MiB. Entries past Entry.Expires are never
+// returned by Lookup and are removed by a background sweep.
 //
-// A key keeps at most Options.MaxVariants variants: the transaction that
+// A key keeps at most Options.MaxVariants variants: the append that
 // commits one more also removes the key's least recently used variants
 // (expired ones first), ordered by their last commit, Open or Update, which
 // the LRU's nodes record. After a restart that order starts as commit time.
+// PurgePrefix scans every key in memory; PurgeTag uses an in-memory map of
+// tags.
 //
 // # Filesystem
 //
@@ -72,15 +86,20 @@
 // wrapping store.ErrCorrupt instead of io.EOF, and the entry is deleted. A
 // reader must treat ErrCorrupt like a truncated upstream response (abort the
 // client connection rather than end the response normally). ReadAt (Range
-// requests) is bounds-checked. An inline body is checked when it is opened:
-// Open returns ErrCorrupt and drops the entry.
+// requests) is bounds-checked. An inline body is checked when it is opened
+// (its frame's CRC and the body's own): Open returns ErrCorrupt and drops
+// the entry. A record Lookup finds damaged is dropped likewise.
 //
 // # Format
 //
-// Index records of bodies in files are those of earlier releases, which
-// this one opens as they are. Records with an inline body carry a new
-// version byte; a release that predates them drops those entries at Open
-// (a miss, as for any unreadable record) and keeps the others.
+// A frame of the log is a little-endian u32 length, the CRC-32C of the
+// payload and the payload: a put (index key, tags, record), a delete (index
+// key, entry ID) or recency (entry IDs and times); see log.go. A put's
+// record is the one the bbolt index of earlier releases held (a version
+// byte, a header, an inline body if any, store.MarshalEntry), so that Open
+// imports such an index.db as it is and then removes it (see upgrade.go).
+// An earlier release does not read the log: going back to one starts it
+// empty (it sweeps the body files as orphans).
 package disk
 
 import (
@@ -94,8 +113,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/cellar-http/cellar/store"
 )
 
@@ -104,9 +121,10 @@ const DefaultMaxBytes int64 = 1 << 30
 
 // DefaultInlineMax is the largest body kept in its index record when
 // Options.InlineMax is zero. Measured with BenchmarkCommitParallel on a
-// 2-core VM (ext4 without a journal): in the record, commits of 1, 8 and
-// 16 KiB bodies ran 2.5 to 4 times as fast as with a file each, 32 KiB ones
-// only 1.2 to 1.4 times (bbolt then rewrites large leaves on every commit).
+// 2-core VM (ext4 without a journal) with the bbolt index of earlier
+// releases: in the record, commits of 1, 8 and 16 KiB bodies ran 2.5 to 4
+// times as fast as with a file each, 32 KiB ones only 1.2 to 1.4 times
+// (bbolt then rewrote large leaves on every commit; the log appends them).
 const DefaultInlineMax int64 = 16 << 10
 
 // Fsync says what the store flushes to stable storage before Commit, Update
@@ -117,23 +135,25 @@ const DefaultInlineMax int64 = 16 << 10
 type Fsync int
 
 const (
-	// FsyncIndex, the default, syncs the index (bbolt's fdatasync per
-	// transaction) but not the bodies. After power loss the index is intact
-	// and every entry committed before it is still listed; a body whose data
+	// FsyncIndex, the default, syncs the index (one fdatasync of the log
+	// per append: per batch of commits, per update or removal) but not the
+	// bodies. After power loss every entry committed before it is still
+	// listed (at most a torn last append, never acknowledged, is cut off at
+	// Open); a body whose data
 	// had not reached the disk is missing or short (Open drops the entry) or,
 	// rarely, of the right size with wrong bytes (the reader gets
 	// store.ErrCorrupt at the end of the body and the entry is dropped).
 	FsyncIndex Fsync = iota
-	// FsyncNone never syncs (except the index once, at Close): the fastest,
+	// FsyncNone never syncs (except the log once, at Close): the fastest,
 	// for caches that may be lost. After power loss recent commits may be
-	// gone, bodies may be torn (caught as with FsyncIndex) and the index
-	// itself may be damaged; Open's consistency check then finds it, logs a
-	// warning and starts over with an empty store.
+	// gone, bodies may be torn (caught as with FsyncIndex) and the log
+	// itself may be damaged; Open's checks of every frame find it, log a
+	// warning and drop the entries recorded before the damage.
 	FsyncNone
 	// FsyncAlways syncs each body file and its directory before indexing it,
-	// and the index on every transaction: an entry whose Commit returned is
+	// and the log on every append: an entry whose Commit returned is
 	// complete and intact after power loss. Removals are synced through the
-	// index; their files may survive as orphans, which Open removes.
+	// log; their files may survive as orphans, which Open removes.
 	FsyncAlways
 )
 
@@ -176,7 +196,9 @@ func (f *Fsync) UnmarshalText(b []byte) error {
 
 // Options configure a Store. The zero value is usable.
 type Options struct {
-	// MaxBytes is the budget: body bytes plus index records. Zero means
+	// MaxBytes is the budget: body bytes plus the log records of the live
+	// entries (the log's dead records, up to as much again plus 32 MiB,
+	// are not counted; see compact.go). Zero means
 	// DefaultMaxBytes. A body larger than the budget is refused with
 	// store.ErrTooLarge.
 	MaxBytes int64
@@ -193,7 +215,7 @@ type Options struct {
 	// DefaultInlineMax, a negative value keeps every body in a file.
 	InlineMax int64
 	// RecencyInterval is how often the entries used since the last time are
-	// recorded in the index, in one transaction, so that the least recently
+	// recorded in the index log, in one append, so that the least recently
 	// used entries are still evicted first after a restart; zero means
 	// DefaultRecencyInterval. Close records them too.
 	RecencyInterval time.Duration
@@ -204,7 +226,7 @@ type Options struct {
 	Clock func() time.Time
 	// MaxVariants is how many variants of one primary key are kept; a
 	// commit past it drops the least recently used (committed, opened or
-	// updated) ones in its own transaction. Zero means
+	// updated) ones in its own append. Zero means
 	// store.DefaultMaxVariants; it must not be negative.
 	MaxVariants int
 }
@@ -233,29 +255,42 @@ type Store struct {
 	// index; -1 for none.
 	inlineMax int64
 
-	db   *bolt.DB
+	ilog segLog   // the index log (see log.go)
 	lock *os.File // holds the directory lock (see lockDir)
 
-	// closeMu is held shared by every operation that touches db and
+	// closeMu is held shared by every operation that touches the log and
 	// exclusively by Close, so Close waits for them and they see ErrClosed
 	// afterwards.
 	closeMu sync.RWMutex
 	closed  bool
 
-	// wmu serializes every change to the index, so the in-memory LRU (idx)
-	// always mirrors bbolt once the holder releases it.
+	// wmu serializes every change to the index, so the in-memory index
+	// (idx) always mirrors the log once the holder releases it.
 	wmu sync.Mutex
 	idx lru
+
+	// compactMin is the dead log bytes below which no compaction runs
+	// (see compact.go); compacting is set while one runs, compactDone
+	// closed when it ends.
+	compactMin  int64
+	compacting  atomic.Bool
+	compactWait sync.WaitGroup
+	compactions atomic.Int64 // compactions run, for tests
+	// appendFault, when set by a test, is called with every append to the
+	// log and fails it by returning an error.
+	appendFault func(buf []byte) error
+	// compactStep, when set by a test, is called after each step of a
+	// compaction (an append of copies, the removal of a segment).
+	compactStep func()
 
 	// reserved counts the bytes writers have in flight (see budget.go).
 	reserved atomic.Int64
 
-	commits commitQueue  // Commits waiting for the index transaction
-	batches atomic.Int64 // index transactions Commits have run, for tests
+	commits  commitQueue  // Commits waiting for their batch's append
+	batchBuf []byte       // the frames of a batch, reused under wmu
+	batches  atomic.Int64 // appends Commits have run, for tests
 
 	hits, misses, evictions atomic.Int64
-
-	badKeys [][]byte // records found unusable during Open
 
 	drops     chan drop // entries Lookup found expired or unreadable
 	stopSweep chan struct{}
@@ -295,6 +330,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		stopSweep:  make(chan struct{}),
 		sweepDone:  make(chan struct{}),
 		createFile: createBody,
+		compactMin: compactMinBytes,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -386,7 +422,8 @@ func (s *Store) unlock() {
 	}
 }
 
-// Close stops the background sweep and closes the index. Bodies already open
+// Close stops the background sweep and compaction, records recency and
+// closes the log. Bodies already open
 // stay readable; writers not yet committed fail with store.ErrClosed.
 func (s *Store) Close() error {
 	s.closeMu.Lock()
@@ -398,14 +435,15 @@ func (s *Store) Close() error {
 	s.closeMu.Unlock()
 	close(s.stopSweep)
 	<-s.sweepDone
+	s.compactWait.Wait()
 	if err := s.flushRecency(); err != nil {
 		s.log.Warn("recency of the last uses is lost", "err", err)
 	}
 	var err error
 	if s.opts.Fsync == FsyncNone {
-		err = s.db.Sync()
+		err = s.syncLog()
 	}
-	if cerr := s.db.Close(); err == nil {
+	if cerr := s.ilog.closeAll(); err == nil {
 		err = cerr
 	}
 	if err == nil {

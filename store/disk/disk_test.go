@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/cellar-http/cellar/spec"
 	"github.com/cellar-http/cellar/store"
 )
@@ -469,10 +467,12 @@ func TestRecoveryAtOpen(t *testing.T) {
 
 func TestDamagedIndexStartsEmpty(t *testing.T) {
 	s := openTest(t, Options{})
-	put(t, s, testEntry("k", ""), []byte("body"))
+	put(t, s, testEntry("k", ""), bytes.Repeat([]byte("body"), 10_000))
 	s.Close()
-	if err := os.WriteFile(filepath.Join(s.dir, "index.db"), bytes.Repeat([]byte("garbage!"), 4096), 0o600); err != nil {
-		t.Fatal(err)
+	for _, seg := range segmentFiles(t, s.dir) {
+		if err := os.WriteFile(seg, bytes.Repeat([]byte("garbage!"), 4096), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s = openDir(t, s.dir, s.opts)
 	if len(lookup(t, s, "k")) != 0 || len(files(t, s.dir, "bodies")) != 0 {
@@ -711,34 +711,53 @@ func TestConcurrentChurn(t *testing.T) {
 	}
 }
 
-func TestDamagedPagesStartEmpty(t *testing.T) {
-	s := openTest(t, Options{Fsync: FsyncNone})
-	for i := range 200 {
-		put(t, s, testEntry(fmt.Sprint("https://example.com/", i), "", "t"), []byte("body"))
-	}
-	s.Close()
-	// Keep bbolt's two meta pages, scribble over every other page.
-	path := filepath.Join(s.dir, "index.db")
-	data, err := os.ReadFile(path)
+// segmentFiles returns the paths of the log's segments, oldest first.
+func segmentFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "log", "*.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := os.Getpagesize()
-	for i := 2 * page; i < len(data); i++ {
-		data[i] = byte(i*7 + 3)
+	return paths
+}
+
+// A frame damaged in the middle of the log (its CRC no longer matches, a
+// good frame follows) is never served, and neither is any entry recorded
+// before it: the frame lost may have removed it. The entries after it are.
+func TestDamagedLogDropsEntriesBefore(t *testing.T) {
+	s := openTest(t, Options{Fsync: FsyncNone})
+	for i := range 20 {
+		put(t, s, testEntry(fmt.Sprint("https://example.com/", i), "", "t"), []byte("body"))
 	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
+	n, _ := s.idx.peek(lookup(t, s, "https://example.com/10")[0].ID)
+	s.Close()
+	seg := segmentFiles(t, s.dir)[0]
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[n.off+n.rlen-3] ^= 0x10 // in the payload: the length stays right
+	if err := os.WriteFile(seg, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
 	s = openDir(t, s.dir, Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
-	if n := s.Stats().Entries; n != 0 {
-		t.Fatalf("%d entries survived a damaged index", n)
+	if n := s.Stats().Entries; n != 9 {
+		t.Fatalf("%d entries after a damaged log, want the 9 after the damage", n)
+	}
+	for i := range 20 {
+		if got := len(lookup(t, s, fmt.Sprint("https://example.com/", i))); i <= 10 && got != 0 || i > 10 && got != 1 {
+			t.Fatalf("entry %d: %d variants after the damage at entry 10", i, got)
+		}
 	}
 	if !strings.Contains(log.String(), "damaged") {
 		t.Fatalf("no warning logged: %s", log.String())
 	}
 	put(t, s, testEntry("k", ""), []byte("body"))
+	s = reopen(t, s)
+	if len(lookup(t, s, "k")) != 1 {
+		t.Fatal("entry committed after the damage was lost")
+	}
 }
 
 var errNoSpace = syscall.ENOSPC
@@ -783,11 +802,19 @@ func TestRecencyFlushedPeriodically(t *testing.T) {
 	lookup(t, s, "A")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var found bool
-		s.db.View(func(tx *bolt.Tx) error {
-			found = tx.Bucket(bucketUsed).Get([]byte(a.ID)) != nil
-			return nil
-		})
+		found := false
+		for _, seg := range segmentFiles(t, s.dir) {
+			data, err := os.ReadFile(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scanSegment(bytes.NewReader(data), 0, int64(len(data)), func(_, _ int64, p []byte) error {
+				if p[0] == recUsed {
+					parseUsed(p, func(id string, _ int64) { found = found || id == a.ID })
+				}
+				return nil
+			})
+		}
 		if found {
 			return
 		}

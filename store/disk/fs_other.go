@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// lockDir is a no-op where flock is not available: bbolt's own lock on
-// index.db (taken with the same timeout) still keeps a second Store out,
-// though not while Open discards a damaged index.
+// lockDir is a no-op where flock is not available: there, nothing keeps a
+// second Store from opening the directory, and two Stores appending to one
+// log damage it. Open a directory from one process only.
 func lockDir(dir string, timeout time.Duration) (*os.File, error) {
 	return nil, nil
 }

@@ -14,9 +14,9 @@ import (
 // lockDir takes an exclusive flock on dir/lock, retrying until timeout.
 // The lock belongs to the open file description, so a second Open in the
 // same process conflicts too, and the kernel drops it when the process dies.
-// It guards everything Open does to the directory, including discarding a
-// damaged index, which bbolt's own lock on index.db (held only while the
-// file is open) cannot.
+// It guards everything Open does to the directory (replaying, cutting and
+// appending to the log) and every append while the Store is open: the log
+// has no lock of its own.
 func lockDir(dir string, timeout time.Duration) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {

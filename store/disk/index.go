@@ -6,32 +6,14 @@ import (
 	"errors"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/cellar-http/cellar/store"
 )
 
-// The index has two buckets.
-//
-// "entries" maps an index key, escaped(Key) + sep + Variant, to a record:
-// a small fixed header (what Open, eviction and expiry need, readable without
-// decoding the rest) followed by store.MarshalEntry of the entry. All variants
-// of a Key are adjacent, so Lookup is one cursor seek and a short scan in one
-// read transaction, and PurgePrefix is a range scan.
-//
-// "tags" maps escaped(tag) + sep + index key to the entry ID, so PurgeTag is
-// a range scan too. A tag record whose ID no longer matches the entry is
-// stale and ignored (and removed at Open).
-//
-// Escaping doubles as framing: a NUL byte in a key or tag is written as
-// 0x00 0xFF, and sep is 0x00 0x00, so the first sep always ends the key and
-// escaping preserves prefixes (escaped(p) prefixes escaped(k) exactly when
-// p prefixes k).
-var (
-	bucketEntries = []byte("entries")
-	bucketTags    = []byte("tags")
-)
-
+// An index key is escaped(Key) + sep + Variant. Escaping doubles as
+// framing: a NUL byte in a key is written as 0x00 0xFF, and sep is
+// 0x00 0x00, so the first sep always ends the key and escaping preserves
+// prefixes (escaped(p) prefixes escaped(k) exactly when p prefixes k):
+// PurgePrefix matches escaped prefixes against the index keys in memory.
 const sep = "\x00\x00"
 
 // The first byte of every record is its version; records of another
@@ -86,14 +68,6 @@ func unescape(b []byte) string {
 	return string(bytes.ReplaceAll(b, []byte{0, 0xFF}, []byte{0}))
 }
 
-// tagKey is the tags-bucket key linking tag to the entry at ik.
-func tagKey(tag string, ik []byte) []byte {
-	b := make([]byte, 0, len(tag)+len(sep)+len(ik))
-	b = appendEscaped(b, tag)
-	b = append(b, sep...)
-	return append(b, ik...)
-}
-
 // header is the fixed part of a record.
 type header struct {
 	stored  int64
@@ -110,6 +84,13 @@ var errBadRecord = errors.New("disk store: malformed index record")
 // encodeRecord builds the record of e, whose ID, Size and Checksum are set.
 // A non-nil inline is the body, kept in the record (len(inline) == e.Size).
 func encodeRecord(e store.Entry, stored int64, inline []byte) []byte {
+	rec, _ := encodeRecordMeta(e, stored, inline)
+	return rec
+}
+
+// encodeRecordMeta is encodeRecord that also returns the length of the
+// marshalled entry, which ends the record (see node.metaLen).
+func encodeRecordMeta(e store.Entry, stored int64, inline []byte) ([]byte, int) {
 	meta := store.MarshalEntry(e)
 	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+4+1+len(e.ID)+len(inline)+len(meta))
 	if inline != nil {
@@ -124,7 +105,7 @@ func encodeRecord(e store.Entry, stored int64, inline []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(e.ID)))
 	b = append(b, e.ID...)
 	b = append(b, inline...)
-	return append(b, meta...)
+	return append(b, meta...), len(meta)
 }
 
 func unixNano(e store.Entry) int64 {
@@ -219,41 +200,18 @@ func validID(id string) bool {
 	return true
 }
 
-// recordCost is what an entry counts against the budget: its body and its
-// index record (which holds an inline body already).
+// recordCost is what an entry of size body bytes, whose index key and
+// record are ik and rec, counts against the budget, before its frame is
+// built (Create's check of a declared length).
 func recordCost(size int64, ik, rec []byte) int64 {
-	return size + int64(len(ik)+len(rec))
+	return size + int64(frameHeader+1+2*binary.MaxVarintLen32+len(ik)+len(rec))
 }
 
-// costOf is recordCost for an entry whose body may be inline.
-func costOf(size int64, inline bool, ik, rec []byte) int64 {
+// costOf is what an entry counts against the budget: its frame in the log
+// (which holds an inline body already) plus its body file, if any.
+func costOf(size int64, inline bool, frame []byte) int64 {
 	if inline {
-		return int64(len(ik) + len(rec))
+		return int64(len(frame))
 	}
-	return recordCost(size, ik, rec)
-}
-
-// deleteEntry removes the entry at ik, whose record is rec, and its tag
-// records. It returns the entry's header (id) when the record was readable.
-func deleteEntry(tx *bolt.Tx, ik, rec []byte) error {
-	if _, e, err := decodeRecord(rec); err == nil {
-		tb := tx.Bucket(bucketTags)
-		for _, t := range e.Tags {
-			if err := tb.Delete(tagKey(t, ik)); err != nil {
-				return err
-			}
-		}
-	}
-	return tx.Bucket(bucketEntries).Delete(ik)
-}
-
-// putTags indexes e's tags for the entry at ik.
-func putTags(tx *bolt.Tx, ik []byte, e store.Entry) error {
-	tb := tx.Bucket(bucketTags)
-	for _, t := range e.Tags {
-		if err := tb.Put(tagKey(t, ik), []byte(e.ID)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return size + int64(len(frame))
 }

@@ -4,48 +4,56 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Recency across restarts.
 //
 // A hit never writes to disk: Lookup, Open and Update only note in memory
 // (lru.used) the time each entry was last used. Every Options.RecencyInterval,
-// and at Close, those notes are written to the bucket "used" (entry ID to the
-// Unix nanoseconds of its last use) in one transaction. Open orders the LRU
-// by each entry's last recorded use, or its commit time when it was never
-// used, so the entries that were hot before a restart are still the last to
-// be evicted after it (issue 13, item 5: ordered by commit time alone, the
+// and at Close, those notes are appended to the log as "used" frames (entry
+// ID and the Unix nanoseconds of its last use). Open orders the LRU by each
+// entry's last recorded use, or its commit time when it was never used, so
+// the entries that were hot before a restart are still the last to be
+// evicted after it (issue 13, item 5: ordered by commit time alone, the
 // first misses after a restart evicted 14–20% of the hot set). A crash loses
-// the uses of at most the last interval.
+// the uses of at most the last interval. Compaction, which drops the used
+// frames with the segments it empties, writes each live entry's last use
+// into the header of the record it copies.
 //
-// A record of an entry since removed is harmless: Open drops it. Removals do
-// not delete it themselves, which would cost every eviction a write.
+// A used frame naming an entry since removed is harmless: Open ignores it.
 
 // DefaultRecencyInterval is how often recency is written to the index when
 // Options.RecencyInterval is zero.
 const DefaultRecencyInterval = 10 * time.Second
 
-var bucketUsed = []byte("used")
+// usedPerFrame bounds a used frame to about 170 KiB.
+const usedPerFrame = 4096
 
-// flushRecency writes the uses noted since the last flush, in one
-// transaction. On failure they are kept for the next one.
+// flushRecency appends the uses noted since the last flush, in one append.
+// On failure they are kept for the next one.
 func (s *Store) flushRecency() error {
 	used := s.idx.takeUsed()
 	if len(used) == 0 {
 		return nil
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUsed)
-		var v [binary.MaxVarintLen64]byte
-		for id, t := range used {
-			if err := b.Put([]byte(id), v[:binary.PutVarint(v[:], t)]); err != nil {
-				return err
-			}
+	var buf, p []byte
+	n := 0
+	for id, t := range used {
+		if n == 0 {
+			p = append(p[:0], recUsed)
 		}
-		return nil
-	})
+		p = append(p, id...)
+		p = binary.AppendVarint(p, t)
+		if n++; n == usedPerFrame {
+			buf, n = appendFrame(buf, p), 0
+		}
+	}
+	if n > 0 {
+		buf = appendFrame(buf, p)
+	}
+	s.wmu.Lock()
+	_, _, err := s.appendLog(buf)
+	s.wmu.Unlock()
 	if err != nil {
 		s.idx.putBackUsed(used)
 		return fmt.Errorf("disk store: recording recency: %w", err)
@@ -53,29 +61,24 @@ func (s *Store) flushRecency() error {
 	return nil
 }
 
-// loadRecency raises the recency stamp of every loaded entry to its last
-// recorded use, and removes the records of entries no longer indexed.
-func (s *Store) loadRecency() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUsed)
-		var stale [][]byte
-		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			n := s.idx.byID[string(k)]
-			t, m := binary.Varint(v)
-			if n == nil || m <= 0 {
-				stale = append(stale, append([]byte(nil), k...))
-				continue
-			}
-			if t > n.stored {
-				n.stored = t
-			}
+// parseUsed calls fn for each entry ID and time of a used payload (its type
+// byte included), and reports whether the payload is well formed.
+func parseUsed(p []byte, fn func(id string, t int64)) bool {
+	if len(p) < 1 || p[0] != recUsed {
+		return false
+	}
+	p = p[1:]
+	for len(p) > 0 {
+		if len(p) < idLen {
+			return false
 		}
-		for _, k := range stale {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
+		id := p[:idLen]
+		t, n := binary.Varint(p[idLen:])
+		if n <= 0 {
+			return false
 		}
-		return nil
-	})
+		fn(string(id), t)
+		p = p[idLen+n:]
+	}
+	return true
 }

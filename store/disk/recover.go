@@ -1,131 +1,61 @@
 package disk
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
-// recover opens the index and brings the directory back to a consistent
-// state after whatever ended the previous run:
+// recover rebuilds the index from the log and brings the directory back to
+// a consistent state after whatever ended the previous run:
 //
+//   - the log is replayed, segment by segment (replay); a frame that is
+//     torn at the end of the newest segment is cut off, and damage
+//     anywhere else drops every entry recorded before it (see replay);
+//   - an index.db of an earlier release is imported into the log, then
+//     removed (see upgrade.go);
 //   - tmp/ is emptied (bodies whose Commit never finished);
 //   - body files the index does not name (or whose record holds the body
-//     inline) are removed (a crash between the
-//     rename into bodies/ and the index transaction, or between an index
-//     removal and the unlink);
-//   - index records whose file is missing or has the wrong size, that cannot
-//     be read, or that are past their horizon are dropped, as are tag
-//     records that point at nothing;
-//   - an index bbolt cannot open or walk (possible only after power loss
-//     under FsyncNone, or damage from outside) is discarded with every body,
-//     and the store starts empty: for a cache, a miss is always safe.
+//     inline) are removed (a crash between the rename into bodies/ and the
+//     append that indexes it, or between a removal and the unlink);
+//   - entries whose file is missing or has the wrong size, or that are past
+//     their horizon, are dropped.
 //
-// It then rebuilds the in-memory LRU, ordered by last recorded use (see
-// recency.go), and evicts
-// down to the budget if it shrank.
+// It then builds the in-memory LRU, ordered by last recorded use (see
+// recency.go), and evicts down to the budget if it shrank.
 func (s *Store) recover() error {
-	err := s.openIndex()
-	if err != nil && isDamage(err) {
-		s.log.Warn("index is damaged; starting with an empty store", "err", err)
-		if err = s.wipe(); err == nil {
-			err = s.openIndex()
-		}
-	}
+	clean, err := s.takeCleanMarker()
 	if err != nil {
-		if s.db != nil {
-			s.db.Close()
-		}
+		return err
+	}
+	if !clean {
+		s.log.Info("the last run ended without Close: every frame of the log is checked as it is replayed")
+	}
+	s.ilog.dir = filepath.Join(s.dir, "log")
+	if err := os.MkdirAll(s.ilog.dir, 0o700); err != nil {
+		return fmt.Errorf("disk store: %w", err)
+	}
+	if err := s.upgrade(); err != nil {
+		s.ilog.closeAll()
+		return err
+	}
+	if err := s.replay(); err != nil {
+		s.ilog.closeAll()
 		return err
 	}
 	if err := s.reconcile(); err != nil {
-		s.db.Close()
+		s.ilog.closeAll()
 		return err
 	}
 	return nil
 }
 
-// damageError marks a failure that means the index file is unusable.
-type damageError struct{ err error }
-
-func (e damageError) Error() string { return "disk store: damaged index: " + e.err.Error() }
-func (e damageError) Unwrap() error { return e.err }
-
-func isDamage(err error) bool {
-	var d damageError
-	return errors.As(err, &d)
-}
-
-// cleanMarker is the file Close leaves once the index is closed and synced.
-// Open removes it; when it is missing, the last run ended without Close and
-// Open checks every page of the index before trusting it.
+// cleanMarker is the file Close leaves once the log is closed and synced.
+// Open removes it; when it is missing, the last run ended without Close.
 const cleanMarker = "clean-shutdown"
-
-// openIndex opens index.db, checks it when the last run did not close it,
-// creates the buckets and loads every record header into memory. bbolt
-// panics on some kinds of page damage; those panics become damageErrors.
-func (s *Store) openIndex() (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = damageError{fmt.Errorf("panic: %v", r)}
-		}
-	}()
-	path := filepath.Join(s.dir, "index.db")
-	info, statErr := os.Stat(path)
-	existed := statErr == nil && info.Size() > 0
-	s.db, err = bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         s.opts.LockTimeout,
-		NoSync:          s.opts.Fsync == FsyncNone,
-		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: 128 << 20,
-		// Statistics take a global lock on every read transaction.
-		NoStatistics: true,
-		// NoFreelistSync stays off: rebuilding the freelist at Open walks
-		// the tree in a goroutine of bbolt's own, where a damaged page
-		// panics beyond any recover.
-	})
-	var pathErr *os.PathError
-	switch {
-	case errors.Is(err, berrors.ErrTimeout):
-		s.db = nil
-		return &lockedError{dir: s.dir}
-	case errors.As(err, &pathErr):
-		s.db = nil
-		return fmt.Errorf("disk store: opening index: %w", err)
-	case err != nil:
-		s.db = nil
-		return damageError{err}
-	}
-	// Only now, holding the lock, may Open change anything in the directory.
-	clean, err := s.takeCleanMarker()
-	if err != nil {
-		return err
-	}
-	if existed && !clean {
-		if err := s.checkIndex(); err != nil {
-			return err
-		}
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketEntries, bucketTags, bucketUsed} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("disk store: opening index: %w", err)
-	}
-	return s.loadIndex()
-}
 
 // takeCleanMarker removes the clean-shutdown marker and reports whether it
 // was there. The removal is made durable first, so that a crash of this run
@@ -144,7 +74,7 @@ func (s *Store) takeCleanMarker() (bool, error) {
 	return true, nil
 }
 
-// leaveCleanMarker records a clean shutdown: the index is closed and, under
+// leaveCleanMarker records a clean shutdown: the log is closed and, under
 // every policy, synced.
 func (s *Store) leaveCleanMarker() error {
 	f, err := os.OpenFile(filepath.Join(s.dir, cleanMarker), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -157,64 +87,188 @@ func (s *Store) leaveCleanMarker() error {
 	return syncDir(s.dir)
 }
 
-// checkIndex walks every page of the index (bbolt's consistency check,
-// which turns its own panics into errors); it costs a read of the whole
-// file and runs only after an unclean shutdown.
-func (s *Store) checkIndex() error {
-	var problems []error
-	err := s.db.View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			if len(problems) < 5 {
-				problems = append(problems, err)
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		err = errors.Join(problems...)
-	}
+// segmentSeqs returns the seqs of the segment files in the log directory,
+// in order.
+func (s *Store) segmentSeqs() ([]uint64, error) {
+	names, err := readDirNames(s.ilog.dir)
 	if err != nil {
-		return damageError{err}
+		return nil, err
+	}
+	var seqs []uint64
+	for _, name := range names {
+		if seq, ok := parseSegName(name); ok {
+			seqs = append(seqs, seq)
+		}
+	}
+	slices.Sort(seqs)
+	return seqs, nil
+}
+
+// replay rebuilds the index (s.idx.byID, nodes not yet linked) from the
+// segments, oldest first, and opens them; the newest stays active.
+//
+// A frame whose length or CRC is wrong is either torn or damaged. At the
+// end of the newest segment (no good frame follows it) it is a write torn
+// by a crash: no Commit that wrote it returned (under FsyncIndex and
+// FsyncAlways the append had not been synced), so the segment is cut there
+// and everything before it kept. Anywhere else it is damage, and the frame
+// lost may have removed or replaced entries recorded before it: those
+// entries are all dropped (a cache may lose entries, but must not bring back
+// one that was purged). The replay goes on after the damaged frame when its
+// length is right (a good frame follows it), else with the next segment.
+// Damage that destroys the length field of a frame in the newest segment is
+// taken for a torn write.
+func (s *Store) replay() error {
+	seqs, err := s.segmentSeqs()
+	if err != nil {
+		return err
+	}
+	r := replayer{s: s, live: make(map[string]*node), byID: s.idx.byID}
+	rollAfter := false
+	for i, seq := range seqs {
+		path := filepath.Join(s.ilog.dir, segName(seq))
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("disk store: opening log segment: %w", err)
+		}
+		seg := &segment{seq: seq, f: f}
+		s.ilog.segs = append(s.ilog.segs, seg)
+		info, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("disk store: opening log segment: %w", err)
+		}
+		size := info.Size()
+		seg.size = size
+		for from := int64(0); ; {
+			end, bad, next, err := scanSegment(f, from, size, func(off, rlen int64, payload []byte) error {
+				r.apply(seg, off, rlen, payload)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("disk store: reading log segment %s: %w", path, err)
+			}
+			if !bad {
+				break
+			}
+			if i == len(seqs)-1 && next < 0 {
+				s.log.Warn("cutting off a write torn at the end of the log", "segment", path, "offset", end, "bytes", size-end)
+				if err := f.Truncate(end); err != nil {
+					return fmt.Errorf("disk store: cutting off a torn write: %w", err)
+				}
+				seg.size = end
+				break
+			}
+			s.log.Warn("the log is damaged; dropping the entries recorded before the damage", "segment", path, "offset", end, "entries", len(r.live))
+			r.dropAll()
+			rollAfter = i == len(seqs)-1
+			if next < 0 {
+				break // the damage hides where the next frame starts
+			}
+			from = next // the damaged frame's length was right: read on
+		}
+		s.ilog.total += seg.size
+	}
+	// Map every segment; the newest, still appended to, with room to grow.
+	for i, seg := range s.ilog.segs {
+		n := seg.size
+		if i == len(s.ilog.segs)-1 && !rollAfter {
+			n = max(n, segmentMax)
+		}
+		seg.data, _ = mapSegment(seg.f, n) // nil: pread
+	}
+	if len(seqs) == 0 || rollAfter {
+		var next uint64 = 1
+		if len(seqs) > 0 {
+			next = seqs[len(seqs)-1] + 1
+		}
+		if _, err := s.ilog.create(next, 0, s.opts.Fsync == FsyncNone); err != nil {
+			return err
+		}
+	}
+	if r.bad > 0 {
+		s.log.Warn("dropped unreadable index records", "records", r.bad)
 	}
 	return nil
 }
 
-// loadIndex reads every record header into s.idx.byID (not yet linked into
-// the recency list) and queues unreadable records for removal.
-func (s *Store) loadIndex() error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketEntries).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			h, _, err := parseHeader(v)
-			if _, _, ok := splitIndexKey(k); err != nil || !ok || s.idx.byID[h.id] != nil {
-				s.log.Warn("dropping unreadable index record", "key", string(k))
-				s.badKeys = append(s.badKeys, bytes.Clone(k))
-				continue
-			}
-			ik := string(k)
-			s.idx.byID[h.id] = &node{
-				id: h.id, ikey: ik, size: h.size, crc: h.crc, expires: h.expires, stored: h.stored,
-				cost: costOf(h.size, h.inline, k, v), inline: h.inline,
-			}
-		}
-		return nil
-	})
+// replayer applies frames to the index being rebuilt.
+type replayer struct {
+	s    *Store
+	live map[string]*node // by index key
+	byID map[string]*node
+	bad  int // frames with a good CRC that could not be read
 }
 
-// wipe discards the index and every body.
-func (s *Store) wipe() error {
-	if s.db != nil {
-		s.db.Close()
-		s.db = nil
-	}
-	s.idx.init()
-	s.badKeys = nil
-	for _, p := range []string{filepath.Join(s.dir, "index.db"), filepath.Join(s.dir, "bodies"), filepath.Join(s.dir, "tmp")} {
-		if err := os.RemoveAll(p); err != nil {
-			return fmt.Errorf("disk store: discarding damaged store: %w", err)
+// apply applies one frame: a put replaces the entry at its index key, a
+// delete removes it if it is still the one named, a used frame raises the
+// recency of the entries it names.
+func (r *replayer) apply(seg *segment, off, rlen int64, payload []byte) {
+	switch payload[0] {
+	case recPut:
+		p, err := parsePut(payload)
+		if err != nil {
+			r.bad++
+			return
 		}
+		h, meta, err := parseHeader(p.rec)
+		if _, _, ok := splitIndexKey(p.ik); err != nil || !ok || len(meta) == 0 {
+			// An unreadable put still replaced what was at its key.
+			r.bad++
+			if old := r.live[string(p.ik)]; old != nil {
+				r.remove(old)
+			}
+			return
+		}
+		ik := string(p.ik)
+		n := &node{
+			id: h.id, ikey: ik, size: h.size, crc: h.crc, expires: h.expires, stored: h.stored,
+			inline: h.inline, tags: p.tags, seg: seg, off: off, rlen: rlen, metaLen: int64(len(meta)),
+		}
+		n.cost = rlen
+		if !h.inline {
+			n.cost += h.size
+		}
+		if old := r.live[ik]; old != nil {
+			if old.id == h.id { // a copy made by compaction
+				n.stored = max(n.stored, old.stored)
+			}
+			r.remove(old)
+		}
+		if other := r.byID[h.id]; other != nil {
+			r.remove(other)
+		}
+		r.live[ik] = n
+		r.byID[n.id] = n
+	case recDelete:
+		ik, id, err := parseDelete(payload)
+		if err != nil {
+			r.bad++
+			return
+		}
+		if n := r.live[string(ik)]; n != nil && n.id == id {
+			r.remove(n)
+		}
+	case recUsed:
+		if !parseUsed(payload, func(id string, t int64) {
+			if n := r.byID[id]; n != nil && t > n.stored {
+				n.stored = t
+			}
+		}) {
+			r.bad++
+		}
+	default:
+		r.bad++
 	}
-	return s.makeDirs()
+}
+
+func (r *replayer) remove(n *node) {
+	delete(r.live, n.ikey)
+	delete(r.byID, n.id)
+}
+
+func (r *replayer) dropAll() {
+	clear(r.live)
+	clear(r.byID)
 }
 
 // reconcile matches the index against the files on disk, then links the
@@ -276,56 +330,23 @@ func (s *Store) reconcile() error {
 	}
 
 	// Drop records without a good body, and expired ones. An inline body is
-	// in its record, which bbolt wrote atomically.
+	// in its record, whose frame's CRC was checked. Their frames stay in
+	// the log, dead, until compaction; the next Open drops them again.
 	now := s.now().UnixNano()
+	dropped := 0
 	for id, n := range s.idx.byID {
 		if n.inline {
 			seen[id] = true
 		}
 		if !seen[id] || n.expires != 0 && n.expires <= now {
-			if seen[id] {
+			if seen[id] && !n.inline {
 				os.Remove(s.bodyPath(id))
 			}
-			s.badKeys = append(s.badKeys, []byte(n.ikey))
+			dropped++
 			delete(s.idx.byID, id)
 		}
 	}
-	dropped := len(s.badKeys)
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		for _, k := range s.badKeys {
-			if rec := tx.Bucket(bucketEntries).Get(k); rec != nil {
-				if err := deleteEntry(tx, k, rec); err != nil {
-					return err
-				}
-			}
-		}
-		// Tag records left pointing at nothing (or at an older version).
-		tb := tx.Bucket(bucketTags)
-		var stale [][]byte
-		c := tb.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			i := bytes.Index(k, []byte(sep))
-			n := s.idx.byID[string(v)]
-			if i < 0 || n == nil || n.ikey != string(k[i+len(sep):]) {
-				stale = append(stale, bytes.Clone(k))
-			}
-		}
-		for _, k := range stale {
-			if err := tb.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	s.badKeys = nil
-	if err != nil {
-		return fmt.Errorf("disk store: repairing index: %w", err)
-	}
-
 	// Recency: most recent use (or commit) first.
-	if err := s.loadRecency(); err != nil {
-		return fmt.Errorf("disk store: reading recency: %w", err)
-	}
 	nodes := make([]*node, 0, len(s.idx.byID))
 	for _, n := range s.idx.byID {
 		nodes = append(nodes, n)

@@ -290,8 +290,8 @@ func (w *writer) Commit() (store.Entry, error) {
 }
 
 // commitInline indexes the entry with its body inside the record: no file
-// is created, renamed or synced (bbolt syncs the record under FsyncIndex
-// and FsyncAlways). w.mu is held.
+// is created, renamed or synced (the append to the log syncs the record
+// under FsyncIndex and FsyncAlways). w.mu is held.
 func (w *writer) commitInline() (store.Entry, error) {
 	e := w.e
 	e.Size, e.Checksum = w.n, w.crc

@@ -569,7 +569,7 @@ func writeExplained(b *strings.Builder, title string, x *explained, rep *report)
 	more("%s", x.LifetimeArithmetic)
 	t := e.AgeTerms
 	line("age:", "%s (RFC 9111 §4.2.3)", fmtDur(e.Age))
-	more("apparent_age = max(0, response_time − date_value) = %s", fmtDur(t.ApparentAge))
+	more("apparent_age = max(0, response_time − date_value), in whole seconds = %s", fmtDur(t.ApparentAge))
 	more("corrected_age_value = age_value %s + response_delay %s = %s", fmtDur(t.AgeField), fmtDur(t.ResponseDelay), fmtDur(t.CorrectedAgeValue))
 	more("current_age = max(apparent_age, corrected_age_value) + resident_time %s = %s", fmtDur(t.ResidentTime), fmtDur(e.Age))
 	switch {

@@ -121,7 +121,7 @@ func TestExplainReasons(t *testing.T) {
 		{file: "age.http", shared: verdict{"max-age", "max-age", "", ""}, private: verdict{"max-age", "max-age", "", ""}, storable: [2]bool{true, true},
 			text: []string{
 				"age:         1m40s (RFC 9111 §4.2.3)",
-				"apparent_age = max(0, response_time − date_value) = 50s",
+				"apparent_age = max(0, response_time − date_value), in whole seconds = 50s",
 				"corrected_age_value = age_value 1m40s + response_delay 0s = 1m40s",
 				"freshness:   fresh for 8m20s more",
 			}},

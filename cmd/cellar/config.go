@@ -39,6 +39,7 @@ type serveConfig struct {
 	Store       storeSpec
 	MaxSize     int64
 	MaxVariants int        // variants kept per URL (Vary), in every store
+	MaxEntries  int64      // entries the disk store keeps (0: one per 2 KiB of MaxSize)
 	MaxSizeText string     // --max-size as the operator wrote it, for messages
 	DiskFsync   disk.Fsync // what the disk store syncs; ignored by the others
 	HotSize     int64      // memory tier in front of the disk store (0: none)
@@ -135,6 +136,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.StringVar(&v.adminToken, "admin-token", "", "bearer `TOKEN` required by the purge and profile endpoints, at least "+strconv.Itoa(proxy.MinAdminTokenLen)+" characters; mandatory when --admin is not a loopback address (prefer $CELLAR_ADMIN_TOKEN). Without it, those endpoints answer only Host localhost/127.0.0.1/[::1] and purges need the header "+proxy.PurgeHeader+": 1 or a JSON body")
 	fs.StringVar(&v.store, "store", defaultStore, "where entries live: memory | disk:PATH | redis://HOST:PORT[/DB] | redis+cluster://H1:P1,H2:P2")
 	fs.Var(&v.maxSize, "max-size", "byte budget of the store, with units (e.g. 512MiB, 1GiB, 10GB)")
+	fs.Int64Var(&v.maxEntries, "max-entries", 0, "entries the disk store keeps, which bounds the memory of its index (about 400 bytes each); 0: one per 2 KiB of the byte budget")
 	fs.IntVar(&v.maxVariants, "max-variants", store.DefaultMaxVariants, "variants of one URL kept (one per value of the fields its Vary names); past it the least recently used goes, so that Vary: Cookie or User-Agent cannot flood the store")
 	fs.TextVar(&v.diskFsync, "disk-fsync", disk.FsyncIndex, "what the disk store syncs before a commit returns: index (the index; after power loss recent bodies may be lost, and are then dropped) | none (nothing: fastest; after power loss the store may start empty) | always (bodies and index)")
 	fs.Var(&v.hotSize, "hot-size", "memory in front of the disk store for recently used metadata and bodies up to a sixteenth of it (at most 4 MiB), so hot hits read no file (0: none)")
@@ -185,6 +187,7 @@ type serveFlagValues struct {
 	diskFsync                                                              disk.Fsync
 	workers                                                                int
 	maxVariants                                                            int
+	maxEntries                                                             int64
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout              time.Duration
 	dialTimeout, upstreamTimeout, shutdownTimeout                          time.Duration
 	tlsCert, tlsKey, logFormat, logLevel                                   string
@@ -219,6 +222,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		MaxSize:           v.maxSize.n,
 		MaxSizeText:       v.maxSize.String(),
 		MaxVariants:       v.maxVariants,
+		MaxEntries:        v.maxEntries,
 		DiskFsync:         v.diskFsync,
 		HotSize:           v.hotSize.n,
 		Name:              v.name,
@@ -276,6 +280,12 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		func() error {
 			if c.MaxVariants <= 0 {
 				return usagef("--max-variants must be positive, got %d", c.MaxVariants)
+			}
+			return nil
+		},
+		func() error {
+			if c.MaxEntries < 0 {
+				return usagef("--max-entries must not be negative, got %d", c.MaxEntries)
 			}
 			return nil
 		},

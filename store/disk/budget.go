@@ -75,17 +75,22 @@ func (s *Store) unreserve(n int64) {
 
 // evictOver evicts least-recently-used entries until the committed bytes
 // plus the reservations fit the budget with slack bytes to spare (so that
-// writers growing a little at a time do not each pay for an append).
+// writers growing a little at a time do not each pay for an append), and
+// the entries fit Options.MaxEntries.
 // It takes s.wmu; the caller holds acquire (or is Open).
 func (s *Store) evictOver(slack int64) error {
 	s.wmu.Lock()
-	_, total := s.idx.totals()
+	count, total := s.idx.totals()
 	over := total + s.reserved.Load() - s.budget
-	if over <= 0 {
+	extra := count - s.opts.MaxEntries // a store reopened with a lower bound
+	if over <= 0 && extra <= 0 {
 		s.wmu.Unlock()
 		return nil
 	}
-	victims := s.idx.victims(over+slack, nil)
+	if over > 0 {
+		over += slack
+	}
+	victims := s.idx.victims(over, extra, nil)
 	if len(victims) == 0 {
 		s.wmu.Unlock()
 		return nil

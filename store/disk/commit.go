@@ -216,7 +216,7 @@ func (s *Store) appendBatch(batch []*commitReq) error {
 // is in the log), so what the batch has added and removed so far is tracked
 // here. s.wmu is held.
 func (s *Store) planBatch(batch []*commitReq) {
-	_, total := s.idx.totals()
+	count, total := s.idx.totals()
 	// The bytes other writers have in flight count too: leave them room.
 	total += s.reserved.Load()
 	for _, r := range batch {
@@ -230,6 +230,7 @@ func (s *Store) planBatch(batch []*commitReq) {
 			r.oldID, r.oldInline = old.id, old.inline
 			removed[old.id] = true
 			total -= old.cost
+			count--
 		}
 		// The key's least recently used variants past the bound go
 		// first: what they free may spare other keys.
@@ -237,30 +238,37 @@ func (s *Store) planBatch(batch []*commitReq) {
 			r.victims = append(r.victims, v)
 			removed[v.id] = true
 			total -= v.cost
+			count--
 		}
-		if need := total + r.n.cost - s.budget; need > 0 {
+		need := total + r.n.cost - s.budget
+		extra := count + 1 - s.opts.MaxEntries // entries past Options.MaxEntries
+		if need > 0 || extra > 0 {
 			nv := len(r.victims) // the variants removed above
-			for _, v := range s.idx.victims(need, removed) {
+			for _, v := range s.idx.victims(need, extra, removed) {
 				r.victims = append(r.victims, &v)
 				need -= v.cost
+				extra--
 			}
 			// Older entries of this batch are more recent than every
 			// entry already in the LRU: they go last.
 			for _, n := range added {
-				if need <= 0 {
+				if need <= 0 && extra <= 0 {
 					break
 				}
 				if !removed[n.id] {
 					r.victims = append(r.victims, n)
 					need -= n.cost
+					extra--
 				}
 			}
 			for _, v := range r.victims[nv:] {
 				removed[v.id] = true
 				total -= v.cost
+				count--
 			}
 		}
 		total += r.n.cost
+		count++
 		added = append(added, r.n)
 	}
 }

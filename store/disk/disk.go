@@ -43,11 +43,12 @@
 // Options.RecencyInterval and at Close: after a restart the list starts
 // ordered by last recorded use (see recency.go).
 // The in-memory index costs roughly 350 bytes plus the key and tag lengths
-// per entry (measured: 401 bytes for a 42-byte key and one tag), about 280
-// MB for a 1 GiB store of 1 KiB bodies.
+// per entry (measured: 401 bytes for a 42-byte key and one tag), so the
+// number of entries is bounded too (Options.MaxEntries, by default one per
+// 2 KiB of MaxBytes: some 200 MiB of index for the default 1 GiB).
 // Commit evicts least-recently-used entries until the new entry fits in
 // Options.MaxBytes, which counts body bytes plus the log record of each
-// entry. Dead records (replaced, removed) are not counted: compaction keeps
+// entry, and in Options.MaxEntries. Dead records (replaced, removed) are not counted: compaction keeps
 // them below the live ones plus 32 MiB. Entries past Entry.Expires are never
 // returned by Lookup and are removed by a background sweep.
 //
@@ -229,7 +230,26 @@ type Options struct {
 	// updated) ones in its own append. Zero means
 	// store.DefaultMaxVariants; it must not be negative.
 	MaxVariants int
+	// MaxEntries bounds the number of entries, and with it the memory of
+	// the index, which is kept in memory (about 400 bytes per entry plus
+	// its key): a commit past it drops the least recently used entries, as
+	// the byte budget does. Zero means one entry per EntryBytes of MaxBytes
+	// (524,288 for the default 1 GiB: some 200 MiB of index at most); it
+	// must not be negative.
+	MaxEntries int64
 }
+
+// EntryBytes is the budget per entry when Options.MaxEntries is zero.
+//
+// MaxBytes counts the disk; the index of every entry is also in memory.
+// Without a bound on entries, responses of a few hundred bytes (a flood
+// of cacheable 404s, or of query strings on a small cacheable page) would
+// fill a 1 GiB budget with two to three million entries and a gigabyte of
+// index in memory: a client able to ask for them could exhaust the
+// process's memory through the disk store. One entry per 2 KiB keeps the
+// index within a fifth of MaxBytes, and leaves typical web objects
+// (larger than that on average) bounded by bytes alone.
+const EntryBytes = 2 << 10
 
 // ErrLocked is matched (with errors.Is) by the error Open returns when the
 // directory is in use by another Store, in this process or another.
@@ -319,6 +339,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.MaxVariants == 0 {
 		opts.MaxVariants = store.DefaultMaxVariants
 	}
+	if opts.MaxEntries < 0 {
+		return nil, fmt.Errorf("disk store: negative MaxEntries %d", opts.MaxEntries)
+	}
 	s := &Store{
 		dir:        dir,
 		bodies:     filepath.Join(dir, "bodies") + string(filepath.Separator),
@@ -341,6 +364,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if s.budget == 0 {
 		s.budget = DefaultMaxBytes
+	}
+	if s.opts.MaxEntries == 0 {
+		s.opts.MaxEntries = max(1, s.budget/EntryBytes)
 	}
 	if s.opts.SweepInterval <= 0 {
 		s.opts.SweepInterval = time.Minute

@@ -824,3 +824,40 @@ func TestRecencyFlushedPeriodically(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// The index is in memory: Options.MaxEntries bounds it as MaxBytes bounds
+// the disk, dropping the least recently used entries, so that a flood of
+// tiny cacheable responses cannot grow the process's memory past what the
+// budget implies. Zero derives the bound from MaxBytes (EntryBytes per
+// entry); a reopening with a lower bound evicts down to it.
+func TestMaxEntriesBoundsTheIndex(t *testing.T) {
+	s := openTest(t, Options{MaxEntries: 3})
+	var es []store.Entry
+	for i := range 3 {
+		es = append(es, put(t, s, testEntry(fmt.Sprint("k", i), ""), []byte("x")))
+	}
+	readAll(t, s, "k0", es[0].ID) // k1 is now the least recent
+	put(t, s, testEntry("k3", ""), []byte("x"))
+	if len(lookup(t, s, "k1")) != 0 || len(lookup(t, s, "k0")) != 1 || len(lookup(t, s, "k3")) != 1 {
+		t.Fatal("the bound did not evict the least recent entry, k1")
+	}
+	if st := s.Stats(); st.Entries != 3 || st.Evictions != 1 {
+		t.Fatalf("stats %+v, want 3 entries and 1 eviction", st)
+	}
+	s.opts.MaxEntries = 1
+	s = reopen(t, s)
+	if st := s.Stats(); st.Entries != 1 {
+		t.Fatalf("after reopening with MaxEntries 1: %+v", st)
+	}
+
+	d := openTest(t, Options{MaxBytes: 5 * EntryBytes})
+	for i := range 8 {
+		put(t, d, testEntry(fmt.Sprint("tiny", i), ""), []byte("x"))
+	}
+	if st := d.Stats(); st.Entries != 5 {
+		t.Fatalf("MaxBytes of 5 × EntryBytes kept %d tiny entries, want 5", st.Entries)
+	}
+	if _, err := Open(t.TempDir(), Options{MaxEntries: -1}); err == nil {
+		t.Fatal("Open accepted a negative MaxEntries")
+	}
+}

@@ -324,16 +324,17 @@ func (l *lru) move(id string, from *segment, off int64, to node, cost int64) boo
 }
 
 // victims returns the least recent entries, skipping those in skip, whose
-// costs add up to at least need.
-func (l *lru) victims(need int64, skip map[string]bool) []node {
+// costs add up to at least need and that are at least count in number.
+func (l *lru) victims(need, count int64, skip map[string]bool) []node {
 	var out []node
 	l.mu.Lock()
-	for p := l.root.prev; p != &l.root && need > 0; p = p.prev {
+	for p := l.root.prev; p != &l.root && (need > 0 || count > 0); p = p.prev {
 		if skip[p.id] {
 			continue
 		}
 		out = append(out, *p)
 		need -= p.cost
+		count--
 	}
 	l.mu.Unlock()
 	return out

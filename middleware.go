@@ -136,7 +136,10 @@ func (call *handlerCall) release(w http.ResponseWriter, r *http.Request) {
 func (h *cacheHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := h.c
 	ov := overridesFrom(r.Context())
-	if isBypass(r, &ov) {
+	// In-process (no Upstream: the proxy hands the cache its client's
+	// scheme itself), a target naming another scheme than the
+	// connection's is neither served from nor stored in the cache.
+	if isBypass(r, &ov) || h.upstream == nil && misdirectedScheme(r) {
 		w.Header().Add("Cache-Status", h.bypass)
 		h.status(w, spec.CacheStatus{Fwd: spec.FwdBypass})
 		c.metrics.Served(OutcomeBypass)

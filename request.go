@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/cellar-http/cellar/spec"
@@ -73,6 +74,23 @@ func WithTrace(ctx context.Context, t *Trace) context.Context {
 // and tunnels).
 func isBypass(req *http.Request, ov *overrides) bool {
 	return ov.bypass || spec.Bypasses(req.Method, req.Header)
+}
+
+// misdirectedScheme reports whether server request req names, in an
+// absolute-form request-target (RFC 9112 §3.2.2), a scheme its connection
+// does not have: "https" over plain TCP, which RFC 9110 §7.4 calls
+// misdirected, or "http" over TLS. net/http puts that scheme in req.URL,
+// which keyURL keys on, while the handler behind the cache sees the
+// connection (req.TLS): a client on plain HTTP would have the handler's
+// answer to plain HTTP (a redirect to HTTPS) stored under the key of the
+// HTTPS resource. A URL scheme set by code in front of the cache (a
+// trusted proxy's X-Forwarded-Proto) leaves RequestURI origin-form.
+func misdirectedScheme(req *http.Request) bool {
+	s := req.URL.Scheme
+	if s == "" || !strings.HasPrefix(req.RequestURI, s+"://") {
+		return false
+	}
+	return (s == "https") != (req.TLS != nil)
 }
 
 // keyURL returns the absolute URL the cache keys req on: req.URL, made

@@ -236,3 +236,25 @@ func TestPurgePathBothSchemes_RFC9111_4(t *testing.T) {
 		t.Errorf("origin got %d requests, want 4: both copies purged", n)
 	}
 }
+
+// TestPoisonAbsoluteFormScheme_RFC9110_7_4: a client over plain HTTP that
+// names the https resource in an absolute-form target ("GET
+// https://site.example/page", RFC 9112 §3.2.2), which net/http puts in the
+// request's URL, neither has the origin told it is on HTTPS nor has the
+// answer to plain HTTP stored under the HTTPS key: the key's scheme is the
+// connection's (RFC 9110 §7.4: a request for an https resource over a
+// connection not secured is misdirected).
+func TestPoisonAbsoluteFormScheme_RFC9110_7_4(t *testing.T) {
+	origin := &schemeOrigin{}
+	rig := newPoisonRigWith(t, cellar.Config{}, Config{}, origin.serve)
+	secure := httptest.NewTLSServer(rig.p)
+	t.Cleanup(secure.Close)
+	attack := "GET https://site.example/page HTTP/1.1\nHost: site.example\nConnection: close\n\n"
+	if got := rig.raw(t, attack); got.status != http.StatusMovedPermanently {
+		t.Errorf("attacker got %d %q, want the origin's 301 for plain HTTP", got.status, got.body)
+	}
+	if got := origin.saw(); !slices.Equal(got, []string{"http"}) {
+		t.Errorf("origin saw X-Forwarded-Proto %q, want [http]", got)
+	}
+	assertPage(t, "HTTPS client", rawTLS(t, secure, innocent))
+}

@@ -210,11 +210,18 @@ func (b *Breaker) probe() {
 			return
 		case <-t.C:
 		}
-		if err := b.ask(); err != nil {
+		role, err := b.ask()
+		if err != nil {
 			b.log.Debug("store probe failed", "err", err)
 			continue
 		}
 		b.mu.Lock()
+		if b.role != role {
+			// ClaimRole was asked for a role during the probe, after it
+			// claimed: the next probe claims it before closing.
+			b.mu.Unlock()
+			continue
+		}
 		since := b.since
 		b.failures.Store(0)
 		b.open.Store(false)
@@ -226,25 +233,26 @@ func (b *Breaker) probe() {
 
 // ask is one probe: a lookup of ProbeKey, or a connection attempt when the
 // backend was never reached; either way the backend must also accept the
-// role ClaimRole was given (claim).
-func (b *Breaker) ask() error {
+// role ClaimRole was given (claim). It returns that role.
+func (b *Breaker) ask() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.opts.ProbeTimeout)
 	defer cancel()
 	if r := b.inner.Load(); r != nil {
-		if err := b.claim(ctx, r.s); err != nil {
-			return err
+		role, err := b.claim(ctx, r.s)
+		if err != nil {
+			return role, err
 		}
-		_, err := r.s.Lookup(ctx, ProbeKey)
-		return err
+		_, err = r.s.Lookup(ctx, ProbeKey)
+		return role, err
 	}
 	s, err := b.connect(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return s.Close()
+		return "", s.Close()
 	}
 	b.inner.Store(&storeRef{s})
 	b.mu.Unlock()
@@ -266,7 +274,7 @@ func (b *Breaker) ClaimRole(ctx context.Context, shared bool) error {
 	if err != nil {
 		return err
 	}
-	err = b.claim(ctx, s)
+	_, err = b.claim(ctx, s)
 	if errors.Is(err, store.ErrRole) || errors.Is(err, store.ErrUnavailable) {
 		// Not used until a probe's claim succeeds.
 		b.trip(err)
@@ -275,20 +283,21 @@ func (b *Breaker) ClaimRole(ctx context.Context, shared bool) error {
 }
 
 // claim asks s for the role ClaimRole was given, if any and if s keeps
-// roles.
-func (b *Breaker) claim(ctx context.Context, s store.Store) error {
+// roles, and returns that role ("" for none), which the probe compares
+// with b.role before closing the breaker.
+func (b *Breaker) claim(ctx context.Context, s store.Store) (string, error) {
 	b.mu.Lock()
 	role := b.role
 	b.mu.Unlock()
 	rk, ok := s.(store.RoleKeeper)
 	if role == "" || !ok {
-		return nil
+		return role, nil
 	}
 	err := rk.ClaimRole(ctx, role == store.RoleName(true))
 	if errors.Is(err, store.ErrRole) && !b.roleLogged.Swap(true) {
 		b.log.Error("the store keeps the entries of caches of the other role: not using it", "err", err)
 	}
-	return err
+	return role, err
 }
 
 // Lookup implements store.Store.

@@ -24,11 +24,18 @@ func (s *Store) ClaimRole(ctx context.Context, shared bool) error {
 	}
 	want := store.RoleName(shared)
 	k := s.roleKey()
-	if err := s.do(ctx, s.client.B().Set().Key(k).Value(want).Nx().Build()).Error(); err != nil && !valkey.IsValkeyNil(err) {
-		return s.wrap("claim role", err)
+	setErr := s.do(ctx, s.client.B().Set().Key(k).Value(want).Nx().Build()).Error()
+	if valkey.IsValkeyNil(setErr) {
+		setErr = nil // NX: a role was there
 	}
+	// Read the role even when it could not be written (a read-only
+	// replica answers READONLY, wrapped as unavailable): one of the other
+	// role must be refused, not taken for a store that could not be asked.
 	got, err := s.do(ctx, s.client.B().Get().Key(k).Build()).ToString()
 	if err != nil {
+		if setErr != nil {
+			return s.wrap("claim role", setErr)
+		}
 		return s.wrap("claim role", err)
 	}
 	if got != want {

@@ -137,16 +137,23 @@ func (m *memTier) dropKey(key string) {
 // way the shard's epoch moves, so a Lookup that read the durable store
 // before this commit does not fill memory with what it read. What the
 // durable store dropped to make room (its budget, its variant bound) is
-// found by Liveness at the next hit, as for any entry it evicts.
-func (m *memTier) commitMeta(key string, e store.Entry) {
+// found by Liveness at the next hit, as for any entry it evicts. When the
+// shard changed since epoch (read before the durable Commit), the list is
+// dropped instead: an Update of e (same ID, so Liveness cannot tell) may
+// have been made and read back into memory meanwhile, and e would undo it.
+func (m *memTier) commitMeta(key string, e store.Entry, epoch uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	changed := m.epochs[shard(key)] != epoch
 	m.epochs[shard(key)]++
 	old := m.metas[key]
 	if old == nil {
 		return
 	}
 	m.unlink(old)
+	if changed {
+		return
+	}
 	es := make([]store.Entry, 0, len(old.entries)+1)
 	cost := int64(len(key)) + itemOverhead + entryWeight(&e)
 	for i := range old.entries {

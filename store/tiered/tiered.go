@@ -379,6 +379,7 @@ func (w *writer) Write(p []byte) (int, error) {
 // key's metadata in memory (commitMeta; over a durable store with
 // Liveness) and keeps the body.
 func (w *writer) Commit() (store.Entry, error) {
+	epoch := w.s.mem.epoch(w.key) // a change from now on may postdate e
 	e, err := w.w.Commit()
 	if err != nil || w.s.live == nil {
 		// Without Liveness, memory cannot learn which variants the
@@ -388,7 +389,7 @@ func (w *writer) Commit() (store.Entry, error) {
 			return e, err
 		}
 	} else {
-		w.s.mem.commitMeta(w.key, e)
+		w.s.mem.commitMeta(w.key, e, epoch)
 	}
 	w.mu.Lock()
 	buf, keep := w.buf, w.keep

@@ -149,7 +149,10 @@ const (
 	// for caches that may be lost. After power loss recent commits may be
 	// gone, bodies may be torn (caught as with FsyncIndex) and the log
 	// itself may be damaged; Open's checks of every frame find it, log a
-	// warning and drop the entries recorded before the damage.
+	// warning and drop the entries recorded before the damage. Removals
+	// are commits too: a purge or delete shortly before the power loss may
+	// be lost with the end of the log, and its entries served again. Use
+	// FsyncIndex when a purge must hold.
 	FsyncNone
 	// FsyncAlways syncs each body file and its directory before indexing it,
 	// and the log on every append: an entry whose Commit returned is

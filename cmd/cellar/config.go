@@ -138,7 +138,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.Var(&v.maxSize, "max-size", "byte budget of the store, with units (e.g. 512MiB, 1GiB, 10GB)")
 	fs.Int64Var(&v.maxEntries, "max-entries", 0, "entries the disk store keeps, which bounds the memory of its index (about 400 bytes each); 0: one per 2 KiB of the byte budget")
 	fs.IntVar(&v.maxVariants, "max-variants", store.DefaultMaxVariants, "variants of one URL kept (one per value of the fields its Vary names); past it the least recently used goes, so that Vary: Cookie or User-Agent cannot flood the store")
-	fs.TextVar(&v.diskFsync, "disk-fsync", disk.FsyncIndex, "what the disk store syncs before a commit returns: index (the index; after power loss recent bodies may be lost, and are then dropped) | none (nothing: fastest; after power loss the store may start empty) | always (bodies and index)")
+	fs.TextVar(&v.diskFsync, "disk-fsync", disk.FsyncIndex, "what the disk store syncs before a commit returns: index (the index; after power loss recent bodies may be lost, and are then dropped) | none (nothing: fastest; after power loss the store may start empty, and recent purges may be undone) | always (bodies and index)")
 	fs.Var(&v.hotSize, "hot-size", "memory in front of the disk store for recently used metadata and bodies up to a sixteenth of it (at most 4 MiB), so hot hits read no file (0: none)")
 	fs.StringVar(&v.name, "name", defaultName, "cache `NAME` in Cache-Status (RFC 9211) and Via (RFC 9110 §7.6.3)")
 	fs.StringVar(&v.targeted, "targeted-field", "", "an RFC 9213 targeted cache-control field `NAME` honoured before CDN-Cache-Control (e.g. Cellar-Cache-Control)")

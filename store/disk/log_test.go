@@ -405,3 +405,27 @@ func TestLookupDropsDamagedRecord(t *testing.T) {
 		t.Fatal("after reopen")
 	}
 }
+
+// A cache that only serves hits commits nothing, yet records its uses in
+// the log every RecencyInterval: those frames are dead at once, and the
+// periodic recording starts a compaction when they outweigh the live
+// frames, as a commit would, instead of letting the log grow until the
+// next miss.
+func TestRecencyFramesAreCompacted(t *testing.T) {
+	s := openTest(t, Options{})
+	s.compactMin = 0
+	e := put(t, s, testEntry("A", ""), []byte("body"))
+	for s.compactions.Load() == 0 {
+		if s.ilog.total > 1<<20 {
+			t.Fatalf("%d bytes of log for one entry, and no compaction", s.ilog.total)
+		}
+		readAll(t, s, "A", e.ID)
+		if err := s.recordRecency(); err != nil {
+			t.Fatal(err)
+		}
+		s.compactWait.Wait()
+	}
+	if got := readAll(t, s, "A", e.ID); string(got) != "body" {
+		t.Fatalf("after compaction: %q", got)
+	}
+}

@@ -61,6 +61,21 @@ func (s *Store) flushRecency() error {
 	return nil
 }
 
+// recordRecency is the sweeper's periodic flushRecency. Used frames are
+// dead bytes as soon as they are written (compaction carries the uses in
+// the copied records), so it may start a compaction as a commit does: a
+// cache that only serves hits for hours commits nothing, and its log
+// would otherwise grow by a used frame per interval until the next miss.
+func (s *Store) recordRecency() error {
+	if err := s.flushRecency(); err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	s.maybeCompact()
+	s.wmu.Unlock()
+	return nil
+}
+
 // parseUsed calls fn for each entry ID and time of a used payload (its type
 // byte included), and reports whether the payload is well formed.
 func parseUsed(p []byte, fn func(id string, t int64)) bool {

@@ -18,7 +18,7 @@ func (s *Store) sweeper() {
 		case <-t.C:
 			s.sweepExpired()
 		case <-rt.C:
-			if err := s.flushRecency(); err != nil {
+			if err := s.recordRecency(); err != nil {
 				s.log.Warn("recording recency", "err", err)
 			}
 		case d := <-s.drops:

@@ -85,6 +85,14 @@ func TestAbsoluteFormCannotChooseTheKeysScheme_RFC9110_7_4(t *testing.T) {
 	if status, body := send(dialTLS(), "/p"); status != http.StatusOK || body != "secure page" {
 		t.Errorf("HTTPS client got %d %q after the attacker, want 200 %q", status, body, "secure page")
 	}
+	// The scheme's case is not significant (RFC 9110 §4.2.3): net/http
+	// lowers it in the URL, not in the request-target.
+	if status, _ := send(dialPlain(), "HTTPS://site.example/r"); status != http.StatusMovedPermanently {
+		t.Fatalf("attacker (upper-case scheme) got %d, want the handler's redirect", status)
+	}
+	if status, body := send(dialTLS(), "/r"); status != http.StatusOK || body != "secure page" {
+		t.Errorf("HTTPS client got %d %q after the upper-case attacker, want 200 %q", status, body, "secure page")
+	}
 	// The other way round: over TLS, naming the http resource.
 	if status, _ := send(dialTLS(), "http://site.example/q"); status != http.StatusOK {
 		t.Fatalf("attacker over TLS got %d", status)

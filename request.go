@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/cellar-http/cellar/spec"
@@ -84,10 +83,12 @@ func isBypass(req *http.Request, ov *overrides) bool {
 // connection (req.TLS): a client on plain HTTP would have the handler's
 // answer to plain HTTP (a redirect to HTTPS) stored under the key of the
 // HTTPS resource. A URL scheme set by code in front of the cache (a
-// trusted proxy's X-Forwarded-Proto) leaves RequestURI origin-form.
+// trusted proxy's X-Forwarded-Proto) leaves RequestURI origin-form ("/…"),
+// and a request built in-process has none. The URL's scheme is in lower
+// case whatever the client wrote ("HTTPS://", RFC 9110 §4.2.3).
 func misdirectedScheme(req *http.Request) bool {
-	s := req.URL.Scheme
-	if s == "" || !strings.HasPrefix(req.RequestURI, s+"://") {
+	s, target := req.URL.Scheme, req.RequestURI
+	if s == "" || target == "" || target[0] == '/' {
 		return false
 	}
 	return (s == "https") != (req.TLS != nil)

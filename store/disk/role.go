@@ -17,8 +17,9 @@ import (
 const roleFile = "role"
 
 // ClaimRole implements store.RoleKeeper: the directory's role file is
-// created, exclusively, by the first claim; later claims compare. One
-// process holds the directory at a time (its lock), but a directory used
+// written by the first claim; later claims compare. One process holds the
+// directory at a time (its lock), so no other claim races it; but a
+// directory used
 // by a private cache yesterday must not serve its entries to a shared
 // cache today. A role file left empty by a crash during the first claim
 // counts as none.

@@ -65,7 +65,7 @@ type Options struct {
 	MaxBytes int64
 	// MaxBodyBytes is the largest body kept in memory; zero means
 	// MaxBytes/16, at most 4 MiB (DefaultMaxBodyBytes). Over loopback, a
-	// hot 1 MiB body written from memory served 1.2–1.6 times as many
+	// hot 1 MiB body written from memory served 1.2–1.5 times as many
 	// requests per second as the same body sent from its file with
 	// sendfile(2), which takes a quarter less CPU (issue 14): the tier is
 	// for hot objects, and up to a sixteenth of it is not a large share.

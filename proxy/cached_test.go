@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -183,7 +184,22 @@ func TestCachedPathSendsWhatDirectSends(t *testing.T) {
 // TestCachedPathResponses: through the cache, a miss and a hit carry the
 // upstream's Via and Cache-Status members followed by this proxy's, once;
 // the hit is counted as such; a bypass (Upgrade) keeps the same order.
+// Without Config.ResponseVia, the responses keep the upstream's Via as it
+// was (RFC 9110 §7.6.3: a gateway MAY add itself to responses) while the
+// requests forwarded still carry this proxy's.
 func TestCachedPathResponses(t *testing.T) {
+	for _, responseVia := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ResponseVia=%v", responseVia), func(t *testing.T) {
+			wantVia := []string{"1.1 up"}
+			if responseVia {
+				wantVia = append(wantVia, "1.1 Cellar")
+			}
+			testCachedPathResponses(t, responseVia, wantVia)
+		})
+	}
+}
+
+func testCachedPathResponses(t *testing.T, responseVia bool, wantVia []string) {
 	up, _ := url.Parse("http://origin.internal")
 	rt := &recordTransport{answer: func(r *http.Request) (*http.Response, error) {
 		if r.Header.Get("Upgrade") != "" {
@@ -193,7 +209,7 @@ func TestCachedPathResponses(t *testing.T) {
 			"Cache-Status", "Upstream; hit", "Connection", "X-Hop", "X-Hop", "drop"), nil
 	}}
 	obs := &countObserver{}
-	p, err := New(Config{Upstream: up, Cache: newTestCache(t, nil), Transport: rt, Name: "Cellar", Metrics: obs})
+	p, err := New(Config{Upstream: up, Cache: newTestCache(t, nil), Transport: rt, Name: "Cellar", Metrics: obs, ResponseVia: responseVia})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,8 +220,8 @@ func TestCachedPathResponses(t *testing.T) {
 		if rec.Code != 200 || rec.Body.String() != "cached body" {
 			t.Errorf("%s: %d %q", want, rec.Code, rec.Body.String())
 		}
-		if got := h.Values("Via"); !reflect.DeepEqual(got, []string{"1.1 up", "1.1 Cellar"}) {
-			t.Errorf("%s: Via %q", want, got)
+		if got := h.Values("Via"); !reflect.DeepEqual(got, wantVia) {
+			t.Errorf("%s: Via %q, want %q", want, got, wantVia)
 		}
 		if cs := h.Values("Cache-Status"); len(cs) != 2 || cs[0] != "Upstream; hit" || !strings.HasPrefix(cs[1], "Cellar; ") {
 			t.Errorf("%s: Cache-Status %q", want, cs)
@@ -220,6 +236,9 @@ func TestCachedPathResponses(t *testing.T) {
 	if rt.count() != 1 {
 		t.Errorf("%d upstream requests, want 1", rt.count())
 	}
+	if got := rt.last().Header.Values("Via"); !reflect.DeepEqual(got, []string{"1.1 Cellar"}) {
+		t.Errorf("request forwarded with Via %q", got)
+	}
 
 	req := httptest.NewRequest("GET", "http://cache.example/ws", nil)
 	req.Header.Set("Connection", "Upgrade")
@@ -230,10 +249,10 @@ func TestCachedPathResponses(t *testing.T) {
 	if got := h.Values("Cache-Status"); !reflect.DeepEqual(got, []string{"Upstream; hit", "Cellar; fwd=bypass"}) {
 		t.Errorf("bypass: Cache-Status %q", got)
 	}
-	if got := h.Values("Via"); !reflect.DeepEqual(got, []string{"1.1 up", "1.1 Cellar"}) {
-		t.Errorf("bypass: Via %q", got)
+	if got := h.Values("Via"); !reflect.DeepEqual(got, wantVia) {
+		t.Errorf("bypass: Via %q, want %q", got, wantVia)
 	}
-	if out := rt.last(); out.Header.Get("Upgrade") != "websocket" || out.URL.Path != "/ws" {
+	if out := rt.last(); out.Header.Get("Upgrade") != "websocket" || out.URL.Path != "/ws" || out.Header.Get("Via") != "1.1 Cellar" {
 		t.Errorf("bypass sent %s %v", out.URL, out.Header)
 	}
 	if l := obs.labels[len(obs.labels)-1]; l != "bypass" {

@@ -60,6 +60,14 @@ type Config struct {
 	// Name is the pseudonym this proxy adds to Via (RFC 9110 §7.6.3); it
 	// should match the cache's Cache-Status name. Empty means "cellar".
 	Name string
+	// ResponseVia adds this proxy to the Via of the responses it sends,
+	// from its cache or forwarded. A gateway MUST add itself to the Via of
+	// the requests it forwards, which it always does, and MAY to responses
+	// (RFC 9110 §7.6.3). Off, a response keeps the upstream's Via as it
+	// was: Cache-Status (RFC 9211) names this cache already, and the
+	// client learns nothing of the software in front of the origin, as
+	// behind nginx, HAProxy, Envoy or Apache's default.
+	ResponseVia bool
 	// Logger receives the access log (one line per request at Info, when
 	// AccessLog is set) and proxy errors; nil discards.
 	Logger *slog.Logger
@@ -189,7 +197,8 @@ type Proxy struct {
 	log    *slog.Logger
 	via    string // pseudonym in Via
 	// respVia is the Via member added to the cache's responses, which it
-	// builds as HTTP/1.1 messages, as a field value shared read-only.
+	// builds as HTTP/1.1 messages, as a field value shared read-only; nil
+	// without Config.ResponseVia.
 	respVia []string
 	// reqVia holds the Via members of requests received as HTTP/1.0,
 	// HTTP/1.1, HTTP/2 and HTTP/3.
@@ -219,7 +228,9 @@ func New(cfg Config) (*Proxy, error) {
 	if p.via == "" {
 		p.via = "cellar"
 	}
-	p.respVia = []string{viaValue(1, 1, p.via)}
+	if cfg.ResponseVia {
+		p.respVia = []string{viaValue(1, 1, p.via)}
+	}
 	p.reqVia = [4]string{viaValue(1, 0, p.via), viaValue(1, 1, p.via), viaValue(2, 0, p.via), viaValue(3, 0, p.via)}
 	p.reencodeQueries = godebugSet("urlmaxqueryparams")
 	p.dropped = dropSet(cfg.DropRequestFields, cfg.PassRequestFields)
@@ -480,14 +491,16 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Header.Add("Via", p.requestVia(pr.In.ProtoMajor, pr.In.ProtoMinor))
 }
 
-// modifyResponse adds this proxy to the response's Via (RFC 9110 §7.6.3:
-// "a proxy MUST send an appropriate Via header field ... in each message
-// that it forwards"), after the Cache-Status of a bypass.
+// modifyResponse adds the Cache-Status of a bypass and, with
+// Config.ResponseVia, this proxy to the response's Via (RFC 9110 §7.6.3).
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if resp.Request != nil {
 		if rec, _ := resp.Request.Context().Value(recorderKey{}).(*recorder); rec != nil {
 			resp.Header["Cache-Status"] = append(resp.Header["Cache-Status"], rec.pendingStatus...)
 		}
+	}
+	if !p.cfg.ResponseVia {
+		return nil
 	}
 	major, minor := resp.ProtoMajor, resp.ProtoMinor
 	if major == 0 {

@@ -61,7 +61,7 @@ func TestProxyRewrite(t *testing.T) {
 	tr := &echoTransport{}
 	obs := &countObserver{}
 	var logs bytes.Buffer
-	p, err := New(Config{Upstream: up, Transport: tr, Name: "Cellar", Metrics: obs, AccessLog: true,
+	p, err := New(Config{Upstream: up, Transport: tr, Name: "Cellar", ResponseVia: true, Metrics: obs, AccessLog: true,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil)), MaxBodyBytes: 10})
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func varyTransport() *recordTransport {
 
 func newRecycleProxy(t *testing.T, rt http.RoundTripper) *Proxy {
 	up, _ := url.Parse("http://origin.internal")
-	p, err := New(Config{Upstream: up, Cache: newTestCache(t, nil), Transport: rt, Name: "Cellar"})
+	p, err := New(Config{Upstream: up, Cache: newTestCache(t, nil), Transport: rt, Name: "Cellar", ResponseVia: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,6 +98,8 @@ type serveConfig struct {
 	// StatusPage serves /, /status.json and /decisions on the admin
 	// listener (status.go).
 	StatusPage bool
+	// ResponseVia adds Via to responses too (proxy.Config.ResponseVia).
+	ResponseVia bool
 }
 
 // storeSpec is a parsed --store value.
@@ -141,6 +143,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.TextVar(&v.diskFsync, "disk-fsync", disk.FsyncIndex, "what the disk store syncs before a commit returns: index (the index; after power loss recent bodies may be lost, and are then dropped) | none (nothing: fastest; after power loss the store may start empty, and recent purges may be undone) | always (bodies and index)")
 	fs.Var(&v.hotSize, "hot-size", "memory in front of the disk store for recently used metadata and bodies up to a sixteenth of it (at most 4 MiB), so hot hits read no file (0: none)")
 	fs.StringVar(&v.name, "name", defaultName, "cache `NAME` in Cache-Status (RFC 9211) and Via (RFC 9110 §7.6.3)")
+	fs.BoolVar(&v.responseVia, "response-via", false, "add this cache to the Via of responses too, as Varnish and Squid do (RFC 9110 §7.6.3 lets a gateway leave it out, as nginx, HAProxy and Envoy do; requests forwarded always carry it, and Cache-Status names the cache)")
 	fs.StringVar(&v.targeted, "targeted-field", "", "an RFC 9213 targeted cache-control field `NAME` honoured before CDN-Cache-Control (e.g. Cellar-Cache-Control)")
 	fs.StringVar(&v.bodyKey, "body-key", "", "comma-separated `METHODS` (e.g. POST for GraphQL) whose request body is hashed into the cache key, making them cacheable; such POSTs no longer invalidate (RFC 9111 §4.4). Off by default: a response to any request with a body (a \"fat GET\") is then never stored")
 	fs.DurationVar(&v.staleBudget, "stale-budget", spec.DefaultStaleBudget, "serve stale responses for up to this long past their lifetime when the origin cannot be reached (RFC 9111 §4.2.4; 0: never)")
@@ -201,6 +204,7 @@ type serveFlagValues struct {
 	upstreamBodyTimeout time.Duration
 	storeSetCookie      bool
 	statusPage          bool
+	responseVia         bool
 }
 
 // parseServeConfig reads and validates the flags of `cellar serve`. Every
@@ -248,6 +252,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		AccessLog:         v.accessLog,
 		Pprof:             v.pprof,
 		StatusPage:        v.statusPage,
+		ResponseVia:       v.responseVia,
 
 		DropRequestFields:         splitList(v.dropFields),
 		PassRequestFields:         splitList(v.passFields),

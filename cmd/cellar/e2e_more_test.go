@@ -179,7 +179,7 @@ func TestE2EHTTP2(t *testing.T) {
 	o := newOrigin(t)
 	dir := t.TempDir()
 	cert, key := selfSigned(t, dir)
-	c := startCellar(t, "--upstream", o.URL, "--store", "memory", "--tls-cert", cert, "--tls-key", key)
+	c := startCellar(t, "--upstream", o.URL, "--store", "memory", "--tls-cert", cert, "--tls-key", key, "--response-via")
 	pool := x509.NewCertPool()
 	pemBytes, _ := os.ReadFile(cert)
 	pool.AppendCertsFromPEM(pemBytes)
@@ -195,7 +195,7 @@ func TestE2EHTTP2(t *testing.T) {
 		}
 	}
 
-	h := startCellar(t, "--upstream", o.URL, "--store", "memory", "--h2c")
+	h := startCellar(t, "--upstream", o.URL, "--store", "memory", "--h2c", "--response-via")
 	tr := &http.Transport{Protocols: new(http.Protocols)}
 	tr.Protocols.SetUnencryptedHTTP2(true)
 	resp, err := (&http.Client{Transport: tr}).Get(h.url("/max-age/h2c"))

@@ -103,6 +103,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) 
 		Transport:      status.Upstream(upstream),
 		Status:         status,
 		Name:           cfg.Name,
+		ResponseVia:    cfg.ResponseVia,
 		Logger:         log,
 		AccessLog:      cfg.AccessLog,
 		Metrics:        m,

@@ -28,7 +28,7 @@ func TestServeDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Listen != ":8080" || c.Admin != "127.0.0.1:9090" || c.Store.Kind != "disk" || c.Store.Path != "./cellar-data" ||
-		c.MaxSize != 1<<30 || c.MaxVariants != 32 || c.DiskFsync != disk.FsyncIndex || c.HotSize != 64<<20 || c.Name != "Cellar" || c.LogFormat != "text" || !c.AccessLog || c.Upstream.String() != "http://127.0.0.1:9000" {
+		c.MaxSize != 1<<30 || c.MaxVariants != 32 || c.DiskFsync != disk.FsyncInterval || c.HotSize != 64<<20 || c.Name != "Cellar" || c.LogFormat != "text" || !c.AccessLog || c.Upstream.String() != "http://127.0.0.1:9000" {
 		t.Errorf("defaults: %+v", c)
 	}
 	// Issue 12: the hardening defaults.
@@ -119,7 +119,7 @@ func TestServeRefusesInvalidConfig(t *testing.T) {
 		{append(up, "--max-variants", "0"), nil, "--max-variants must be positive"},
 		{up, []string{"CELLAR_MAX_SIZE", "1 potato"}, "invalid value \"1 potato\" for --max-size (from $CELLAR_MAX_SIZE)"},
 		{up, []string{"CELLAR_SHUTDOWN_TIMEOUT", "soon"}, "--shutdown-timeout (from $CELLAR_SHUTDOWN_TIMEOUT)"},
-		{append(up, "--disk-fsync", "sometimes"), nil, "invalid value \"sometimes\" for flag -disk-fsync: disk store: unknown fsync policy \"sometimes\" (want index, none or always)"},
+		{append(up, "--disk-fsync", "sometimes"), nil, "invalid value \"sometimes\" for flag -disk-fsync: disk store: unknown fsync policy \"sometimes\" (want interval, index, none or always)"},
 		{append(up, "--disk-fsync", "Index"), nil, "invalid value \"Index\" for flag -disk-fsync"},
 		{up, []string{"CELLAR_DISK_FSYNC", "fdatasync"}, "invalid value \"fdatasync\" for --disk-fsync (from $CELLAR_DISK_FSYNC)"},
 		{append(up, "--store", "s3://bucket"), nil, "--store \"s3://bucket\": unknown store \"s3\""},

@@ -8,7 +8,7 @@ import (
 // appendLog writes buf, whole frames, at the end of the active segment in
 // one write and, under FsyncIndex and FsyncAlways, makes it durable with one
 // fdatasync before returning: a batch of commits or removals costs one of
-// each. It returns the segment and the offset buf starts at. A failed append
+// each. Under FsyncInterval it marks the segment for the syncer instead. It returns the segment and the offset buf starts at. A failed append
 // is cut off again, so that the segment stays a sequence of good frames;
 // when even that fails, the next append starts a new segment. s.wmu is held.
 func (s *Store) appendLog(buf []byte) (*segment, int64, error) {
@@ -23,7 +23,7 @@ func (s *Store) appendLog(buf []byte) (*segment, int64, error) {
 	}
 	off := act.size
 	err := s.writeAt(act, buf, off)
-	if err == nil && s.opts.Fsync != FsyncNone {
+	if err == nil && s.opts.Fsync.syncsEachAppend() {
 		err = fdatasync(act.f)
 	}
 	if err != nil {
@@ -33,6 +33,7 @@ func (s *Store) appendLog(buf []byte) (*segment, int64, error) {
 		return nil, 0, fmt.Errorf("disk store: writing the index log: %w", err)
 	}
 	act.size += int64(len(buf))
+	act.dirty = true
 	g.total += int64(len(buf))
 	return act, off, nil
 }
@@ -50,13 +51,43 @@ func (s *Store) writeAt(seg *segment, buf []byte, off int64) error {
 
 // roll seals the active segment and starts the next, with room for at
 // least room bytes. The sealed one was synced by each append under
-// FsyncIndex and FsyncAlways. s.wmu is held.
+// FsyncIndex and FsyncAlways; under FsyncInterval it is synced here, so
+// that only the newest segment can hold unsynced frames (see syncer.go).
+// s.wmu is held.
 func (s *Store) roll(room int64) (*segment, error) {
-	return s.ilog.create(s.ilog.active().seq+1, room, s.opts.Fsync == FsyncNone)
+	act := s.ilog.active()
+	// Even when not dirty: the syncer's fdatasync may still be running.
+	if s.opts.Fsync == FsyncInterval {
+		if err := fdatasync(act.f); err != nil {
+			return nil, fmt.Errorf("disk store: syncing a sealed log segment: %w", err)
+		}
+		act.dirty = false
+	}
+	return s.newSegment(act.seq+1, room)
 }
 
-// syncLog makes every segment durable (Close, under FsyncNone, which
-// synced none of the appends; a segment nothing changed costs little).
+// newSegment creates segment seq as the active one (see segLog.create).
+// Under FsyncInterval its first frame, synced with it, marks it as synced
+// lazily (see syncer.go). s.wmu is held, or Open runs.
+func (s *Store) newSegment(seq uint64, room int64) (*segment, error) {
+	seg, err := s.ilog.create(seq, room, s.opts.Fsync == FsyncNone)
+	if err != nil || s.opts.Fsync != FsyncInterval {
+		return seg, err
+	}
+	if err := s.markSynced(seg, 0); err == nil {
+		err = fdatasync(seg.f)
+	}
+	if err != nil {
+		// The segment stays, without its mark: damage in it is then
+		// treated as under FsyncIndex, which loses entries, not purges.
+		s.log.Warn("marking a new log segment", "err", err)
+	}
+	return seg, nil
+}
+
+// syncLog makes every segment durable (Close, under FsyncNone and
+// FsyncInterval, which did not sync each append; a segment nothing changed
+// costs little).
 func (s *Store) syncLog() error {
 	for _, seg := range s.ilog.segs {
 		if err := seg.f.Sync(); err != nil {
@@ -69,8 +100,8 @@ func (s *Store) syncLog() error {
 	return syncDir(s.ilog.dir)
 }
 
-// removeSegmentFile removes a segment's file; under FsyncIndex and
-// FsyncAlways the removal is made durable before the next, so that segments
+// removeSegmentFile removes a segment's file; under every policy but
+// FsyncNone the removal is made durable before the next, so that segments
 // disappear oldest first even after power loss (see compact.go).
 // seg is closed already.
 func (s *Store) removeSegmentFile(seg *segment) error {

@@ -23,8 +23,9 @@ import (
 //   - A delete only cancels a put written before it, so in a segment at or
 //     before its own. Compaction removes a whole prefix of the segments, so
 //     a delete goes only with every put it may cancel: none can come back.
-//     Segments are removed oldest first (under FsyncIndex and FsyncAlways
-//     each removal is synced before the next), so that a crash between two
+//     Segments are removed oldest first (under every policy but FsyncNone
+//     each removal is synced before the next, and under FsyncInterval the
+//     copies are synced before the first), so that a crash between two
 //     removals never leaves a put whose delete is gone.
 //   - A reader holds segLog.mu shared while it reads a frame; the old
 //     segments are closed under the exclusive lock, after every node was
@@ -216,6 +217,10 @@ func (s *Store) dropSegments(old []*segment) error {
 	defer s.release()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	// The copies must be on disk before their originals go.
+	if err := s.syncActiveLocked(); err != nil {
+		return err
+	}
 	stale := s.idx.inSegments(old)
 	for _, n := range stale {
 		s.idx.remove(n.id)

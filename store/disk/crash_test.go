@@ -153,7 +153,7 @@ func TestCrash(t *testing.T) {
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	verified, withTmp, repaired, deleted := 0, 0, 0, 0
 	for i := range 30 {
-		policy := Fsync(i % 3)
+		policy := Fsync(i % 4)
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(),
 			crashDirEnv+"="+dir,

@@ -608,7 +608,7 @@ func TestWriteErrorAbortsWrite(t *testing.T) {
 }
 
 func TestFsyncText(t *testing.T) {
-	for _, f := range []Fsync{FsyncIndex, FsyncNone, FsyncAlways} {
+	for _, f := range []Fsync{FsyncInterval, FsyncIndex, FsyncNone, FsyncAlways} {
 		b, err := f.MarshalText()
 		var g Fsync
 		if err != nil || g.UnmarshalText(b) != nil || g != f {

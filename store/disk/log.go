@@ -30,6 +30,9 @@ import (
 //	        the entry at ik if it is still that ID
 //	used:   recUsed, {entry ID, varint Unix nanoseconds}: recency (see
 //	        recency.go)
+//	synced: recSynced, uvarint offset: every byte of this segment before
+//	        offset had reached the disk when the frame was written
+//	        (FsyncInterval only; see syncer.go)
 //
 // Replaying every segment in order rebuilds the index: a later put at the
 // same index key replaces the earlier one. The tags are repeated outside
@@ -39,6 +42,7 @@ const (
 	recPut    = 1
 	recDelete = 2
 	recUsed   = 3
+	recSynced = 4
 )
 
 // frameHeader is the length of a frame's length and CRC fields.
@@ -163,6 +167,9 @@ type segment struct {
 	// broken: a failed append left bytes that could not be truncated
 	// away; the next append starts a new segment.
 	broken bool
+	// dirty: frames were appended since the last sync (FsyncInterval).
+	// Written under Store.wmu.
+	dirty bool
 }
 
 // view returns the n bytes at off of seg from its mapping, or false when

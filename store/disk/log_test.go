@@ -3,6 +3,7 @@ package disk
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -54,7 +55,7 @@ func TestTornTailCutAtOpen(t *testing.T) {
 			return append(data, extra...)
 		}},
 		{"last frame short", func(data []byte, last node) []byte {
-			return data[:len(data)-3]
+			return data[:last.off+last.rlen-3]
 		}},
 		{"zeros past the end", func(data []byte, last node) []byte {
 			return append(data, make([]byte, 4096)...)
@@ -76,7 +77,12 @@ func TestTornTailCutAtOpen(t *testing.T) {
 			if err := os.WriteFile(seg, damaged, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			lastCut := int64(len(damaged)) < good
+			lastCut := int64(len(damaged)) < nb.off+nb.rlen
+			want := good // where the good frames end
+			if lastCut {
+				want = nb.off
+			}
+			want += syncedFrameLen(want) // Open's mark under FsyncInterval
 			s = openDir(t, s.dir, s.opts)
 			if es := lookup(t, s, "a"); len(es) != 1 || es[0].ID != a.ID {
 				t.Fatalf("a after the torn write: %+v", es)
@@ -88,8 +94,8 @@ func TestTornTailCutAtOpen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := good; lastCut && info.Size() != nb.off || !lastCut && info.Size() != want {
-				t.Fatalf("segment is %d bytes after Open; the good frames end at %d", info.Size(), min(good, nb.off))
+			if info.Size() != want {
+				t.Fatalf("segment is %d bytes after Open; want %d", info.Size(), want)
 			}
 			c := put(t, s, testEntry("c", ""), []byte("after"))
 			s = reopen(t, s)
@@ -428,4 +434,10 @@ func TestRecencyFramesAreCompacted(t *testing.T) {
 	if got := readAll(t, s, "A", e.ID); string(got) != "body" {
 		t.Fatalf("after compaction: %q", got)
 	}
+}
+
+// syncedFrameLen is the length of the synced frame that records offset
+// upto (see syncer.go).
+func syncedFrameLen(upto int64) int64 {
+	return frameHeader + 1 + int64(len(binary.AppendUvarint(nil, uint64(upto))))
 }

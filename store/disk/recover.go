@@ -3,6 +3,7 @@ package disk
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -111,7 +112,10 @@ func (s *Store) segmentSeqs() ([]uint64, error) {
 // end of the newest segment (no good frame follows it) it is a write torn
 // by a crash: no Commit that wrote it returned (under FsyncIndex and
 // FsyncAlways the append had not been synced), so the segment is cut there
-// and everything before it kept. Anywhere else it is damage, and the frame
+// and everything before it kept. In the newest segment, at or past the
+// greatest offset its synced frames record, it is the unsynced end of a
+// segment written under FsyncInterval, cut off too (see syncer.go).
+// Anywhere else it is damage, and the frame
 // lost may have removed or replaced entries recorded before it: those
 // entries are all dropped (a cache may lose entries, but must not bring back
 // one that was purged). The replay goes on after the damaged frame when its
@@ -126,6 +130,7 @@ func (s *Store) replay() error {
 	r := replayer{s: s, live: make(map[string]*node), byID: s.idx.byID}
 	rollAfter := false
 	for i, seq := range seqs {
+		r.synced = -1
 		path := filepath.Join(s.ilog.dir, segName(seq))
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
@@ -150,7 +155,7 @@ func (s *Store) replay() error {
 			if !bad {
 				break
 			}
-			if i == len(seqs)-1 && next < 0 {
+			if i == len(seqs)-1 && (next < 0 || r.unsyncedEnd(f, end, next, size)) {
 				s.log.Warn("cutting off a write torn at the end of the log", "segment", path, "offset", end, "bytes", size-end)
 				if err := f.Truncate(end); err != nil {
 					return fmt.Errorf("disk store: cutting off a torn write: %w", err)
@@ -167,6 +172,9 @@ func (s *Store) replay() error {
 			from = next // the damaged frame's length was right: read on
 		}
 		s.ilog.total += seg.size
+		if i == len(seqs)-1 && r.synced >= 0 && s.opts.Fsync.syncsEachAppend() {
+			rollAfter = true // see syncer.go
+		}
 	}
 	// Map every segment; the newest, still appended to, with room to grow.
 	for i, seg := range s.ilog.segs {
@@ -181,7 +189,17 @@ func (s *Store) replay() error {
 		if len(seqs) > 0 {
 			next = seqs[len(seqs)-1] + 1
 		}
-		if _, err := s.ilog.create(next, 0, s.opts.Fsync == FsyncNone); err != nil {
+		if _, err := s.newSegment(next, 0); err != nil {
+			return err
+		}
+	} else if s.opts.Fsync == FsyncInterval {
+		// What the last run appended may not be on disk yet: sync it, so
+		// that the mark this run's damage is measured from is true.
+		act := s.ilog.active()
+		if err := fdatasync(act.f); err != nil {
+			return fmt.Errorf("disk store: syncing the index log: %w", err)
+		}
+		if err := s.markSynced(act, act.size); err != nil {
 			return err
 		}
 	}
@@ -197,6 +215,9 @@ type replayer struct {
 	live map[string]*node // by index key
 	byID map[string]*node
 	bad  int // frames with a good CRC that could not be read
+	// synced is the greatest offset the synced frames of the segment
+	// being replayed record, -1 while there is none (see syncer.go).
+	synced int64
 }
 
 // apply applies one frame: a put replaces the entry at its index key, a
@@ -256,9 +277,24 @@ func (r *replayer) apply(seg *segment, off, rlen int64, payload []byte) {
 		}) {
 			r.bad++
 		}
+	case recSynced:
+		if v, ok := parseSynced(payload); ok {
+			r.synced = max(r.synced, v)
+		} else {
+			r.bad++
+		}
 	default:
 		r.bad++
 	}
+}
+
+// unsyncedEnd reports whether damage at offset end of the newest segment,
+// with a good frame again at next, lies in the end that a segment written
+// under FsyncInterval may not have synced: at or past the greatest offset
+// its synced frames record, before or after the damage.
+func (r *replayer) unsyncedEnd(f io.ReaderAt, end, next, size int64) bool {
+	mark := max(r.synced, syncedMark(f, next, size))
+	return mark >= 0 && end >= mark
 }
 
 func (r *replayer) remove(n *node) {

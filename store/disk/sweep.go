@@ -2,19 +2,30 @@ package disk
 
 import "time"
 
-// sweeper records recency every RecencyInterval and removes expired entries: every SweepInterval all of them, and
-// between sweeps those that Lookup ran into. It stops when Close closes
-// stopSweep.
+// sweeper records recency every RecencyInterval, syncs the log every
+// SyncInterval under FsyncInterval (see syncer.go) and removes expired
+// entries: every SweepInterval all of them, and between sweeps those that
+// Lookup ran into. It stops when Close closes stopSweep.
 func (s *Store) sweeper() {
 	defer close(s.sweepDone)
 	t := time.NewTicker(s.opts.SweepInterval)
 	defer t.Stop()
 	rt := time.NewTicker(s.opts.RecencyInterval)
 	defer rt.Stop()
+	var syncs <-chan time.Time // nil, never ready, unless FsyncInterval
+	if s.opts.Fsync == FsyncInterval {
+		st := time.NewTicker(s.opts.SyncInterval)
+		defer st.Stop()
+		syncs = st.C
+	}
 	for {
 		select {
 		case <-s.stopSweep:
 			return
+		case <-syncs:
+			if err := s.syncActive(); err != nil {
+				s.log.Warn("syncing the index log", "err", err)
+			}
 		case <-t.C:
 			s.sweepExpired()
 		case <-rt.C:

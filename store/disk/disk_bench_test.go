@@ -103,7 +103,7 @@ func BenchmarkWrite1MiB(b *testing.B) {
 // The sizes and inline settings compare a body in its index record with one
 // in a file of its own, to choose DefaultInlineMax.
 func BenchmarkCommitParallel(b *testing.B) {
-	for _, f := range []Fsync{FsyncIndex, FsyncNone} {
+	for _, f := range []Fsync{FsyncInterval, FsyncIndex, FsyncNone} {
 		for _, c := range []struct {
 			size   int
 			inline bool

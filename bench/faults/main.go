@@ -15,6 +15,13 @@
 //	disk    one -size body under a -size disk budget (peak bytes in tmp/,
 //	        stored or not), then -conns clients missing -disk-obj bodies
 //	        under -disk-budget for -phase (peak directory and tmp/ size)
+//	kill    -conns/2 clients on 300 keys (100 B to 2 MiB, stale after 1 s
+//	        to 30 s) of a disk store with its default memory tier, while
+//	        cellar is killed with SIGKILL -kills times and restarted on
+//	        the same directory: responses verified, hits, cut by a kill,
+//	        CORRUPT (completed with wrong bytes or length: must be 0),
+//	        restarts that failed, damaged-log warnings, then every key
+//	        once after the last restart
 //
 // Run it with bench/faults/run.sh.
 package main
@@ -32,7 +39,7 @@ import (
 var (
 	flagCellar     = flag.String("cellar", "", "the cellar `BINARY` to measure")
 	flagBaseline   = flag.String("baseline", "", "another cellar `BINARY` to run the same experiments against (e.g. built from main)")
-	flagExp        = flag.String("exp", "memory,redis,stall,disk", "experiments to run, comma-separated")
+	flagExp        = flag.String("exp", "memory,redis,stall,disk,kill", "experiments to run, comma-separated")
 	flagSize       = flag.String("size", "1GiB", "body size of the memory and big-disk experiments")
 	flagMemBudget  = flag.String("mem-budget", "256MiB", "memory store budget")
 	flagDiskBudget = flag.String("disk-budget", "512MiB", "disk store budget under load")
@@ -41,6 +48,9 @@ var (
 	flagPhase      = flag.Duration("phase", 5*time.Second, "length of each redis phase and of the disk load")
 	flagStallTO    = flag.Duration("stall-timeout", 2*time.Second, "--upstream-body-timeout given to binaries that know it")
 	flagStallCap   = flag.Duration("stall-cap", 20*time.Second, "how long a stalled client waits before the harness gives up on it")
+	flagKills      = flag.Int("kills", 20, "SIGKILLs of the kill experiment")
+	flagKillBudget = flag.String("kill-budget", "256MiB", "disk store budget of the kill experiment")
+	flagKillCap    = flag.Duration("kill-cap", 2*time.Minute, "the kill experiment stops killing after this long, whatever -kills says")
 	flagMarkdown   = flag.String("md", "", "also write the tables as Markdown to `FILE`")
 )
 
@@ -77,6 +87,7 @@ func main() {
 		for _, b := range bins {
 			log.Printf("%s: %s", exp, b.name)
 			if err := run.fn(t, b.name, b.path, o); err != nil {
+				print(os.Stdout, t, false) // the figures that show the failure
 				log.Fatalf("%s on %s: %v", exp, b.name, err)
 			}
 		}
@@ -105,6 +116,7 @@ var experiments = map[string]experiment{
 	"redis":  {newRedisTable, runRedis},
 	"stall":  {newStallTable, runStall},
 	"disk":   {newDiskTable, runDisk},
+	"kill":   {newKillTable, runKill},
 }
 
 func print(w io.Writer, t *table, md bool) {

@@ -10,8 +10,9 @@ import (
 
 // origin is the upstream of every experiment, in this process:
 //
-//	/obj/NAME?size=N[&chunked=1]  N pattern bytes, public, max-age=3600; with
-//	                              Content-Length unless chunked
+//	/obj/NAME?size=N[&chunked=1][&maxage=S]
+//	                              N pattern bytes, public, max-age=S (3600 by
+//	                              default); with Content-Length unless chunked
 //	/stall/NAME?size=N            Content-Length N, N/2 bytes, then silence
 //	                              with the connection open until release
 type origin struct {
@@ -53,7 +54,13 @@ func sizeParam(r *http.Request) int64 {
 func (o *origin) object(w http.ResponseWriter, r *http.Request) {
 	o.requests.Add(1)
 	size := sizeParam(r)
-	w.Header().Set("Cache-Control", "public, max-age=3600")
+	// The kill experiment wants entries that go stale within its run, so
+	// that commits keep happening between the kills.
+	maxAge := 3600
+	if n, err := strconv.Atoi(r.URL.Query().Get("maxage")); err == nil {
+		maxAge = n
+	}
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(maxAge))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	if r.URL.Query().Get("chunked") == "" {
 		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))

@@ -43,12 +43,18 @@ func fillPattern(seed uint64, off int64, p []byte) {
 	}
 }
 
-var errMismatch = errors.New("body differs from what the origin served")
+var (
+	errMismatch = errors.New("body differs from what the origin served")
+	// errLength is a body that ended cleanly (io.EOF: the response's
+	// framing said it was complete) at the wrong length, unlike a read
+	// error, which is a connection cut.
+	errLength = errors.New("body ended at the wrong length")
+)
 
 // verify reads r to its end and checks every byte against path's pattern
 // and the total against want. It returns the bytes read that matched and
 // the first failure: a read error, a mismatch, or a body that ended
-// short or long (io.ErrUnexpectedEOF).
+// short or long (errLength, which is also io.ErrUnexpectedEOF).
 func verify(r io.Reader, path string, want int64) (int64, error) {
 	seed := seedOf(path)
 	buf := make([]byte, 256<<10)
@@ -65,7 +71,7 @@ func verify(r io.Reader, path string, want int64) (int64, error) {
 		}
 		if err == io.EOF {
 			if off != want {
-				return off, fmt.Errorf("%w: %d of %d bytes", io.ErrUnexpectedEOF, off, want)
+				return off, fmt.Errorf("%w (%w): %d of %d bytes", errLength, io.ErrUnexpectedEOF, off, want)
 			}
 			return off, nil
 		}

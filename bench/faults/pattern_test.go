@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"testing/iotest"
 )
 
 // The checker must catch what the harness is there to catch: a flipped
@@ -27,8 +28,13 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 	if _, err := verify(bytes.NewReader(flipped), path, size); !errors.Is(err, errMismatch) {
 		t.Errorf("flipped byte: %v", err)
 	}
-	if _, err := verify(bytes.NewReader(body[:size-1]), path, size); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, err := verify(bytes.NewReader(body[:size-1]), path, size); !errors.Is(err, io.ErrUnexpectedEOF) || !errors.Is(err, errLength) {
 		t.Errorf("short body: %v", err)
+	}
+	// A read error is a cut, not a body that ended at the wrong length.
+	cut := io.MultiReader(bytes.NewReader(body[:size/2]), iotest.ErrReader(io.ErrUnexpectedEOF))
+	if _, err := verify(cut, path, size); err == nil || errors.Is(err, errLength) || errors.Is(err, errMismatch) {
+		t.Errorf("cut body: %v", err)
 	}
 	if _, err := verify(bytes.NewReader(append(bytes.Clone(body), body[0])), path, size); err == nil {
 		t.Error("long body verified")

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -22,8 +23,10 @@ type cellar struct {
 	cmd         *exec.Cmd
 	addr, admin string
 	mu          sync.Mutex
-	tail        []string // the last log lines
+	tail        []string       // the last log lines
+	msgs        map[string]int // how often each message was logged
 	done        chan struct{}
+	killed      atomic.Bool // set before SIGKILL: a failed read after it is a cut
 }
 
 // startCellar runs bin serve with args on loopback ports and waits until
@@ -40,7 +43,7 @@ func startCellar(bin string, args ...string) (*cellar, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	c := &cellar{cmd: cmd, done: make(chan struct{})}
+	c := &cellar{cmd: cmd, msgs: make(map[string]int), done: make(chan struct{})}
 	ready := make(chan map[string]any, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -48,14 +51,19 @@ func startCellar(bin string, args ...string) (*cellar, error) {
 		sent := false
 		for sc.Scan() {
 			line := sc.Text()
+			var m map[string]any
+			msg := line
+			if json.Unmarshal([]byte(line), &m) == nil {
+				msg, _ = m["msg"].(string)
+			}
 			c.mu.Lock()
 			c.tail = append(c.tail, line)
 			if len(c.tail) > 50 {
 				c.tail = c.tail[1:]
 			}
+			c.msgs[msg]++
 			c.mu.Unlock()
-			var m map[string]any
-			if !sent && json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "listening" {
+			if !sent && msg == "listening" {
 				ready <- m
 				sent = true
 			}
@@ -92,6 +100,32 @@ func (c *cellar) stop() {
 		c.cmd.Process.Kill()
 		<-c.done
 	}
+}
+
+// kill sends SIGKILL, as a crash would end the process, and waits until
+// it is gone and its log read.
+func (c *cellar) kill() {
+	c.killed.Store(true)
+	c.cmd.Process.Kill()
+	<-c.done
+}
+
+// mentions returns how many log lines had a message containing one of
+// words (matched in the message alone, not in its attributes, which hold
+// paths).
+func (c *cellar) mentions(words ...string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for msg, count := range c.msgs {
+		for _, w := range words {
+			if strings.Contains(msg, w) {
+				n += count
+				break
+			}
+		}
+	}
+	return n
 }
 
 func (c *cellar) url(path string) string { return "http://" + c.addr + path }

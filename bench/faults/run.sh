@@ -8,6 +8,8 @@
 #   SIZE=256MiB PHASE=3s bench/faults/run.sh    a quick run
 #   BASELINE=main bench/faults/run.sh           also measure main
 #   EXP=redis,stall bench/faults/run.sh         some experiments only
+#   EXP=kill KILLS=8 bench/faults/run.sh        SIGKILL the disk store 8 times
+#                                               under load (default 20)
 #
 # Loopback only; needs redis-server for the redis experiment. Every process
 # it starts is stopped on exit.
@@ -18,7 +20,8 @@ repo=$(cd "$bench/.." && pwd)
 export GOFLAGS="-mod=mod ${GOFLAGS:-}"
 SIZE=${SIZE:-1GiB}
 PHASE=${PHASE:-5s}
-EXP=${EXP:-memory,redis,stall,disk}
+EXP=${EXP:-memory,redis,stall,disk,kill}
+KILLS=${KILLS:-20}
 CONNS=${CONNS:-32}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -40,11 +43,11 @@ out=$bench/results/faults.md
 {
 	echo "## Faults (\`bench/faults/run.sh\`, issue 13)"
 	echo
-	echo "$(date -u +%F), $(nproc) cores, $(go version | cut -d' ' -f3), SIZE=$SIZE PHASE=$PHASE CONNS=$CONNS${BASELINE:+, baseline $BASELINE ($(git -C "$repo" rev-parse --short "$BASELINE"))}, branch at $(git -C "$repo" rev-parse --short HEAD)."
+	echo "$(date -u +%F), $(nproc) cores, $(go version | cut -d' ' -f3), SIZE=$SIZE PHASE=$PHASE CONNS=$CONNS KILLS=$KILLS${BASELINE:+, baseline $BASELINE ($(git -C "$repo" rev-parse --short "$BASELINE"))}, branch at $(git -C "$repo" rev-parse --short HEAD)."
 	echo "Every body was checked byte for byte against what the origin served (\"verified\")."
 	echo
 } >"$out"
-TMPDIR=$work "$work/faults" "${args[@]}" -exp "$EXP" -size "$SIZE" -phase "$PHASE" -conns "$CONNS" -md "$work/tables.md"
+TMPDIR=$work "$work/faults" "${args[@]}" -exp "$EXP" -size "$SIZE" -phase "$PHASE" -conns "$CONNS" -kills "$KILLS" -md "$work/tables.md"
 cat "$work/tables.md" >>"$out"
 if [[ -s $bench/results/findings-faults.md ]]; then
 	cat "$bench/results/findings-faults.md" >>"$out"

@@ -8,9 +8,10 @@ import (
 // appendLog writes buf, whole frames, at the end of the active segment in
 // one write and, under FsyncIndex and FsyncAlways, makes it durable with one
 // fdatasync before returning: a batch of commits or removals costs one of
-// each. Under FsyncInterval it marks the segment for the syncer instead. It returns the segment and the offset buf starts at. A failed append
-// is cut off again, so that the segment stays a sequence of good frames;
-// when even that fails, the next append starts a new segment. s.wmu is held.
+// each. Under FsyncInterval it marks the segment for the syncer instead.
+// It returns the segment and the offset buf starts at. A failed append is
+// cut off again, so that the segment stays a sequence of good frames; when
+// even that fails, the next append starts a new segment. s.wmu is held.
 func (s *Store) appendLog(buf []byte) (*segment, int64, error) {
 	g := &s.ilog
 	act := g.active()

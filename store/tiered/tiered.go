@@ -41,7 +41,7 @@ import (
 const DefaultMaxBytes int64 = 64 << 20
 
 // DefaultMaxBodyBytes caps the default Options.MaxBodyBytes.
-const DefaultMaxBodyBytes int64 = 4 << 20
+const DefaultMaxBodyBytes int64 = 256 << 10
 
 // writeKeepMax is the largest body a writer copies for the memory tier as
 // it goes to the durable store. Every miss in flight holds such a copy, so
@@ -64,11 +64,14 @@ type Options struct {
 	// metadata. Zero means DefaultMaxBytes.
 	MaxBytes int64
 	// MaxBodyBytes is the largest body kept in memory; zero means
-	// MaxBytes/16, at most 4 MiB (DefaultMaxBodyBytes). Over loopback, a
-	// hot 1 MiB body written from memory served 1.2–1.5 times as many
-	// requests per second as the same body sent from its file with
-	// sendfile(2), which takes a quarter less CPU (issue 14): the tier is
-	// for hot objects, and up to a sixteenth of it is not a large share.
+	// MaxBytes/16, at most 256 KiB (DefaultMaxBodyBytes). Larger bodies are
+	// left to the durable store, which the disk store sends from the file
+	// with sendfile(2): for a hot 1 MiB body over loopback that took half
+	// the CPU of writing it from memory (130–150 vs 225–330 µs a request)
+	// and served 1.24 times the requests; at 100 KiB memory served 1.15
+	// times the requests of sendfile, at 256 KiB as many (issue 14,
+	// bench/RESULTS.md). A NIC gains more from sendfile than loopback does:
+	// the kernel sends the page cache without a copy.
 	MaxBodyBytes int64
 	// Clock returns the current time, for entries' horizons; nil means
 	// time.Now.
@@ -222,8 +225,8 @@ func (s *Store) Open(ctx context.Context, key, id string) (store.Body, error) {
 	if !s.startFill(id) {
 		// Another Open is reading this body into memory: this one
 		// streams it from the durable store rather than hold a second
-		// copy (a thousand clients arriving at once for a new 4 MiB
-		// object would otherwise read 4 GiB into memory together).
+		// copy (a thousand clients arriving at once for a new large
+		// object would otherwise each read it into memory together).
 		return cb, nil
 	}
 	defer s.endFill(id)

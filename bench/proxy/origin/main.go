@@ -2,7 +2,7 @@
 // and cellar serve in front of, and measures bare as the limit of a Go server.
 // It serves bodies from memory and counts the requests it answers:
 //
-//	/obj/1k, /obj/100k, /obj/1m, /obj/16m
+//	/obj/1k, /obj/100k, /obj/256k, /obj/512k, /obj/1m, /obj/16m
 //	                    1 KiB, 100 KiB, 1 MiB and 16 MiB, Cache-Control:
 //	                    public, max-age=3600, with ETag and Last-Modified (the
 //	                    hit workloads)
@@ -44,7 +44,7 @@ func main() {
 		size string
 	}
 	objects := map[string]object{}
-	for name, n := range map[string]int{"1k": 1 << 10, "100k": 100 << 10, "1m": 1 << 20, "16m": 16 << 20} {
+	for name, n := range map[string]int{"1k": 1 << 10, "100k": 100 << 10, "256k": 256 << 10, "512k": 512 << 10, "1m": 1 << 20, "16m": 16 << 20} {
 		objects["/obj/"+name] = object{
 			body: bytes.Repeat([]byte("cellar!\n"), n/8),
 			etag: `"obj-` + name + `"`,

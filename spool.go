@@ -29,11 +29,16 @@ type spool struct {
 
 // newSpool returns a spool with one reference, the writer's. expected is the
 // announced body length or -1: a body known to exceed memLimit goes to a file
-// from the start.
+// from the start, and one that fits is given its memory at once (growing
+// it by appends cost 4% of the CPU of a workload of 8 KiB misses). A length
+// that lies costs at most memLimit, as a body that grows does.
 func newSpool(dir string, memLimit int, expected int64) *spool {
 	s := &spool{dir: dir, memLimit: memLimit, refs: 1}
-	if expected > int64(memLimit) {
+	switch {
+	case expected > int64(memLimit):
 		s.memLimit = 0
+	case expected > 0:
+		s.mem = make([]byte, 0, expected)
 	}
 	return s
 }

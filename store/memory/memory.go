@@ -309,19 +309,11 @@ func (s *Store) AppendLookup(_ context.Context, dst []store.Entry, key string) (
 }
 
 // Open returns a reader over the committed body of key's entry id.
-//
-// It reads the cache quietly: the Lookup that named id counted as the use
-// of key for eviction. A second counted read per hit filled otter's read
-// buffer twice as fast, and each time it is full otter starts a goroutine
-// to drain it: in the profile of BenchmarkServeHit (bench/) Open fell from
-// 6.4% to 2.7% of a hit, and the drains from 5.5% to 2.9%. The variant's
-// own recency is still raised here.
 func (s *Store) Open(_ context.Context, key, id string) (store.Body, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
-	if ce, ok := s.cache.GetEntryQuietly(key); ok {
-		v := ce.Value
+	if v, ok := s.cache.GetIfPresent(key); ok {
 		now := v.now(s.clock)
 		for _, it := range v.items {
 			if it.e.ID == id && it.live(now) {

@@ -97,13 +97,21 @@ func TestTornTailCutAtOpen(t *testing.T) {
 			if info.Size() != want {
 				t.Fatalf("segment is %d bytes after Open; want %d", info.Size(), want)
 			}
-			c := put(t, s, testEntry("c", ""), []byte("after"))
-			s = reopen(t, s)
-			if es := lookup(t, s, "c"); len(es) != 1 || es[0].ID != c.ID {
-				t.Fatalf("commit after the cut is lost: %+v", es)
-			}
+			goesOn(t, s)
 		})
 	}
+}
+
+// goesOn checks that s, just recovered, takes a commit that survives a
+// reopen; it returns the reopened store.
+func goesOn(t *testing.T, s *Store) *Store {
+	t.Helper()
+	e := put(t, s, testEntry("after-recovery", ""), []byte("after"))
+	s = reopen(t, s)
+	if es := lookup(t, s, "after-recovery"); len(es) != 1 || es[0].ID != e.ID {
+		t.Fatalf("commit after the recovery is lost: %+v", es)
+	}
+	return s
 }
 
 // Damage in a sealed segment drops the entries recorded before it (the lost

@@ -405,13 +405,7 @@ func TestLargeBodyLeftToTheDurableStore(t *testing.T) {
 	s, c, _ := newTest(t, 64<<20, 0) // the default tier: 64 MiB, bodies up to 256 KiB
 	body := strings.Repeat("0123456789abcdef", 1<<16)
 	e := put(t, s, entry("big", ""), body)
-	o := c.opens.Load()
-	for range 3 {
-		if _, got, ok := get(t, s, "big"); !ok || got != body {
-			t.Fatalf("hit: %d bytes, %v", len(got), ok)
-		}
-	}
-	if d := c.opens.Load() - o; d != 3 {
+	if d := coldOpensOf3Hits(t, s, c, "big", body); d != 3 {
 		t.Fatalf("3 hits of a 1 MiB body opened it %d times in the durable store, want 3", d)
 	}
 	if _, ok := s.mem.body(e.ID); ok {
@@ -433,15 +427,22 @@ func TestMegabyteBodyEntersMemoryAtFirstOpen(t *testing.T) {
 	if _, got, ok := get(t, s, "big"); !ok || got != body {
 		t.Fatalf("first hit: %d bytes, %v", len(got), ok)
 	}
-	o := c.opens.Load()
-	for range 3 {
-		if _, got, ok := get(t, s, "big"); !ok || got != body {
-			t.Fatalf("hot hit: %d bytes, %v", len(got), ok)
-		}
-	}
-	if d := c.opens.Load() - o; d != 0 {
+	if d := coldOpensOf3Hits(t, s, c, "big", body); d != 0 {
 		t.Fatalf("3 hot hits of a 1 MiB body opened it %d times in the durable store, want 0", d)
 	}
+}
+
+// coldOpensOf3Hits serves key three times, checking its body, and returns
+// how many Opens reached the durable store meanwhile.
+func coldOpensOf3Hits(t *testing.T, s *Store, c *counting, key, body string) int64 {
+	t.Helper()
+	o := c.opens.Load()
+	for range 3 {
+		if _, got, ok := get(t, s, key); !ok || got != body {
+			t.Fatalf("hit: %d bytes, %v", len(got), ok)
+		}
+	}
+	return c.opens.Load() - o
 }
 
 // While one Open reads a body into memory, another for the same body

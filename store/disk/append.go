@@ -75,7 +75,7 @@ func (s *Store) newSegment(seq uint64, room int64) (*segment, error) {
 	if err != nil || s.opts.Fsync != FsyncInterval {
 		return seg, err
 	}
-	if err := s.markSynced(seg, 0); err == nil {
+	if err = s.markSynced(seg, 0); err == nil {
 		err = fdatasync(seg.f)
 	}
 	if err != nil {

@@ -42,10 +42,12 @@ type serveConfig struct {
 	MaxEntries  int64      // entries the disk store keeps (0: one per 2 KiB of MaxSize)
 	MaxSizeText string     // --max-size as the operator wrote it, for messages
 	DiskFsync   disk.Fsync // what the disk store syncs; ignored by the others
-	HotSize     int64      // memory tier in front of the disk store (0: none)
-	Name        string
-	Targeted    string
-	StaleBudget time.Duration // 0: never serve stale on disconnection
+	// DiskSyncInterval is how often --disk-fsync interval syncs the log.
+	DiskSyncInterval time.Duration
+	HotSize          int64 // memory tier in front of the disk store (0: none)
+	Name             string
+	Targeted         string
+	StaleBudget      time.Duration // 0: never serve stale on disconnection
 	// BodyKey lists the methods whose request bodies are hashed into the
 	// key (cellar.Config.BodyKey), and which are then cacheable; empty:
 	// none, and a response to a request with a body is never stored.
@@ -141,6 +143,7 @@ func serveFlags(stderr io.Writer) (*serveFlagValues, *flag.FlagSet) {
 	fs.Int64Var(&v.maxEntries, "max-entries", 0, "entries the disk store keeps, which bounds the memory of its index (about 400 bytes each); 0: one per 2 KiB of the byte budget")
 	fs.IntVar(&v.maxVariants, "max-variants", store.DefaultMaxVariants, "variants of one URL kept (one per value of the fields its Vary names); past it the least recently used goes, so that Vary: Cookie or User-Agent cannot flood the store")
 	fs.TextVar(&v.diskFsync, "disk-fsync", disk.FsyncInterval, "what the disk store syncs, and when: interval (its index, in the background once a second: after power loss the last second of changes may be lost, a purge among them undone, and recent bodies dropped) | index (its index before each change returns: a purge holds; after power loss recent bodies may be dropped) | none (nothing: after power loss the store may start empty, and recent purges may be undone) | always (bodies and index before each change returns)")
+	fs.DurationVar(&v.diskSyncInterval, "disk-sync-interval", disk.DefaultSyncInterval, "how often --disk-fsync interval syncs the disk store's index: after power loss the changes of at most this long are lost")
 	fs.Var(&v.hotSize, "hot-size", "memory in front of the disk store for recently used metadata and bodies up to a sixteenth of it (at most 256 KiB; larger ones are sent from their files with sendfile), so hot hits of small objects read no file (0: none)")
 	fs.StringVar(&v.name, "name", defaultName, "cache `NAME` in Cache-Status (RFC 9211) and Via (RFC 9110 §7.6.3)")
 	fs.BoolVar(&v.responseVia, "response-via", false, "add this cache to the Via of responses too, as Varnish and Squid do (RFC 9110 §7.6.3 lets a gateway leave it out, as nginx, HAProxy and Envoy do; requests forwarded always carry it, and Cache-Status names the cache)")
@@ -188,6 +191,7 @@ type serveFlagValues struct {
 	maxSize, fillLimit, maxHeaderBytes, maxBodySize, hotSize               byteSize
 	staleBudget                                                            time.Duration
 	diskFsync                                                              disk.Fsync
+	diskSyncInterval                                                       time.Duration
 	workers                                                                int
 	maxVariants                                                            int
 	maxEntries                                                             int64
@@ -228,6 +232,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		MaxVariants:       v.maxVariants,
 		MaxEntries:        v.maxEntries,
 		DiskFsync:         v.diskFsync,
+		DiskSyncInterval:  v.diskSyncInterval,
 		HotSize:           v.hotSize.n,
 		Name:              v.name,
 		Targeted:          v.targeted,
@@ -285,6 +290,12 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		func() error {
 			if c.MaxVariants <= 0 {
 				return usagef("--max-variants must be positive, got %d", c.MaxVariants)
+			}
+			return nil
+		},
+		func() error {
+			if c.DiskSyncInterval <= 0 {
+				return usagef("--disk-sync-interval must be positive, got %v", c.DiskSyncInterval)
 			}
 			return nil
 		},

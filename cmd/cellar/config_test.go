@@ -28,7 +28,7 @@ func TestServeDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Listen != ":8080" || c.Admin != "127.0.0.1:9090" || c.Store.Kind != "disk" || c.Store.Path != "./cellar-data" ||
-		c.MaxSize != 1<<30 || c.MaxVariants != 32 || c.DiskFsync != disk.FsyncInterval || c.HotSize != 64<<20 || c.Name != "Cellar" || c.LogFormat != "text" || !c.AccessLog || c.Upstream.String() != "http://127.0.0.1:9000" {
+		c.MaxSize != 1<<30 || c.MaxVariants != 32 || c.DiskFsync != disk.FsyncInterval || c.DiskSyncInterval != time.Second || c.HotSize != 64<<20 || c.Name != "Cellar" || c.LogFormat != "text" || !c.AccessLog || c.Upstream.String() != "http://127.0.0.1:9000" {
 		t.Errorf("defaults: %+v", c)
 	}
 	// Issue 12: the hardening defaults.
@@ -67,9 +67,10 @@ func TestServeFlagsAndEnv(t *testing.T) {
 	if err != nil || c.Store.Kind != "memory" || c.Upstream.String() != "http://127.0.0.1:0" {
 		t.Errorf("demo origin as upstream: %v %+v", err, c)
 	}
-	c, err = parseServeConfig([]string{"--upstream", "http://o", "--store", "disk:/var/cache/cellar"}, env("CELLAR_DISK_FSYNC", "none"), io.Discard)
-	if err != nil || c.Store.Kind != "disk" || c.DiskFsync != disk.FsyncNone {
-		t.Errorf("disk-fsync from the environment: %v %+v", err, c)
+	c, err = parseServeConfig([]string{"--upstream", "http://o", "--store", "disk:/var/cache/cellar"},
+		env("CELLAR_DISK_FSYNC", "none", "CELLAR_DISK_SYNC_INTERVAL", "250ms"), io.Discard)
+	if err != nil || c.Store.Kind != "disk" || c.DiskFsync != disk.FsyncNone || c.DiskSyncInterval != 250*time.Millisecond {
+		t.Errorf("disk-fsync and disk-sync-interval from the environment: %v %+v", err, c)
 	}
 	c, err = parseServeConfig([]string{"--upstream", "http://o", "--store", "redis+cluster://10.0.0.1:7000,10.0.0.2:7000"}, env(), io.Discard)
 	if err != nil || len(c.Store.Redis.Addrs) != 2 {
@@ -121,6 +122,7 @@ func TestServeRefusesInvalidConfig(t *testing.T) {
 		{up, []string{"CELLAR_SHUTDOWN_TIMEOUT", "soon"}, "--shutdown-timeout (from $CELLAR_SHUTDOWN_TIMEOUT)"},
 		{append(up, "--disk-fsync", "sometimes"), nil, "invalid value \"sometimes\" for flag -disk-fsync: disk store: unknown fsync policy \"sometimes\" (want interval, index, none or always)"},
 		{append(up, "--disk-fsync", "Index"), nil, "invalid value \"Index\" for flag -disk-fsync"},
+		{append(up, "--disk-sync-interval", "0s"), nil, "--disk-sync-interval must be positive, got 0s"},
 		{up, []string{"CELLAR_DISK_FSYNC", "fdatasync"}, "invalid value \"fdatasync\" for --disk-fsync (from $CELLAR_DISK_FSYNC)"},
 		{append(up, "--store", "s3://bucket"), nil, "--store \"s3://bucket\": unknown store \"s3\""},
 		{append(up, "--store", "tape"), nil, "--store \"tape\": want memory, disk:PATH"},

@@ -253,7 +253,7 @@ func openStore(cfg *serveConfig, log *slog.Logger) (store.Store, error) {
 		}
 		return s, nil
 	case "disk":
-		s, err := disk.Open(cfg.Store.Path, disk.Options{MaxBytes: cfg.MaxSize, Fsync: cfg.DiskFsync, MaxVariants: cfg.MaxVariants, MaxEntries: cfg.MaxEntries, Logger: log.With("component", "store")})
+		s, err := disk.Open(cfg.Store.Path, disk.Options{MaxBytes: cfg.MaxSize, Fsync: cfg.DiskFsync, SyncInterval: cfg.DiskSyncInterval, MaxVariants: cfg.MaxVariants, MaxEntries: cfg.MaxEntries, Logger: log.With("component", "store")})
 		if err != nil {
 			return nil, fmt.Errorf("--store %s: %w", cfg.Store.Raw, err)
 		}

@@ -148,7 +148,7 @@ const (
 	// log at the first damage after the last point it knows was synced (see
 	// syncer.go) and keeps everything before it. Damage before that point is
 	// treated as under FsyncIndex. Misses cost no fdatasync each: over 10k
-	// keys behind cellar serve this served 1.15 to 1.2 times the misses of
+	// keys behind cellar serve this served 1.1 to 1.2 times the misses of
 	// FsyncIndex (bench/RESULTS.md). Use FsyncIndex when a purge must hold
 	// across power loss.
 	FsyncInterval Fsync = iota

@@ -180,6 +180,9 @@ func runKill(t *table, name, bin string, o *origin) error {
 		return fmt.Errorf("%d restarts failed", k.failed)
 	case k.exited > 0:
 		return fmt.Errorf("cellar exited on its own %d times", k.exited)
+	case k.other.Load() > 0:
+		// A cut or an error from a process nobody was killing.
+		return fmt.Errorf("%d responses failed with no kill to explain them", k.other.Load())
 	case k.sweepOK < len(k.keys):
 		return fmt.Errorf("final sweep: %d of %d keys verified", k.sweepOK, len(k.keys))
 	}

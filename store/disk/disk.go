@@ -27,16 +27,15 @@
 // pay for one write and, under FsyncIndex and FsyncAlways, one fdatasync),
 // and none returns before the append that records it was written (and,
 // under FsyncIndex and FsyncAlways, synced; under the default
-// FsyncInterval a background sync follows within a second). Files are
-// removed only after the log no longer names them, so a
-// crash can leave unreferenced files behind but never a record without its
-// file; Open replays the log, cuts off a write torn at its end (or, after
-// FsyncInterval, its unsynced end), sweeps
-// orphan files, empties tmp/ and drops records whose file is missing or has
-// the wrong size. Every frame is checked against its CRC as it is replayed;
-// damage anywhere else drops every entry recorded
-// before it (the lost frames may have removed some of them), never serving
-// one that was purged. The log is compacted in the background (see
+// FsyncInterval a background sync follows within Options.SyncInterval).
+// Files are removed only after the log no longer names them, so a crash can
+// leave unreferenced files behind but never a record without its file; Open
+// replays the log, cuts off a write torn at its end (or, after
+// FsyncInterval, its unsynced end), sweeps orphan files, empties tmp/ and
+// drops records whose file is missing or has the wrong size. Every frame is
+// checked against its CRC as it is replayed; damage anywhere else drops
+// every entry recorded before it (the lost frames may have removed some of
+// them), never serving one that was purged. The log is compacted in the background (see
 // compact.go).
 //
 // # Recency and budget
@@ -500,8 +499,6 @@ func (s *Store) Close() error {
 		// Recorded as synced, so that damage found at the next Open is
 		// not taken for an unsynced end (see syncer.go).
 		s.wmu.Lock()
-		act := s.ilog.active()
-		act.dirty = true
 		err = s.syncActiveLocked()
 		s.wmu.Unlock()
 	}

@@ -195,11 +195,7 @@ func (s *Store) replay() error {
 	} else if s.opts.Fsync == FsyncInterval {
 		// What the last run appended may not be on disk yet: sync it, so
 		// that the mark this run's damage is measured from is true.
-		act := s.ilog.active()
-		if err := fdatasync(act.f); err != nil {
-			return fmt.Errorf("disk store: syncing the index log: %w", err)
-		}
-		if err := s.markSynced(act, act.size); err != nil {
+		if err := s.syncAndMark(s.ilog.active()); err != nil {
 			return err
 		}
 	}

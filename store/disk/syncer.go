@@ -65,18 +65,26 @@ func (s *Store) syncActive() error {
 }
 
 // syncActiveLocked syncs the active segment and records it, with s.wmu
-// held: compaction's copies must be durable before the segments they came
-// from are removed.
+// held, when frames were appended since the last sync: compaction's copies
+// must be durable before the segments they came from are removed, and
+// Close records the whole log as synced. A segment that is not dirty ends
+// with the mark of its last sync.
 func (s *Store) syncActiveLocked() error {
 	act := s.ilog.active()
 	if s.opts.Fsync != FsyncInterval || !act.dirty {
 		return nil
 	}
-	if err := fdatasync(act.f); err != nil {
+	return s.syncAndMark(act)
+}
+
+// syncAndMark syncs seg and records, in a synced frame, that all of it
+// before that frame is on disk. s.wmu is held, or Open runs.
+func (s *Store) syncAndMark(seg *segment) error {
+	if err := fdatasync(seg.f); err != nil {
 		return fmt.Errorf("disk store: syncing the index log: %w", err)
 	}
-	act.dirty = false
-	return s.markSynced(act, act.size)
+	seg.dirty = false
+	return s.markSynced(seg, seg.size)
 }
 
 // markSynced appends a synced frame recording that seg's bytes before upto

@@ -12,21 +12,42 @@ import (
 	"github.com/cellar-http/cellar/prommetrics"
 	"github.com/cellar-http/cellar/proxy"
 	"github.com/cellar-http/cellar/spec"
+	"github.com/cellar-http/cellar/store"
+	"github.com/cellar-http/cellar/store/disk"
 	"github.com/cellar-http/cellar/store/memory"
+	"github.com/cellar-http/cellar/store/tiered"
 )
 
 // BenchmarkServeMiss is the server side of a proxy miss without the client
 // network: every request is for a new key, which proxy.Proxy (with the
 // metrics cellar serve registers) fetches from the origin over loopback,
-// stores in the memory store and serves, 10 KiB each as in the proxy
-// benchmark's miss-10k workload.
+// stores (in the memory store, or cellar serve's default tiered disk store)
+// and serves, 1 KiB each as in the proxy benchmark's miss-10k workload.
 func BenchmarkServeMiss(b *testing.B) {
+	b.Run("store=memory", func(b *testing.B) {
+		st, err := memory.New(memory.Options{MaxBytes: 64 << 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchmarkServeMiss(b, st)
+	})
+	b.Run("store=tiered", func(b *testing.B) {
+		// cellar serve's default: the disk store behind its memory tier.
+		d, err := disk.Open(b.TempDir(), disk.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := tiered.New(d, tiered.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchmarkServeMiss(b, st)
+	})
+}
+
+func benchmarkServeMiss(b *testing.B, st store.Store) {
 	o := newOrigin(b)
 	u, _ := url.Parse(o.URL)
-	st, err := memory.New(memory.Options{MaxBytes: 64 << 20})
-	if err != nil {
-		b.Fatal(err)
-	}
 	reg := prometheus.NewRegistry()
 	em, err := prommetrics.New(reg)
 	if err != nil {
@@ -46,7 +67,7 @@ func BenchmarkServeMiss(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const size = 10 << 10
+	const size = 1 << 10
 	i := 0
 	b.SetBytes(size)
 	b.ReportAllocs()

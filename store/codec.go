@@ -49,7 +49,11 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //
 // Times keep their instant only (not their location or monotonic reading),
 // and must lie within the years 1678 to 2262 that UnixNano covers.
-func MarshalEntry(e Entry) []byte {
+func MarshalEntry(e Entry) []byte { return AppendEntry(nil, e) }
+
+// AppendEntry appends MarshalEntry(e) to b, growing b at most once: a
+// backend that frames the encoding builds its record in one buffer.
+func AppendEntry(b []byte, e Entry) []byte {
 	p := &e.Pair
 	n := 1 + crcSize + 4 + 3*(1+binary.MaxVarintLen64) + 3*binary.MaxVarintLen64 +
 		strSize(e.Key) + strSize(e.Variant) + strSize(e.ID) + strSize(p.ID) +
@@ -63,7 +67,8 @@ func MarshalEntry(e Entry) []byte {
 		n += strSize(t)
 	}
 
-	b := make([]byte, 0, n)
+	b = slices.Grow(b, n)
+	start := len(b)
 	b = append(b, codecVersion)
 	b = appendString(b, e.Key)
 	b = appendString(b, e.Variant)
@@ -88,7 +93,7 @@ func MarshalEntry(e Entry) []byte {
 	for _, t := range e.Tags {
 		b = appendString(b, t)
 	}
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
 }
 
 func strSize(s string) int { return binary.MaxVarintLen64 + len(s) }
@@ -120,7 +125,8 @@ func appendHeader(b []byte, h http.Header) []byte {
 	if h == nil {
 		return append(b, 0)
 	}
-	names := make([]string, 0, len(h))
+	var arr [24]string // names of a usual header, sorted without an allocation
+	names := arr[:0]
 	total := 0
 	for k, vs := range h {
 		names = append(names, k)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"net/http"
 	"net/url"
@@ -173,6 +174,34 @@ func TestCodecDeterministic(t *testing.T) {
 		if got := MarshalEntry(typicalEntry()); !bytes.Equal(got, want) {
 			t.Fatal("two encodings of one entry differ")
 		}
+	}
+}
+
+// TestAppendEntry checks that AppendEntry leaves what b holds alone and
+// appends exactly MarshalEntry's encoding, its CRC over the entry's bytes
+// only: the disk store builds a record's frame around it in one buffer.
+func TestAppendEntry(t *testing.T) {
+	e := typicalEntry()
+	prefix := []byte("frame head")
+	got := AppendEntry(append([]byte(nil), prefix...), e)
+	if !bytes.HasPrefix(got, prefix) {
+		t.Fatalf("prefix overwritten: %q", got[:len(prefix)])
+	}
+	if want := MarshalEntry(e); !bytes.Equal(got[len(prefix):], want) {
+		t.Fatal("appended bytes differ from MarshalEntry's")
+	}
+	dec, err := UnmarshalEntry(got[len(prefix):])
+	if err != nil || !equalEntries(dec, e) {
+		t.Fatalf("appended encoding does not decode to the entry: %v", err)
+	}
+	many := http.Header{}
+	for i := range 40 { // more names than appendHeader sorts on its stack
+		many[fmt.Sprintf("X-Field-%02d", 39-i)] = []string{"v"}
+	}
+	e.Pair.Response.Header = many
+	dec, err = UnmarshalEntry(MarshalEntry(e))
+	if err != nil || !equalHeaders(dec.Pair.Response.Header, many) {
+		t.Fatalf("a header of 40 names does not round-trip: %v", err)
 	}
 }
 

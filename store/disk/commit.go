@@ -111,12 +111,10 @@ func (s *Store) index(e store.Entry, reserved int64, inline []byte) error {
 func (s *Store) newCommitReq(e store.Entry, inline []byte) (*commitReq, error) {
 	ik := indexKey(e.Key, e.Variant)
 	now := s.now().UnixNano()
-	rec, metaLen := encodeRecordMeta(e, now, inline)
-	payload := putPayload(ik, e.Tags, rec)
-	if len(payload) > maxFrame {
-		return nil, fmt.Errorf("disk store: index record of %d bytes: %w", len(payload), store.ErrTooLarge)
+	frame, metaLen := appendRecordFrame(nil, ik, e, now, inline)
+	if len(frame)-frameHeader > maxFrame {
+		return nil, fmt.Errorf("disk store: index record of %d bytes: %w", len(frame)-frameHeader, store.ErrTooLarge)
 	}
-	frame := appendFrame(make([]byte, 0, frameHeader+len(payload)), payload)
 	cost := costOf(e.Size, inline != nil, frame)
 	if cost > s.budget {
 		return nil, fmt.Errorf("disk store: entry of %d bytes exceeds the %d-byte budget: %w", cost, s.budget, store.ErrTooLarge)

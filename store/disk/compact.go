@@ -170,7 +170,7 @@ func (s *Store) copyLive(seg *segment, cands []candidate) (bool, error) {
 			continue
 		}
 		off := int64(len(buf))
-		buf = appendFrame(buf, putPayload(p.ik, p.tags, restamp(p.rec, n.lastAt)))
+		buf = appendPutFrame(buf, p.ik, p.tags, restamp(p.rec, n.lastAt))
 		ms = append(ms, moved{n: n, off: off, end: int64(len(buf))})
 	}
 	if len(ms) == 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/cellar-http/cellar/store"
@@ -91,8 +92,18 @@ func encodeRecord(e store.Entry, stored int64, inline []byte) []byte {
 // encodeRecordMeta is encodeRecord that also returns the length of the
 // marshalled entry, which ends the record (see node.metaLen).
 func encodeRecordMeta(e store.Entry, stored int64, inline []byte) ([]byte, int) {
-	meta := store.MarshalEntry(e)
-	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+4+1+len(e.ID)+len(inline)+len(meta))
+	return appendRecord(make([]byte, 0, recordHeadSize(e, inline)), e, stored, inline)
+}
+
+// recordHeadSize bounds the length of a record's bytes before its
+// marshalled entry.
+func recordHeadSize(e store.Entry, inline []byte) int {
+	return 1 + 4*binary.MaxVarintLen64 + 4 + len(e.ID) + len(inline)
+}
+
+// appendRecord appends the record of e (see encodeRecord) to b, and
+// returns the length of its marshalled entry too.
+func appendRecord(b []byte, e store.Entry, stored int64, inline []byte) ([]byte, int) {
 	if inline != nil {
 		b = append(b, recVersionInline)
 	} else {
@@ -105,7 +116,20 @@ func encodeRecordMeta(e store.Entry, stored int64, inline []byte) ([]byte, int) 
 	b = binary.AppendUvarint(b, uint64(len(e.ID)))
 	b = append(b, e.ID...)
 	b = append(b, inline...)
-	return append(b, meta...), len(meta)
+	n := len(b)
+	b = store.AppendEntry(b, e)
+	return b, len(b) - n
+}
+
+// appendRecordFrame appends the frame of a put at ik of e's record to b,
+// in place (appendPutFrame without the record's own buffer), and returns
+// the length of its marshalled entry too.
+func appendRecordFrame(b, ik []byte, e store.Entry, stored int64, inline []byte) ([]byte, int) {
+	start := len(b)
+	b = slices.Grow(b, frameHeader+putHeadSize(ik, e.Tags)+recordHeadSize(e, inline))
+	b = appendPutHead(append(b, make([]byte, frameHeader)...), ik, e.Tags)
+	b, metaLen := appendRecord(b, e, stored, inline)
+	return sealFrame(b, start), metaLen
 }
 
 func unixNano(e store.Entry) int64 {

@@ -70,11 +70,21 @@ func appendFrame(b, payload []byte) []byte {
 
 // putPayload builds the payload of a put of the record rec at ik.
 func putPayload(ik []byte, tags []string, rec []byte) []byte {
-	n := 1 + 2*binary.MaxVarintLen32 + len(ik) + len(rec)
+	return append(appendPutHead(make([]byte, 0, putHeadSize(ik, tags)+len(rec)), ik, tags), rec...)
+}
+
+// putHeadSize bounds the length of appendPutHead's bytes.
+func putHeadSize(ik []byte, tags []string) int {
+	n := 1 + 2*binary.MaxVarintLen32 + len(ik)
 	for _, t := range tags {
 		n += binary.MaxVarintLen32 + len(t)
 	}
-	b := make([]byte, 0, n)
+	return n
+}
+
+// appendPutHead appends the start of a put payload, before its record: the
+// kind, the index key and the tags.
+func appendPutHead(b, ik []byte, tags []string) []byte {
 	b = append(b, recPut)
 	b = binary.AppendUvarint(b, uint64(len(ik)))
 	b = append(b, ik...)
@@ -83,7 +93,24 @@ func putPayload(ik []byte, tags []string, rec []byte) []byte {
 		b = binary.AppendUvarint(b, uint64(len(t)))
 		b = append(b, t...)
 	}
-	return append(b, rec...)
+	return b
+}
+
+// appendPutFrame appends the frame of a put of the record rec at ik to b,
+// building the payload in place rather than in a buffer of its own.
+func appendPutFrame(b, ik []byte, tags []string, rec []byte) []byte {
+	start := len(b)
+	b = appendPutHead(append(b, make([]byte, frameHeader)...), ik, tags)
+	return sealFrame(append(b, rec...), start)
+}
+
+// sealFrame fills in the length and CRC of the frame that starts at start
+// in b and runs to its end, whose header was reserved with zeros.
+func sealFrame(b []byte, start int) []byte {
+	payload := b[start+frameHeader:]
+	binary.LittleEndian.PutUint32(b[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(b[start+4:], crc32.Checksum(payload, castagnoli))
+	return b
 }
 
 // appendDelete appends the frame of a delete of entry id at ik to b.

@@ -449,3 +449,34 @@ func TestRecencyFramesAreCompacted(t *testing.T) {
 func syncedFrameLen(upto int64) int64 {
 	return frameHeader + 1 + int64(len(binary.AppendUvarint(nil, uint64(upto))))
 }
+
+// TestFramesBuiltInPlace checks that the frames commits, metadata updates
+// and compaction build in one buffer (appendRecordFrame, appendPutFrame)
+// are byte for byte the frame of the payload putPayload composes, after
+// whatever the buffer already held, and scan back to the same record.
+func TestFramesBuiltInPlace(t *testing.T) {
+	e := testEntry("k", "v", "t1", "t2")
+	e.ID, e.Size = newID(), 4
+	ik := indexKey(e.Key, e.Variant)
+	for _, inline := range [][]byte{nil, []byte("body")} {
+		rec, metaLen := encodeRecordMeta(e, 42, inline)
+		want := appendFrame(nil, putPayload(ik, e.Tags, rec))
+		prior := []byte("earlier frames")
+		got, gotMeta := appendRecordFrame(append([]byte(nil), prior...), ik, e, 42, inline)
+		if !bytes.HasPrefix(got, prior) || !bytes.Equal(got[len(prior):], want) || gotMeta != metaLen {
+			t.Fatalf("inline %q: appendRecordFrame differs from appendFrame(putPayload(encodeRecordMeta))", inline)
+		}
+		got = appendPutFrame(append([]byte(nil), prior...), ik, e.Tags, rec)
+		if !bytes.Equal(got[len(prior):], want) {
+			t.Fatalf("inline %q: appendPutFrame differs", inline)
+		}
+		payload, ok := checkFrame(want)
+		if !ok || len(payload)+frameHeader != len(want) {
+			t.Fatalf("inline %q: the frame does not check", inline)
+		}
+		p, err := parsePut(payload)
+		if err != nil || !bytes.Equal(p.ik, ik) || !bytes.Equal(p.rec, rec) {
+			t.Fatalf("inline %q: the put does not parse back: %v", inline, err)
+		}
+	}
+}

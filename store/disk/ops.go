@@ -184,8 +184,8 @@ func (s *Store) Update(ctx context.Context, key string, entries []store.Entry) e
 		old.Pair.ID = old.ID
 		old.Expires = nw.Expires
 		off := int64(len(buf))
-		rec, metaLen := encodeRecordMeta(old, h.stored, h.inlineBody())
-		buf = appendFrame(buf, putPayload([]byte(n.ikey), old.Tags, rec))
+		var metaLen int
+		buf, metaLen = appendRecordFrame(buf, []byte(n.ikey), old, h.stored, h.inlineBody())
 		frame := buf[off:]
 		changes = append(changes, change{n: n, off: off, metaLen: int64(metaLen), expires: unixNano(old), cost: costOf(old.Size, h.inline, frame)})
 	}

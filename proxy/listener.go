@@ -33,17 +33,16 @@ type Listener struct {
 	net.Listener
 	cfg ListenerConfig
 
-	mu    sync.Mutex
-	open  int
-	idle  idleList
-	conns map[net.Conn]*conn
+	mu   sync.Mutex
+	open int
+	idle idleList
 
 	refused, closedIdle atomic.Int64
 }
 
 // NewListener wraps ln.
 func NewListener(ln net.Listener, cfg ListenerConfig) *Listener {
-	return &Listener{Listener: ln, cfg: cfg, conns: map[net.Conn]*conn{}}
+	return &Listener{Listener: ln, cfg: cfg}
 }
 
 // conn is one accepted connection.
@@ -53,6 +52,7 @@ type conn struct {
 	scan *framingScanner // nil without CheckFraming
 	// In l.idle while idle (idlelist.go).
 	idle               bool
+	counted            bool // counted in l.open; l.mu guards it, as idle
 	idlePrev, idleNext *conn
 	closed             sync.Once
 }
@@ -103,10 +103,10 @@ func (l *Listener) admit(c *conn) bool {
 		}
 		l.idle.remove(victim)
 		l.open-- // counted out now: its slot is c's
-		delete(l.conns, victim.Conn)
+		victim.counted = false
 	}
 	l.open++
-	l.conns[c.Conn] = c
+	c.counted = true
 	l.mu.Unlock()
 	if victim != nil {
 		l.closedIdle.Add(1)
@@ -156,10 +156,10 @@ func (c *conn) Close() error {
 func (l *Listener) forget(c *conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.conns[c.Conn]; !ok {
+	if !c.counted {
 		return // closed as an idle victim, already counted out
 	}
-	delete(l.conns, c.Conn)
+	c.counted = false
 	l.open--
 	l.idle.remove(c)
 }
@@ -173,7 +173,7 @@ func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.conns[c.Conn]; !ok {
+	if !c.counted {
 		return
 	}
 	switch state {

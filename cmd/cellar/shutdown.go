@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // connTracker closes, on shutdown, the connections that have not sent a
@@ -17,8 +18,11 @@ import (
 // racing the close was not read, and the client sees the connection close
 // without a response (which it may retry elsewhere).
 type connTracker struct {
-	mu       sync.Mutex
-	fresh    map[net.Conn]struct{} // StateNew
+	mu    sync.Mutex
+	fresh map[net.Conn]struct{} // StateNew
+	// nfresh is len(fresh), read without mu: a keep-alive connection's
+	// requests (StateActive, StateIdle) then take no lock.
+	nfresh   atomic.Int64
 	closing  map[net.Conn]struct{} // closed by closeFresh, not yet StateClosed
 	stopping bool
 	drained  chan struct{} // closed when closing empties after closeFresh
@@ -30,8 +34,19 @@ func newConnTracker() *connTracker {
 
 // state is the http.Server's ConnState hook.
 func (t *connTracker) state(c net.Conn, s http.ConnState) {
+	switch s {
+	case http.StateIdle:
+		return // after StateActive, which took c out of fresh
+	case http.StateActive:
+		// net/http reports StateNew before it starts the connection's
+		// goroutine, which reports StateActive: a fresh c is counted.
+		if t.nfresh.Load() == 0 {
+			return
+		}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	defer func() { t.nfresh.Store(int64(len(t.fresh))) }()
 	switch s {
 	case http.StateNew:
 		if t.stopping {
@@ -65,6 +80,7 @@ func (t *connTracker) closeFresh() <-chan struct{} {
 		c.Close()
 	}
 	clear(t.fresh)
+	t.nfresh.Store(0)
 	done := make(chan struct{})
 	if len(t.closing) == 0 {
 		close(done)

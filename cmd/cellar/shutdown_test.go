@@ -101,3 +101,46 @@ func waitState(t *testing.T, states <-chan http.ConnState, want http.ConnState) 
 		}
 	}
 }
+
+// TestConnTrackerStates: only connections that have sent no request are
+// closed by closeFresh, whatever the order of other connections' states;
+// StateActive and StateIdle skip the lock when nothing is fresh, and must
+// still take a fresh connection out when one is.
+func TestConnTrackerStates(t *testing.T) {
+	tr := newConnTracker()
+	a, aPeer := net.Pipe()
+	b, bPeer := net.Pipe()
+	defer aPeer.Close()
+	defer bPeer.Close()
+	tr.state(a, http.StateNew)
+	tr.state(a, http.StateActive)
+	tr.state(a, http.StateIdle)
+	tr.state(b, http.StateNew)
+	tr.state(a, http.StateActive) // b is fresh: this one takes the lock
+	if n := tr.nfresh.Load(); n != 1 {
+		t.Fatalf("fresh count %d, want 1 (b)", n)
+	}
+	tr.state(b, http.StateActive)
+	if n := tr.nfresh.Load(); n != 0 {
+		t.Fatalf("fresh count %d after b's request, want 0", n)
+	}
+	c, cPeer := net.Pipe()
+	defer cPeer.Close()
+	tr.state(c, http.StateNew)
+	done := tr.closeFresh()
+	for _, conn := range []net.Conn{a, b} {
+		conn.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := conn.Write([]byte("x")); errors.Is(err, io.ErrClosedPipe) {
+			t.Fatal("closeFresh closed a connection that had sent a request")
+		}
+	}
+	if _, err := c.Write([]byte("x")); !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("the fresh connection is still open: write error %v", err)
+	}
+	tr.state(c, http.StateClosed)
+	select {
+	case <-done:
+	default:
+		t.Fatal("closeFresh's channel not closed once its connection was")
+	}
+}

@@ -12,8 +12,9 @@
 #   hit-1m     GET /obj/1m again and again (warmed first)
 #   hit-16m    GET /obj/16m again and again (warmed first)
 #   miss-10k   GET /miss/N, N random in [0, 10000), cold at the start;
-#              /miss/ responses live one second and carry no validator, so
-#              each key is fetched in full again once a second
+#              /miss/ responses live MISS_MAX_AGE seconds (1 by default) and
+#              carry no validator, so each key is fetched in full again once
+#              they are stale
 #   mixed      GET /mix/K of 8 KiB, fresh for an hour: 90% of requests draw K
 #              from a Zipf distribution (s=1) over MIX_KEYS keys (16,000 by
 #              default: 125 MiB of bodies, more than cellar serve's 64 MiB
@@ -29,6 +30,7 @@
 # (every round) and rebuilds bench/RESULTS.md.
 #   DURATION=4s ROUNDS=3 CONNS=64 THREADS=2 PORT_BASE=18700 bench/proxy/run.sh
 #   WORKLOADS="hit-1k miss-10k" bench/proxy/run.sh   a subset of the workloads
+#   MISS_MAX_AGE=2 WORKLOADS=miss-10k bench/proxy/run.sh   longer-lived misses
 #   PROFILE=1 bench/proxy/run.sh   also saves CPU profiles of cellar serve
 #                                  (first round of each workload) in bench/results/pprof/
 set -euo pipefail
@@ -39,6 +41,7 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 PORT_BASE=${PORT_BASE:-18700}
 MISS_KEYS=10000
+MISS_MAX_AGE=${MISS_MAX_AGE:-1}
 MIX_KEYS=${MIX_KEYS:-16000}
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -140,7 +143,7 @@ log "building the origin and cellar"
 (cd "$repo" && go build -o "$tmp/cellar" ./cmd/cellar)
 
 # --- origin ------------------------------------------------------------------
-start origin "$tmp/origin" -listen "127.0.0.1:$origin_port" -miss-max-age 1
+start origin "$tmp/origin" -listen "127.0.0.1:$origin_port" -miss-max-age "$MISS_MAX_AGE"
 wait_http "http://127.0.0.1:$origin_port/stats"
 
 # --- nginx: proxy_cache on disk (the page cache), cache lock as coalescing ------
@@ -368,7 +371,7 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $cpu, $(nproc) cores; $nginx_v, $varnish_v, $wrk_v, $go_v, Cellar built from the working tree at $commit."
 	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency on loopback, sharing the cores with the server measured; $ROUNDS rounds in which the servers take turns, the best round shown (req/s of every round in the last column, all figures in \`bench/results/proxy-raw.txt\`)."
 	echo "Load average (1, 5, 15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
-	echo "Workloads: hit-1k, hit-100k, hit-1m and hit-16m repeat GET /obj/1k, /obj/100k, /obj/1m or /obj/16m (public, max-age=3600, warmed first); miss-10k asks for /miss/N with N random in [0, 10000), cold at the start, responses fresh for 1 s with no validator, so each key is fetched in full again once a second (a faster cache answers more of them from storage: see \"to origin\"); mixed asks for 8 KiB /mix/K (fresh for an hour), 90% with K Zipf-distributed (s=1) over $MIX_KEYS keys ($((MIX_KEYS * 8 / 1024)) MiB of bodies, more than the 64 MiB memory tier of cellar-tiered), 10% for a key never asked before, after one unrecorded warming run; its hit ratio is 1 − \"to origin\"."
+	echo "Workloads: hit-1k, hit-100k, hit-1m and hit-16m repeat GET /obj/1k, /obj/100k, /obj/1m or /obj/16m (public, max-age=3600, warmed first); miss-10k asks for /miss/N with N random in [0, 10000), cold at the start, responses fresh for $MISS_MAX_AGE s (max-age=$MISS_MAX_AGE) with no validator, so each key is fetched in full again once stale (a faster cache answers more of them from storage: see \"to origin\"); mixed asks for 8 KiB /mix/K (fresh for an hour), 90% with K Zipf-distributed (s=1) over $MIX_KEYS keys ($((MIX_KEYS * 8 / 1024)) MiB of bodies, more than the 64 MiB memory tier of cellar-tiered), 10% for a key never asked before, after one unrecorded warming run; its hit ratio is 1 − \"to origin\"."
 	echo "\"origin\" is the Go origin measured bare, serving the bytes from memory: the limit of a Go server."
 	echo "\"to origin\" is the share of requests that reached the origin during the run (requests still in flight when wrk stops count at the origin, not in wrk's total, so a slow server can show a little over 1)."
 	echo "\"CPU µs/req\" is the user+system CPU time of the server's processes (nginx's workers, Varnish's cache process included; the origin's excluded) over the run, per request wrk completed: less sensitive than req/s to whatever else runs on the machine."

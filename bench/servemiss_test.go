@@ -31,18 +31,21 @@ func BenchmarkServeMiss(b *testing.B) {
 		}
 		benchmarkServeMiss(b, st)
 	})
-	b.Run("store=tiered", func(b *testing.B) {
-		// cellar serve's default: the disk store behind its memory tier.
-		d, err := disk.Open(b.TempDir(), disk.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		st, err := tiered.New(d, tiered.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchmarkServeMiss(b, st)
-	})
+	b.Run("store=tiered", func(b *testing.B) { benchmarkServeMiss(b, newDefaultStore(b)) })
+}
+
+// newDefaultStore returns cellar serve's default store: the disk store, in
+// a temporary directory, behind its memory tier.
+func newDefaultStore(b *testing.B) store.Store {
+	d, err := disk.Open(b.TempDir(), disk.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := tiered.New(d, tiered.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
 }
 
 func benchmarkServeMiss(b *testing.B, st store.Store) {

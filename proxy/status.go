@@ -3,6 +3,7 @@ package proxy
 import (
 	_ "embed"
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -58,7 +59,7 @@ type StatusConfig struct {
 // store's use and the cache's work in flight, and a stream of recent
 // decisions. The proxy records every finished request into it
 // (Config.Status); recording costs a few atomic additions and one short
-// lock, and a decision trace is asked of the cache only while someone
+// lock (for one request in 16 past 1,024 a second: topExact), and a decision trace is asked of the cache only while someone
 // watches /decisions.
 type Status struct {
 	cfg     StatusConfig
@@ -132,24 +133,48 @@ func (s *Status) record(f finished) {
 		return
 	}
 	sec := f.end.Unix()
-	s.count(sec, cRequests, 1)
+	thisSecond := s.count(sec, cRequests, 1)
 	s.count(sec, outcomeCounter(f.outcome), 1)
 	s.count(sec, cBytes, f.bytes)
 	if f.status >= 500 && f.status <= 599 {
 		s.count(sec, cErrors, 1)
 	}
-	var buf [maxTopKey]byte
-	key := urlKey(buf[:0], f.r)
-	s.topMu.Lock()
-	s.topReqs.add(key, 1)
-	s.topBytes.add(key, f.bytes)
-	s.topMu.Unlock()
+	if w, ok := topWeight(thisSecond); ok {
+		var buf [maxTopKey]byte
+		key := urlKey(buf[:0], f.r)
+		s.topMu.Lock()
+		s.topReqs.add(key, w)
+		s.topBytes.add(key, f.bytes*w)
+		s.topMu.Unlock()
+	}
 	s.dec.record(&f)
 }
 
-func (s *Status) count(sec int64, i int, n int64) {
-	s.ring.add(sec, i, n)
+// topExact is how many requests a second enter the top lists one by one;
+// past it, one in topSample does, weighted topSample. A request for a URL
+// the lists do not hold replaces their lightest (a lock, map and heap work
+// and a copy of the key, twice): 3% of cellar serve's CPU under a mixed
+// workload over 16,000 URLs. The lists are for the heavy hitters, which a
+// sample finds as well; a light URL's count becomes an estimate.
+const (
+	topExact  = 1024
+	topSample = 16
+)
+
+// topWeight says whether a request that was the nth of its second enters
+// the top lists, and with what weight.
+func topWeight(n int64) (int64, bool) {
+	if n <= topExact {
+		return 1, true
+	}
+	return topSample, rand.Uint32N(topSample) == 0
+}
+
+// count adds n to counter i of second sec and to its total, and returns
+// the second's new count.
+func (s *Status) count(sec int64, i int, n int64) int64 {
 	s.totals[i].Add(n)
+	return s.ring.add(sec, i, n)
 }
 
 // outcomeCounter maps the proxy's outcome label to the counter it counts

@@ -85,11 +85,13 @@ func (r *secondRing) slot(sec int64) *ringSlot {
 	return s
 }
 
-// add adds n to counter i of second sec.
-func (r *secondRing) add(sec int64, i int, n int64) {
+// add adds n to counter i of second sec and returns the counter's new
+// value (n when the second's slot was taken by a later one meanwhile).
+func (r *secondRing) add(sec int64, i int, n int64) int64 {
 	if s := r.slot(sec); s.sec.Load() == sec {
-		s.c[i].Add(n)
+		return s.c[i].Add(n)
 	}
+	return n
 }
 
 // last returns the seconds from now-n+1 to now, oldest first; seconds

@@ -239,3 +239,54 @@ func FuzzDecisionFilter(f *testing.F) {
 		}
 	})
 }
+
+// TestTopListsSampledPastTopExact: within one second, the first topExact
+// requests count exactly in the top lists; past them one in topSample
+// counts, weighted topSample, so a heavy URL's count stays an unbiased
+// estimate and still leads, and the per-second and total counters stay
+// exact.
+func TestTopListsSampledPastTopExact(t *testing.T) {
+	s := NewStatus(StatusConfig{})
+	heavy := httptest.NewRequest("GET", "http://cache.example/heavy", nil)
+	end := time.Unix(1_800_000_000, 0)
+	rec := func(r *http.Request) {
+		s.record(finished{r: r, status: 200, outcome: LabelHit, bytes: 100, end: end})
+	}
+	for range topExact {
+		rec(heavy)
+	}
+	if got := s.topReqs.top(1)[0]; got.Weight != topExact {
+		t.Fatalf("after %d requests the heavy URL counts %d, want exactly %d", topExact, got.Weight, topExact)
+	}
+	const more = 64_000
+	for i := range more {
+		if i%4 == 0 {
+			rec(heavy)
+			continue
+		}
+		rec(httptest.NewRequest("GET", fmt.Sprintf("http://cache.example/light/%d", i), nil))
+	}
+	want := float64(topExact + more/4)
+	top := s.topReqs.top(1)[0]
+	if !strings.HasSuffix(top.Key, "/heavy") || float64(top.Weight) < 0.9*want || float64(top.Weight) > 1.1*want+float64(top.Error) {
+		t.Errorf("top URL %q counts %d (error %d), want /heavy near %.0f", top.Key, top.Weight, top.Error, want)
+	}
+	if b := s.topBytes.top(1)[0]; !strings.HasSuffix(b.Key, "/heavy") || b.Weight%(100*topSample) != topExact*100%(100*topSample) {
+		t.Errorf("top URL by bytes %q with %d bytes: want /heavy, in steps of %d past the first %d requests", b.Key, b.Weight, 100*topSample, topExact)
+	}
+	if n := s.ring.last(end.Unix(), 1)[0].Requests; n != topExact+more {
+		t.Errorf("the second counts %d requests, want %d: the counters are not sampled", n, topExact+more)
+	}
+	taken := 0
+	for range more {
+		if w, ok := topWeight(topExact + 1); ok {
+			taken++
+			if w != topSample {
+				t.Fatalf("a sampled request weighs %d, want %d", w, topSample)
+			}
+		}
+	}
+	if lo, hi := more/topSample*8/10, more/topSample*12/10; taken < lo || taken > hi {
+		t.Errorf("%d of %d requests past topExact entered the lists, want about %d", taken, more, more/topSample)
+	}
+}

@@ -151,6 +151,7 @@ func (m *memTier) commitMeta(key string, e store.Entry, epoch uint64) {
 		return
 	}
 	m.unlink(old)
+	m.dropReplacedBodies(old.entries, e)
 	if changed {
 		return
 	}
@@ -169,6 +170,32 @@ func (m *memTier) commitMeta(key string, e store.Entry, epoch uint64) {
 	it := &item{key: key, entries: es, cost: cost}
 	m.metas[key] = it
 	m.link(it)
+}
+
+// dropReplacedBodies forgets the bodies of the entries of es that e
+// replaces in the durable store (the same Variant under another ID): a
+// refetched object would otherwise leave a body in memory per refetch,
+// which no lookup can reach again, until the budget pushed it out past
+// bodies still in use. m.mu is held.
+func (m *memTier) dropReplacedBodies(es []store.Entry, e store.Entry) {
+	for i := range es {
+		if es[i].Variant != e.Variant || es[i].ID == e.ID {
+			continue
+		}
+		if b := m.bodies[es[i].ID]; b != nil {
+			m.unlink(b)
+		}
+	}
+}
+
+// dropBody forgets the body of entry id, which the durable store no longer
+// holds.
+func (m *memTier) dropBody(id string) {
+	m.mu.Lock()
+	if b := m.bodies[id]; b != nil {
+		m.unlink(b)
+	}
+	m.mu.Unlock()
 }
 
 // dropKeyAndBodies forgets key's variants and their bodies.

@@ -204,8 +204,11 @@ func (s *Store) Open(ctx context.Context, key, id string) (store.Body, error) {
 	// and records the use, which its recency and variant bound depend on.
 	// Over any other store every Open reaches it, so that it sees each use.
 	if s.live != nil {
-		if b, ok := s.mem.body(id); ok && s.live.Live(key, id) {
-			return newReader(b), nil
+		if b, ok := s.mem.body(id); ok {
+			if s.live.Live(key, id) {
+				return newReader(b), nil
+			}
+			s.mem.dropBody(id) // gone from the durable store: never served again
 		}
 	}
 	cb, err := s.cold.Open(ctx, key, id)

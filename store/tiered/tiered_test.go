@@ -501,3 +501,40 @@ func TestClaimRoleReachesTheDurableStore(t *testing.T) {
 		t.Fatalf("the durable store after the tier's private claim: %v, want ErrRole", err)
 	}
 }
+
+// A refetch replaces its variant in the durable store; the body of the
+// entry it replaced leaves memory with it, instead of staying until the
+// budget pushes it out past bodies in use (under miss-10k, a key refetched
+// every second or two kept five dead bodies in memory for each live one).
+// A body whose entry the durable store dropped some other way leaves
+// memory at its first Open.
+func TestReplacedBodyLeavesMemory(t *testing.T) {
+	s, _, d := newTest(t, 1<<20, 1<<20)
+	first := put(t, s, entry("k", "gzip"), "v1")
+	get(t, s, "k") // memory holds k's variants and v1's body
+	other := put(t, s, entry("k", "br"), "other")
+	newer := put(t, s, entry("k", "gzip"), "v2")
+	inMemory := func(id string) bool {
+		_, ok := s.mem.bodies[id]
+		return ok
+	}
+	if inMemory(first.ID) {
+		t.Error("the replaced entry's body is still in memory")
+	}
+	if !inMemory(newer.ID) || !inMemory(other.ID) {
+		t.Error("the refetched body or the other variant's left memory with the replaced one")
+	}
+	if _, body, _ := get(t, s, "k"); body != "v2" && body != "other" {
+		t.Errorf("a hit after the refetch read %q", body)
+	}
+	if err := d.Delete(t.Context(), "k"); err != nil { // behind the memory tier's back
+		t.Fatal(err)
+	}
+	if b, err := s.Open(t.Context(), "k", other.ID); err == nil {
+		b.Close()
+		t.Fatal("a body the durable store dropped was served from memory")
+	}
+	if inMemory(other.ID) {
+		t.Error("a body the durable store dropped stayed in memory after an Open")
+	}
+}

@@ -132,7 +132,8 @@ func (m *memTier) dropKey(key string) {
 // e the durable store has just committed: it replaces the variant of the
 // same Variant (RFC 9111 §4.1: one stored response per secondary key), so
 // that the next Lookup of a refetched object answers from memory instead
-// of the durable store's index. Without a list in memory there is nothing
+// of the durable store's index, and the replaced variant's body leaves
+// memory (dropReplacedBodies). Without a list in memory there is nothing
 // to amend: the durable store may hold variants memory never saw. Either
 // way the shard's epoch moves, so a Lookup that read the durable store
 // before this commit does not fill memory with what it read. What the

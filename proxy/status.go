@@ -59,8 +59,9 @@ type StatusConfig struct {
 // store's use and the cache's work in flight, and a stream of recent
 // decisions. The proxy records every finished request into it
 // (Config.Status); recording costs a few atomic additions and one short
-// lock (for one request in 16 past 1,024 a second: topExact), and a decision trace is asked of the cache only while someone
-// watches /decisions.
+// lock (for one request in 16 past 1,024 a second: topExact), and a
+// decision trace is asked of the cache only while someone watches
+// /decisions.
 type Status struct {
 	cfg     StatusConfig
 	started time.Time

@@ -40,7 +40,7 @@ ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 PORT_BASE=${PORT_BASE:-18700}
-MISS_KEYS=10000
+MISS_KEYS=${MISS_KEYS:-10000}
 MISS_MAX_AGE=${MISS_MAX_AGE:-1}
 MIX_KEYS=${MIX_KEYS:-16000}
 
@@ -212,52 +212,11 @@ declare -A port=([origin]=$origin_port [nginx]=$nginx_port [varnish]=$varnish_po
 	[cellar-memory]=$cmem_port [cellar-disk]=$cdisk_port [cellar-tiered]=$ctier_port)
 declare -A admin=([cellar-memory]=$cmem_admin [cellar-disk]=$cdisk_admin [cellar-tiered]=$ctier_admin)
 
+# The workloads' wrk scripts (miss.lua, mix.lua, beside this one) read their
+# key counts from the environment.
+export MISS_KEYS MIX_KEYS
+
 # --- warm and check that the hit workloads hit ---------------------------------
-cat >"$tmp/miss.lua" <<EOF
--- a random key among $MISS_KEYS per request, a different sequence per thread
-local counter = 0
-function setup(thread)
-    counter = counter + 1
-    thread:set("seed", counter)
-end
-function init(args)
-    math.randomseed(os.time() * 1000 + (seed or 0))
-end
-function request()
-    return wrk.format(nil, "/miss/" .. math.random(0, $((MISS_KEYS - 1))))
-end
-EOF
-
-# mixed: Zipf (s=1) over $MIX_KEYS keys by inverse transform on the
-# cumulative weights (a binary search), and a tenth of the requests for keys
-# no thread asked before.
-cat >"$tmp/mix.lua" <<EOF
-local counter = 0
-function setup(thread)
-    counter = counter + 1
-    thread:set("seed", counter)
-end
-local cdf, n, fresh = {}, $MIX_KEYS, 0
-function init(args)
-    math.randomseed(os.time() * 1000 + (seed or 0))
-    local total = 0
-    for k = 1, n do total = total + 1 / k; cdf[k] = total end
-    for k = 1, n do cdf[k] = cdf[k] / total end
-end
-function request()
-    if math.random() < 0.1 then
-        fresh = fresh + 1
-        return wrk.format(nil, "/mix/new-" .. (seed or 0) .. "-" .. os.time() .. "-" .. fresh)
-    end
-    local u, lo, hi = math.random(), 1, n
-    while lo < hi do
-        local mid = math.floor((lo + hi) / 2)
-        if cdf[mid] < u then lo = mid + 1 else hi = mid end
-    end
-    return wrk.format(nil, "/mix/" .. lo)
-end
-EOF
-
 origin_requests() { curl -fsS --max-time 2 "http://127.0.0.1:$origin_port/stats" | awk '{print $2}'; }
 
 for s in "${servers[@]}"; do
@@ -296,7 +255,7 @@ for w in "${workloads[@]}"; do
 	if [[ $w == mixed ]]; then
 		for s in "${servers[@]}"; do
 			log "mixed $s: warming"
-			timeout 120 wrk -t "$THREADS" -c "$CONNS" -d "$DURATION" -s "$tmp/mix.lua" "http://127.0.0.1:${port[$s]}" >/dev/null
+			timeout 120 wrk -t "$THREADS" -c "$CONNS" -d "$DURATION" -s "$here/mix.lua" "http://127.0.0.1:${port[$s]}" >/dev/null
 		done
 	fi
 	# Rounds go through every server in turn, so that a burst of other work on
@@ -311,8 +270,8 @@ for w in "${workloads[@]}"; do
 			hit-100k) args+=("$url/obj/100k") ;;
 			hit-1m) args+=("$url/obj/1m") ;;
 			hit-16m) args+=("$url/obj/16m") ;;
-			miss-10k) args+=(-s "$tmp/miss.lua" "$url") ;;
-			mixed) args+=(-s "$tmp/mix.lua" "$url") ;;
+			miss-10k) args+=(-s "$here/miss.lua" "$url") ;;
+			mixed) args+=(-s "$here/mix.lua" "$url") ;;
 			*)
 				echo "run.sh: unknown workload $w" >&2
 				exit 1
@@ -371,7 +330,7 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $cpu, $(nproc) cores; $nginx_v, $varnish_v, $wrk_v, $go_v, Cellar built from the working tree at $commit."
 	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency on loopback, sharing the cores with the server measured; $ROUNDS rounds in which the servers take turns, the best round shown (req/s of every round in the last column, all figures in \`bench/results/proxy-raw.txt\`)."
 	echo "Load average (1, 5, 15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
-	echo "Workloads: hit-1k, hit-100k, hit-1m and hit-16m repeat GET /obj/1k, /obj/100k, /obj/1m or /obj/16m (public, max-age=3600, warmed first); miss-10k asks for /miss/N with N random in [0, 10000), cold at the start, responses fresh for $MISS_MAX_AGE s (max-age=$MISS_MAX_AGE) with no validator, so each key is fetched in full again once stale (a faster cache answers more of them from storage: see \"to origin\"); mixed asks for 8 KiB /mix/K (fresh for an hour), 90% with K Zipf-distributed (s=1) over $MIX_KEYS keys ($((MIX_KEYS * 8 / 1024)) MiB of bodies, more than the 64 MiB memory tier of cellar-tiered), 10% for a key never asked before, after one unrecorded warming run; its hit ratio is 1 − \"to origin\"."
+	echo "Workloads: hit-1k, hit-100k, hit-1m and hit-16m repeat GET /obj/1k, /obj/100k, /obj/1m or /obj/16m (public, max-age=3600, warmed first); miss-10k asks for /miss/N with N random in [0, $MISS_KEYS), cold at the start, responses fresh for $MISS_MAX_AGE s (max-age=$MISS_MAX_AGE) with no validator, so each key is fetched in full again once stale (a faster cache answers more of them from storage: see \"to origin\"); mixed asks for 8 KiB /mix/K (fresh for an hour), 90% with K Zipf-distributed (s=1) over $MIX_KEYS keys ($((MIX_KEYS * 8 / 1024)) MiB of bodies, more than the 64 MiB memory tier of cellar-tiered), 10% for a key never asked before, after one unrecorded warming run; its hit ratio is 1 − \"to origin\"."
 	echo "\"origin\" is the Go origin measured bare, serving the bytes from memory: the limit of a Go server."
 	echo "\"to origin\" is the share of requests that reached the origin during the run (requests still in flight when wrk stops count at the origin, not in wrk's total, so a slow server can show a little over 1)."
 	echo "\"CPU µs/req\" is the user+system CPU time of the server's processes (nginx's workers, Varnish's cache process included; the origin's excluded) over the run, per request wrk completed: less sensitive than req/s to whatever else runs on the machine."

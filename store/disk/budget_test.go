@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -189,4 +190,33 @@ func TestReservationsBalanceUnderConcurrency(t *testing.T) {
 		t.Fatalf("%d bytes reserved with nothing in flight", r)
 	}
 	checkAtRest(t, s)
+}
+
+// Create weighs the record only of a body that takes half the budget (an
+// encoding of the metadata per miss otherwise); an entry whose metadata
+// alone is over the budget is refused at Commit, and nothing stays behind.
+func TestMetadataOverBudgetRefusedAtCommit(t *testing.T) {
+	s := openTest(t, Options{MaxBytes: 100_000})
+	e := withLength(testEntry("fat", ""), 10)
+	e.Pair.Response.Header = e.Pair.Response.Header.Clone()
+	e.Pair.Response.Header["X-Padding"] = []string{strings.Repeat("p", 120_000)}
+	w, err := s.Create(context.Background(), e)
+	if err != nil {
+		t.Fatalf("Create of a 10-byte body: %v", err)
+	}
+	if _, err := w.Write(make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit(); !errors.Is(err, store.ErrTooLarge) {
+		t.Fatalf("Commit of an entry whose metadata is over the budget = %v, want ErrTooLarge", err)
+	}
+	if es, _ := s.Lookup(context.Background(), "fat"); len(es) != 0 {
+		t.Fatal("the refused entry was stored")
+	}
+	if f := files(t, s.dir, "tmp"); len(f) != 0 {
+		t.Fatalf("tmp/ holds %v", f)
+	}
+	if r := s.reserved.Load(); r != 0 {
+		t.Fatalf("%d bytes still reserved", r)
+	}
 }

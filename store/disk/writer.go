@@ -71,8 +71,14 @@ func (s *Store) Create(ctx context.Context, e store.Entry) (store.Writer, error)
 	// one it can.
 	declared := declaredLength(e)
 	if declared >= 0 {
-		if cost := recordCost(declared, indexKey(e.Key, e.Variant), encodeRecord(e, 0, nil)); cost > s.budget {
-			return nil, fmt.Errorf("disk store: declared entry of %d bytes exceeds the %d-byte budget: %w", cost, s.budget, store.ErrTooLarge)
+		// Encoding the record to learn its cost is a second encoding of
+		// every miss's metadata (Commit encodes it again): only a body
+		// that takes half the budget is weighed here. Commit refuses any
+		// entry over the budget anyway.
+		if declared > s.budget/2 {
+			if cost := recordCost(declared, indexKey(e.Key, e.Variant), encodeRecord(e, 0, nil)); cost > s.budget {
+				return nil, fmt.Errorf("disk store: declared entry of %d bytes exceeds the %d-byte budget: %w", cost, s.budget, store.ErrTooLarge)
+			}
 		}
 		if err := s.reserve(declared); err != nil {
 			return nil, err

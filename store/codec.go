@@ -51,23 +51,16 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // and must lie within the years 1678 to 2262 that UnixNano covers.
 func MarshalEntry(e Entry) []byte { return AppendEntry(nil, e) }
 
-// AppendEntry appends MarshalEntry(e) to b, growing b at most once: a
-// backend that frames the encoding builds its record in one buffer.
+// AppendEntry appends MarshalEntry(e) to b, growing b at most once, and
+// not at all when b has EncodedSizeBound(e) bytes free: a backend that
+// frames the encoding builds its record in one buffer.
 func AppendEntry(b []byte, e Entry) []byte {
 	p := &e.Pair
-	n := 1 + crcSize + 4 + 3*(1+binary.MaxVarintLen64) + 3*binary.MaxVarintLen64 +
-		strSize(e.Key) + strSize(e.Variant) + strSize(e.ID) + strSize(p.ID) +
-		strSize(p.Request.Method) + headerSize(p.Request.Header) + headerSize(p.Response.Header)
 	var u string
 	if p.Request.URL != nil {
 		u = p.Request.URL.String()
-		n += strSize(u)
 	}
-	for _, t := range e.Tags {
-		n += strSize(t)
-	}
-
-	b = slices.Grow(b, n)
+	b = slices.Grow(b, sizeWithoutURL(e)+strSize(u))
 	start := len(b)
 	b = append(b, codecVersion)
 	b = appendString(b, e.Key)
@@ -94,6 +87,37 @@ func AppendEntry(b []byte, e Entry) []byte {
 		b = appendString(b, t)
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
+}
+
+// EncodedSizeBound bounds the length of MarshalEntry(e) without encoding
+// it.
+func EncodedSizeBound(e Entry) int {
+	return sizeWithoutURL(e) + binary.MaxVarintLen64 + urlSizeBound(e.Pair.Request.URL)
+}
+
+// sizeWithoutURL bounds the length of MarshalEntry(e) but for its URL.
+func sizeWithoutURL(e Entry) int {
+	p := &e.Pair
+	n := 1 + crcSize + 4 + 3*(1+binary.MaxVarintLen64) + 3*binary.MaxVarintLen64 +
+		strSize(e.Key) + strSize(e.Variant) + strSize(e.ID) + strSize(p.ID) +
+		strSize(p.Request.Method) + headerSize(p.Request.Header) + headerSize(p.Response.Header)
+	for _, t := range e.Tags {
+		n += strSize(t)
+	}
+	return n
+}
+
+// urlSizeBound bounds len(u.String()): each part at most tripled by
+// escaping, and the separators.
+func urlSizeBound(u *url.URL) int {
+	if u == nil {
+		return 0
+	}
+	n := len(u.Scheme) + 3*(len(u.Opaque)+len(u.Host)+len(u.Path)+len(u.RawPath)+len(u.RawQuery)+len(u.Fragment)+len(u.RawFragment)) + 16
+	if u.User != nil {
+		n += 3 * len(u.User.String())
+	}
+	return n
 }
 
 func strSize(s string) int { return binary.MaxVarintLen64 + len(s) }

@@ -205,6 +205,34 @@ func TestAppendEntry(t *testing.T) {
 	}
 }
 
+// TestEncodedSizeBound: the bound holds for URLs whose string form escapes
+// every byte, and AppendEntry into that much room does not grow the buffer.
+func TestEncodedSizeBound(t *testing.T) {
+	for _, raw := range []string{
+		"http://cache.example/a",
+		"http://user:p%20ss@[fe80::1%25en0]:8080/%00%01%02/\u00e9?q=%ff#frag%20ment",
+		"mailto:%20%20%20@example",
+		"/only/a/path?x",
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := typicalEntry()
+		e.Pair.Request.URL = u
+		u.Path += "\x00 ü €" // escaped to up to three bytes each in String()
+		enc := MarshalEntry(e)
+		bound := EncodedSizeBound(e)
+		if len(enc) > bound {
+			t.Errorf("%s: encoding of %d bytes over the bound %d", raw, len(enc), bound)
+		}
+		b := make([]byte, 3, 3+bound)
+		if got := AppendEntry(b, e); cap(got) != cap(b) || &got[0] != &b[0] {
+			t.Errorf("%s: AppendEntry grew a buffer with EncodedSizeBound bytes free", raw)
+		}
+	}
+}
+
 // TestCodecValuesIsolated checks that appending to one decoded header's
 // values does not overwrite the next name's (they share a backing array).
 func TestCodecValuesIsolated(t *testing.T) {
@@ -334,6 +362,9 @@ func FuzzUnmarshalEntry(f *testing.F) {
 				continue
 			}
 			enc := MarshalEntry(e)
+			if bound := EncodedSizeBound(e); len(enc) > bound {
+				t.Fatalf("encoding of %d bytes over EncodedSizeBound's %d", len(enc), bound)
+			}
 			e2, err := UnmarshalEntry(enc)
 			if err != nil {
 				t.Fatalf("re-decoding a decoded entry: %v", err)

@@ -126,7 +126,7 @@ func appendRecord(b []byte, e store.Entry, stored int64, inline []byte) ([]byte,
 // the length of its marshalled entry too.
 func appendRecordFrame(b, ik []byte, e store.Entry, stored int64, inline []byte) ([]byte, int) {
 	start := len(b)
-	b = slices.Grow(b, frameHeader+putHeadSize(ik, e.Tags)+recordHeadSize(e, inline))
+	b = slices.Grow(b, frameHeader+putHeadSize(ik, e.Tags)+recordHeadSize(e, inline)+store.EncodedSizeBound(e))
 	b = appendPutHead(append(b, make([]byte, frameHeader)...), ik, e.Tags)
 	b, metaLen := appendRecord(b, e, stored, inline)
 	return sealFrame(b, start), metaLen

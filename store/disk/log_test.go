@@ -470,6 +470,11 @@ func TestFramesBuiltInPlace(t *testing.T) {
 		if !bytes.Equal(got[len(prior):], want) {
 			t.Fatalf("inline %q: appendPutFrame differs", inline)
 		}
+		// One buffer for the frame (testEntry has no URL, whose string
+		// would be one more): nothing else.
+		if n := testing.AllocsPerRun(100, func() { appendRecordFrame(nil, ik, e, 42, inline) }); n > 1 && !raceEnabled {
+			t.Errorf("inline %q: appendRecordFrame allocates %v times, want 1", inline, n)
+		}
 		payload, ok := checkFrame(want)
 		if !ok || len(payload)+frameHeader != len(want) {
 			t.Fatalf("inline %q: the frame does not check", inline)

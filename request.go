@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/cellar-http/cellar/spec"
@@ -185,7 +186,16 @@ func hashBody(req *http.Request, limit int64) (string, error) {
 // spec asked to forward, from the client's request req: same target (the
 // URL the client used, with its Host), fwd's method and header.
 func upstreamRequest(ctx context.Context, req *http.Request, fwd spec.Request) (*http.Request, error) {
-	out := req.Clone(ctx)
+	// A shallow copy with its own URL and trailer, as Request.Clone makes
+	// but for the header, which fwd's replaces: cloning the client's cost
+	// every miss a copy of its header for nothing.
+	out := req.WithContext(ctx)
+	if req.URL != nil {
+		u := *req.URL
+		out.URL = &u
+	}
+	out.Trailer = req.Trailer.Clone()
+	out.TransferEncoding = slices.Clone(req.TransferEncoding)
 	out.Method = fwd.Method
 	out.Header = fwd.Header
 	if out.Header == nil {

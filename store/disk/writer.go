@@ -84,7 +84,7 @@ func (s *Store) Create(ctx context.Context, e store.Entry) (store.Writer, error)
 			return nil, err
 		}
 	}
-	w := &writer{s: s, ctx: ctx, e: e, tmp: s.tmpPath(e.ID), reserved: max(declared, 0)}
+	w := &writer{s: s, ctx: ctx, e: e, reserved: max(declared, 0)}
 	if s.inlineMax < 0 || declared > s.inlineMax {
 		if err := w.spill(); err != nil {
 			s.unreserve(declared)
@@ -99,6 +99,7 @@ func (s *Store) Create(ctx context.Context, e store.Entry) (store.Writer, error)
 // spill moves the body to a file in tmp/: it has outgrown Options.InlineMax
 // (or is announced larger). w.mu is held, or w is not yet shared.
 func (w *writer) spill() error {
+	w.tmp = w.s.tmpPath(w.e.ID) // named here: a body kept inline needs no file
 	f, err := w.s.createFile(w.tmp)
 	if err != nil {
 		return fmt.Errorf("disk store: creating body: %w", err)
@@ -134,7 +135,7 @@ type writer struct {
 	s   *Store
 	ctx context.Context
 	e   store.Entry
-	tmp string
+	tmp string // the body's file in tmp/, once spilled
 
 	mu sync.Mutex
 	// inline holds the body while it may still be kept in its index record;

@@ -35,8 +35,8 @@
 // drops records whose file is missing or has the wrong size. Every frame is
 // checked against its CRC as it is replayed; damage anywhere else drops
 // every entry recorded before it (the lost frames may have removed some of
-// them), never serving one that was purged. The log is compacted in the background (see
-// compact.go).
+// them), never serving one that was purged. The log is compacted in the
+// background (see compact.go).
 //
 // # Recency and budget
 //

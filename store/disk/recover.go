@@ -115,8 +115,8 @@ func (s *Store) segmentSeqs() ([]uint64, error) {
 // and everything before it kept. In the newest segment, at or past the
 // greatest offset its synced frames record, it is the unsynced end of a
 // segment written under FsyncInterval, cut off too (see syncer.go).
-// Anywhere else it is damage, and the frame
-// lost may have removed or replaced entries recorded before it: those
+// Anywhere else it is damage, and the frame lost may have removed or
+// replaced entries recorded before it: those
 // entries are all dropped (a cache may lose entries, but must not bring back
 // one that was purged). The replay goes on after the damaged frame when its
 // length is right (a good frame follows it), else with the next segment.
